@@ -1,0 +1,53 @@
+//! mfcl-comparator: the reduced ODE for the overlaps and the squared norm (exact under L2),
+//! its fixed points and their stability, and the growth rates at the uninformative state.
+//!
+//! It works on plain [`mfcl_model::Trajectory`] values and reads no files.
+
+#![warn(missing_docs)]
+
+mod dopri;
+mod fixed_points;
+mod ode;
+
+pub use dopri::{Dopri5, Tolerance};
+pub use fixed_points::{FixedPoint, FixedPointReport, Uninformative, fixed_points, uninformative};
+pub use ode::ReducedOde;
+
+/// Why the comparator could not answer.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ComparatorError {
+    /// `l1` and `elastic` regularizers: `∫ ξ φ'(x) dP` is not a function of `(Q, R)`.
+    #[error(
+        "no closed ODE exists for regularizer \"{0}\": the moments of the measure do not close \
+         (MODEL.md §3); use the particle solver (`mfcl run`) instead"
+    )]
+    NoClosedOde(&'static str),
+    /// The state left the domain (non-finite values, or `R` beyond the bound).
+    #[error("the ODE diverged at t = {t}: {reason}")]
+    Diverged {
+        /// Model time reached.
+        t: f64,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The adaptive step collapsed.
+    #[error(
+        "the ODE step size fell below {step:e} at t = {t}: the problem is too stiff or singular there"
+    )]
+    StepTooSmall {
+        /// Model time reached.
+        t: f64,
+        /// The rejected step.
+        step: f64,
+    },
+    /// `2 (g_0(0, R) − λ) R + τ v(0, R)` has no stable root.
+    #[error(
+        "the uninformative state has no steady norm: 2 (g0 - lambda) R + tau v never turns negative for R in [{lo:e}, {hi:e}]"
+    )]
+    NoSteadyNorm {
+        /// Lower end of the searched range.
+        lo: f64,
+        /// Upper end of the searched range.
+        hi: f64,
+    },
+}

@@ -1,0 +1,496 @@
+//! The coefficient functionals `g_j`, `g_0`, `v` (MODEL.md §2) and the curvature `K`
+//! (MODEL.md §4): the only way the particles, the ODE and the fixed-point analysis see the
+//! learning problem.
+//!
+//! # How the expectations are computed
+//!
+//! Given the discrete part of the hidden variables (summed exactly over every combination
+//! of atoms), the pre-activations are Gaussian. Gaussian hidden laws are folded into that
+//! Gaussian exactly: they add `σ_w² = Σ ⟨c_j²⟩ Q_j²` to the variance shared by the two
+//! views, and a factor `c_j` inside an expectation is replaced by its conditional mean,
+//! a linear form in the standardised coordinates. The pair is written
+//!
+//! ```text
+//!   h_1 = μ + α v_0 + β v_1,   h_2 = μ ± α v_0 + β v_2,   v_k i.i.d. N(0, 1),
+//! ```
+//!
+//! with a shared coordinate `v_0`, so that every expectation of a product
+//! `A(h_1) B(h_2)` is an outer sum over `v_0` of products of inner one-dimensional sums:
+//! the loss is a sum of such products (MODEL.md §5). The negative sample is independent of
+//! the pair (`Σ_ν` is block-diagonal) and needs one-dimensional integrals only. Every
+//! one-dimensional rule is the truncated trapezoidal rule of [`crate::quadrature`].
+
+use crate::law::HiddenQuadrature;
+use crate::quadrature::GaussianRule;
+use crate::{Activation, Problem};
+
+/// The coefficient functionals at one `(Q, R)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Coefficients {
+    /// Feature drives `g_j = −Σ_s E[c_{s,j} ∂_sℓ]`, one per feature.
+    pub drive: Vec<f64>,
+    /// Self term `g_0 = −E[tr(Σ_ν ∇²ℓ)]`.
+    pub self_term: f64,
+    /// Gradient-noise variance `v = E[∇ℓᵀ Σ_ν ∇ℓ]`.
+    pub noise_variance: f64,
+}
+
+/// Partial derivatives of the coefficients with respect to the order parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoefficientDerivatives {
+    /// `∂/∂Q_l` of every coefficient, one entry per feature `l`.
+    pub overlaps: Vec<Coefficients>,
+    /// `∂/∂R` of every coefficient.
+    pub norm2: Coefficients,
+}
+
+/// Accuracy knobs of the quadrature. The defaults reach about 1e-13 at moderate `(Q, R)`;
+/// tests raise `resolution` to show the error vanishing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuadratureOptions {
+    /// Refinement factor: node spacings are divided, and Gauss–Legendre node counts
+    /// multiplied, by it.
+    pub resolution: f64,
+}
+
+impl Default for QuadratureOptions {
+    fn default() -> Self {
+        QuadratureOptions { resolution: 1.0 }
+    }
+}
+
+impl Problem {
+    /// `g_j`, `g_0` and `v` at overlaps `Q` and squared norm `R > 0`.
+    pub fn coefficients(&self, overlaps: &[f64], norm2: f64) -> Coefficients {
+        self.coefficients_with(overlaps, norm2, QuadratureOptions::default())
+    }
+
+    /// [`Problem::coefficients`] with explicit quadrature options.
+    pub fn coefficients_with(
+        &self,
+        overlaps: &[f64],
+        norm2: f64,
+        options: QuadratureOptions,
+    ) -> Coefficients {
+        self.moments(overlaps, norm2, options).coefficients(self)
+    }
+
+    /// `K(R) = E[∂_11ℓ + 2∂_12ℓ + ∂_22ℓ + ∂_33ℓ]` at `Q = 0`: at the uninformative state
+    /// `∂g_j/∂Q_j = −⟨c_j²⟩ K(R)`, which sets the growth rates (MODEL.md §4).
+    pub fn curvature(&self, norm2: f64) -> f64 {
+        self.curvature_with(norm2, QuadratureOptions::default())
+    }
+
+    /// [`Problem::curvature`] with explicit quadrature options.
+    pub fn curvature_with(&self, norm2: f64, options: QuadratureOptions) -> f64 {
+        let zeros = vec![0.0; self.features()];
+        self.moments(&zeros, norm2, options).curvature(self)
+    }
+
+    /// How many points the activation is evaluated at for one [`Problem::coefficients`]
+    /// call: the cost model of the quadrature, used by the benchmarks' reference kernel.
+    pub fn quadrature_evaluations(&self, overlaps: &[f64], norm2: f64) -> usize {
+        self.moments(overlaps, norm2, QuadratureOptions::default())
+            .evaluations
+    }
+
+    /// Derivatives of `g_j`, `g_0`, `v` in `Q_l` and `R`, by fourth-order central differences
+    /// of the quadrature (the coefficients are accurate to ~1e-13, so a step of 1e-3 leaves
+    /// an error near 1e-10 from both truncation and rounding).
+    pub fn coefficient_derivatives(&self, overlaps: &[f64], norm2: f64) -> CoefficientDerivatives {
+        let p = self.features();
+        let derivative = |shift: &dyn Fn(f64) -> (Vec<f64>, f64), h: f64| {
+            let at = |k: f64| {
+                let (q, r) = shift(k * h);
+                self.coefficients(&q, r)
+            };
+            let (p1, m1, p2, m2) = (at(1.0), at(-1.0), at(2.0), at(-2.0));
+            let combine = |a: f64, b: f64, c: f64, d: f64| (8.0 * (a - b) - (c - d)) / (12.0 * h);
+            Coefficients {
+                drive: (0..p)
+                    .map(|j| combine(p1.drive[j], m1.drive[j], p2.drive[j], m2.drive[j]))
+                    .collect(),
+                self_term: combine(p1.self_term, m1.self_term, p2.self_term, m2.self_term),
+                noise_variance: combine(
+                    p1.noise_variance,
+                    m1.noise_variance,
+                    p2.noise_variance,
+                    m2.noise_variance,
+                ),
+            }
+        };
+        let d_overlaps = (0..p)
+            .map(|l| {
+                let shift = |d: f64| {
+                    let mut q = overlaps.to_vec();
+                    q[l] += d;
+                    (q, norm2)
+                };
+                derivative(&shift, 1e-3)
+            })
+            .collect();
+        let shift = |d: f64| (overlaps.to_vec(), norm2 + d);
+        let d_norm2 = derivative(&shift, 1e-3 * norm2.min(1.0));
+        CoefficientDerivatives {
+            overlaps: d_overlaps,
+            norm2: d_norm2,
+        }
+    }
+
+    /// All the expectations the coefficients are made of.
+    fn moments(&self, overlaps: &[f64], norm2: f64, options: QuadratureOptions) -> Moments {
+        let p = self.features();
+        assert_eq!(overlaps.len(), p, "one overlap per feature");
+        let mut discrete = Vec::new();
+        let mut gaussian_variance = vec![0.0; p];
+        for (j, law) in self.hidden.iter().enumerate() {
+            match law.quadrature(options.resolution) {
+                HiddenQuadrature::Nodes(nodes) => discrete.push((j, nodes)),
+                HiddenQuadrature::Gaussian(var) => gaussian_variance[j] = var,
+            }
+        }
+        // Variance of Σ_j c_j Q_j over the Gaussian hidden laws: shared by both views.
+        let folded: f64 = gaussian_variance
+            .iter()
+            .zip(overlaps)
+            .map(|(v, q)| v * q * q)
+            .sum();
+        let view_var = self.noise.view_variance();
+        let pair_cov = norm2 * self.noise.pair_covariance() + folded;
+        let own = norm2 * (view_var - self.noise.pair_covariance());
+        let pair = PairGeometry::new(pair_cov, own, &gaussian_variance, overlaps);
+
+        let rule_shared = GaussianRule::for_scale(self.activation, pair.alpha, options.resolution);
+        let rule_own = GaussianRule::for_scale(self.activation, pair.beta, options.resolution);
+        let negative_sd = (norm2 * view_var + folded).sqrt();
+        let rule_negative =
+            GaussianRule::for_scale(self.activation, negative_sd, options.resolution);
+        let negative_gain: Vec<f64> = gaussian_variance
+            .iter()
+            .zip(overlaps)
+            .map(|(v, q)| {
+                if negative_sd > 0.0 {
+                    v * q / negative_sd
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+
+        let mut moments = Moments::new(p);
+        let mut inner = InnerSums::new(rule_shared.len());
+        for_each_combination(&discrete, p, |weight, c| {
+            let mean: f64 = c.iter().zip(overlaps).map(|(c, q)| c * q).sum();
+            inner.fill(self.activation, mean, &pair, &rule_shared, &rule_own);
+            moments.evaluations += rule_shared.len() * rule_own.len();
+            moments.add_pair(weight, c, &inner, &pair, &rule_shared);
+            if self.negative {
+                moments.add_negative(
+                    weight,
+                    c,
+                    self.activation,
+                    mean,
+                    negative_sd,
+                    &negative_gain,
+                    &rule_negative,
+                );
+                moments.evaluations += rule_negative.len();
+            }
+        });
+        moments
+    }
+}
+
+/// The Gaussian part of the pair in shared/own coordinates, and how the Gaussian hidden
+/// variables load on them.
+struct PairGeometry {
+    /// Loading of the shared coordinate `v_0` on `h_1`.
+    alpha: f64,
+    /// `h_2` loads `v_0` with `sign · α`: −1 when the views' covariance is negative.
+    sign: f64,
+    /// Loading of each view's own coordinate.
+    beta: f64,
+    /// `E[c_j | v] = shared_gain_j v_0 + own_gain_j (v_1 + v_2)` for Gaussian `c_j`.
+    shared_gain: Vec<f64>,
+    own_gain: Vec<f64>,
+}
+
+impl PairGeometry {
+    /// From `Cov(h_1, h_2)` and the extra variance `Var(h_1) − Cov(h_1, h_2) ≥ 0`.
+    fn new(
+        covariance: f64,
+        own_variance: f64,
+        gaussian_variance: &[f64],
+        overlaps: &[f64],
+    ) -> Self {
+        let alpha = covariance.abs().sqrt();
+        let sign = if covariance >= 0.0 { 1.0 } else { -1.0 };
+        // With a negative covariance the shared coordinate carries −|C| into the
+        // covariance, so each own coordinate must make up 2|C| more variance.
+        let beta = (own_variance + covariance - covariance.abs())
+            .max(0.0)
+            .sqrt();
+        // Any loading that reproduces Cov(c_j, h_s) = ⟨c_j²⟩ Q_j for s = 1, 2 gives the
+        // right expectation (Stein's lemma only sees that covariance).
+        let (shared_gain, own_gain) = gaussian_variance
+            .iter()
+            .zip(overlaps)
+            .map(|(v, q)| {
+                let cov = v * q;
+                if sign > 0.0 && alpha > 0.0 {
+                    (cov / alpha, 0.0)
+                } else if beta > 0.0 {
+                    (0.0, cov / beta)
+                } else {
+                    (0.0, 0.0)
+                }
+            })
+            .unzip();
+        PairGeometry {
+            alpha,
+            sign,
+            beta,
+            shared_gain,
+            own_gain,
+        }
+    }
+}
+
+/// Functions of one pre-activation whose expectations the loss needs.
+#[derive(Debug, Clone, Copy, Default)]
+struct Basis {
+    f: f64,
+    fp: f64,
+    fpp: f64,
+    f2: f64,
+    fp2: f64,
+    fp_f: f64,
+}
+
+impl Basis {
+    #[inline]
+    fn at(activation: Activation, h: f64) -> Basis {
+        let [f, fp, fpp] = activation.derivatives(h);
+        Basis {
+            f,
+            fp,
+            fpp,
+            f2: f * f,
+            fp2: fp * fp,
+            fp_f: fp * f,
+        }
+    }
+
+    #[inline]
+    fn add_scaled(&mut self, w: f64, b: &Basis) {
+        self.f += w * b.f;
+        self.fp += w * b.fp;
+        self.fpp += w * b.fpp;
+        self.f2 += w * b.f2;
+        self.fp2 += w * b.fp2;
+        self.fp_f += w * b.fp_f;
+    }
+}
+
+/// Inner sums over a view's own coordinate, for each node of the shared one:
+/// `plain[i] = E_{v_1}[A(μ + α v_{0,i} + β v_1)]`, and `weighted[i]` the same with a factor
+/// `v_1` (needed when a Gaussian `c_j` loads on the own coordinates).
+struct InnerSums {
+    plain: Vec<Basis>,
+    weighted: Vec<Basis>,
+}
+
+impl InnerSums {
+    fn new(n: usize) -> Self {
+        InnerSums {
+            plain: vec![Basis::default(); n],
+            weighted: vec![Basis::default(); n],
+        }
+    }
+
+    fn fill(
+        &mut self,
+        activation: Activation,
+        mean: f64,
+        pair: &PairGeometry,
+        shared: &GaussianRule,
+        own: &GaussianRule,
+    ) {
+        for (i, &v0) in shared.nodes.iter().enumerate() {
+            let centre = mean + pair.alpha * v0;
+            let (mut plain, mut weighted) = (Basis::default(), Basis::default());
+            for (&v1, &w1) in own.nodes.iter().zip(&own.weights) {
+                let b = Basis::at(activation, centre + pair.beta * v1);
+                plain.add_scaled(w1, &b);
+                weighted.add_scaled(w1 * v1, &b);
+            }
+            self.plain[i] = plain;
+            self.weighted[i] = weighted;
+        }
+    }
+
+    /// Index of the second view's sums at shared node `i`: mirrored when `h_2` loads `−α v_0`.
+    #[inline]
+    fn partner(&self, i: usize, pair: &PairGeometry) -> usize {
+        if pair.sign > 0.0 {
+            i
+        } else {
+            self.plain.len() - 1 - i
+        }
+    }
+}
+
+/// The expectations of the pair (`_1`, `_2` refer to the views) and of the negative (`_3`).
+#[derive(Debug, Default)]
+struct Moments {
+    /// Marginals of one view: E[f], E[f'], E[f''], E[f²], E[f'²].
+    one: Basis,
+    /// E[f'_1 f_2], E[f''_1 f_2], E[f'_1 f'_2], E[f_1 f_2].
+    fp_f: f64,
+    fpp_f: f64,
+    fp_fp: f64,
+    f_f: f64,
+    /// E[f'_1² f_2²], E[f'_1² f_2], E[f'_1 f_1 f'_2 f_2], E[f'_1 f'_2 f_2].
+    fp2_f2: f64,
+    fp2_f: f64,
+    fpf_fpf: f64,
+    fp_fpf: f64,
+    /// Per feature: E[c_j f'_1 f_2] and E[c_j f'_1].
+    c_fp_f: Vec<f64>,
+    c_fp: Vec<f64>,
+    /// Negative sample: E[f_3], E[f''_3], E[f_3²], E[f'_3²] (in `neg.f`, ...).
+    neg: Basis,
+    /// Per feature: E[c'_j f'_3].
+    neg_c_fp: Vec<f64>,
+    /// Points at which the activation was evaluated.
+    evaluations: usize,
+}
+
+impl Moments {
+    fn new(p: usize) -> Self {
+        Moments {
+            c_fp_f: vec![0.0; p],
+            c_fp: vec![0.0; p],
+            neg_c_fp: vec![0.0; p],
+            ..Default::default()
+        }
+    }
+
+    fn add_pair(
+        &mut self,
+        weight: f64,
+        c: &[f64],
+        inner: &InnerSums,
+        pair: &PairGeometry,
+        shared: &GaussianRule,
+    ) {
+        for (i, (&v0, &w0)) in shared.nodes.iter().zip(&shared.weights).enumerate() {
+            let w = weight * w0;
+            let (a, na) = (&inner.plain[i], &inner.weighted[i]);
+            let k = inner.partner(i, pair);
+            let (b, nb) = (&inner.plain[k], &inner.weighted[k]);
+            self.one.add_scaled(w, a);
+            self.fp_f += w * a.fp * b.f;
+            self.fpp_f += w * a.fpp * b.f;
+            self.fp_fp += w * a.fp * b.fp;
+            self.f_f += w * a.f * b.f;
+            self.fp2_f2 += w * a.fp2 * b.f2;
+            self.fp2_f += w * a.fp2 * b.f;
+            self.fpf_fpf += w * a.fp_f * b.fp_f;
+            self.fp_fpf += w * a.fp * b.fp_f;
+            for j in 0..c.len() {
+                // c_j is an atom (discrete law) or a linear form in v (Gaussian law).
+                let shared_part = c[j] + pair.shared_gain[j] * v0;
+                let own = pair.own_gain[j];
+                self.c_fp_f[j] +=
+                    w * (shared_part * a.fp * b.f + own * (na.fp * b.f + a.fp * nb.f));
+                self.c_fp[j] += w * (shared_part * a.fp + own * na.fp);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_negative(
+        &mut self,
+        weight: f64,
+        c: &[f64],
+        activation: Activation,
+        mean: f64,
+        sd: f64,
+        gain: &[f64],
+        rule: &GaussianRule,
+    ) {
+        for (&v3, &w3) in rule.nodes.iter().zip(&rule.weights) {
+            let w = weight * w3;
+            let b = Basis::at(activation, mean + sd * v3);
+            self.neg.add_scaled(w, &b);
+            for j in 0..c.len() {
+                self.neg_c_fp[j] += w * (c[j] + gain[j] * v3) * b.fp;
+            }
+        }
+    }
+
+    /// MODEL.md §2, with `∂_sℓ` and `∂_stℓ` of `ℓ = −f_1 f_2 + γ/2 f_3 (f_1 + f_2)` expanded
+    /// and the exchangeability of the two views used to merge mirror terms.
+    fn coefficients(&self, problem: &Problem) -> Coefficients {
+        let g = problem.gamma();
+        let (s2, r) = (
+            problem.noise.view_variance(),
+            problem.noise.pair_covariance(),
+        );
+        let (one, neg) = (&self.one, &self.neg);
+        let drive = (0..problem.features())
+            .map(|j| 2.0 * self.c_fp_f[j] - g * self.c_fp[j] * neg.f - g * self.neg_c_fp[j] * one.f)
+            .collect();
+        let self_term = s2 * (2.0 * self.fpp_f - g * neg.f * one.fpp - g * neg.fpp * one.f)
+            + 2.0 * r * self.fp_fp;
+        let views = 2.0 * (self.fp2_f2 - g * self.fp2_f * neg.f + g * g / 4.0 * one.fp2 * neg.f2);
+        let negative = g * g / 4.0 * neg.fp2 * (2.0 * one.f2 + 2.0 * self.f_f);
+        let cross = self.fpf_fpf - g * self.fp_fpf * neg.f + g * g / 4.0 * self.fp_fp * neg.f2;
+        Coefficients {
+            drive,
+            self_term,
+            noise_variance: s2 * (views + negative) + 2.0 * r * cross,
+        }
+    }
+
+    /// `K = E[∂_11ℓ + 2∂_12ℓ + ∂_22ℓ + ∂_33ℓ]` from the same expectations.
+    fn curvature(&self, problem: &Problem) -> f64 {
+        let g = problem.gamma();
+        -2.0 * self.fpp_f + g * self.neg.f * self.one.fpp - 2.0 * self.fp_fp
+            + g * self.neg.fpp * self.one.f
+    }
+}
+
+/// Calls `visit(weight, c)` for every combination of the discrete hidden atoms; `c` has one
+/// entry per feature, 0 for features whose law is Gaussian.
+fn for_each_combination(
+    discrete: &[(usize, Vec<(f64, f64)>)],
+    p: usize,
+    mut visit: impl FnMut(f64, &[f64]),
+) {
+    let mut index = vec![0usize; discrete.len()];
+    let mut c = vec![0.0; p];
+    loop {
+        let mut weight = 1.0;
+        for (k, (j, nodes)) in discrete.iter().enumerate() {
+            let (value, w) = nodes[index[k]];
+            c[*j] = value;
+            weight *= w;
+        }
+        visit(weight, &c);
+        // Odometer increment.
+        let mut k = 0;
+        loop {
+            if k == discrete.len() {
+                return;
+            }
+            index[k] += 1;
+            if index[k] < discrete[k].1.len() {
+                break;
+            }
+            index[k] = 0;
+            k += 1;
+        }
+    }
+}

@@ -1,0 +1,651 @@
+//! The config file (DESIGN.md "Config (TOML)"): parsing, `--set` overrides and validation.
+//!
+//! The document is read by hand rather than through serde so that every error can name the
+//! full dotted key, the value as the user wrote it and what would have been accepted.
+
+use toml::{Table, Value};
+
+use crate::{
+    Activation, FeatureLaw, HiddenLaw, HiddenShape, Noise, OrderParameters, Problem, Regularizer,
+};
+
+/// The config format this program reads (top-level key `format_version`, default 1).
+pub const FORMAT_VERSION: i64 = 1;
+
+/// The coefficient quadrature sums over every combination of the features' hidden atoms, so
+/// their number is capped to keep one evaluation affordable.
+const MAX_ATOM_COMBINATIONS: usize = 1_000_000;
+
+/// Which level of description carries out a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SolverKind {
+    /// The mean-field particle system (level 2).
+    Particles,
+    /// Online SGD in dimension `n` (level 1).
+    Sgd,
+}
+
+impl SolverKind {
+    /// The config spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            SolverKind::Particles => "particles",
+            SolverKind::Sgd => "sgd",
+        }
+    }
+}
+
+/// How a run is carried out: the `[run]` section. Times are model times unless named `_secs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSettings {
+    /// The solver.
+    pub solver: SolverKind,
+    /// `N`, the number of particles (for [`SolverKind::Particles`]).
+    pub particles: usize,
+    /// `n`, the dimension (for [`SolverKind::Sgd`]).
+    pub dimension: usize,
+    /// Model time at which the run stops.
+    pub t_end: f64,
+    /// Time step of the particle solver, in `(0, t_end]`.
+    pub dt: f64,
+    /// Seed of every random stream of the run.
+    pub seed: u64,
+    /// Interval between trajectory records.
+    pub record_every: f64,
+    /// Interval between measure snapshots.
+    pub snapshot_every: f64,
+    /// Interval between checkpoints.
+    pub checkpoint_every: f64,
+    /// An additional wall-clock interval between checkpoints, in seconds.
+    pub checkpoint_every_secs: Option<f64>,
+    /// Path of the run file.
+    pub output: Option<String>,
+}
+
+/// A validated config: the problem, the initial order parameters and the run settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The learning problem (`[model]` and `[train]`).
+    pub problem: Problem,
+    /// `Q_j(0)` and `R(0)` (`[init]`).
+    pub init: OrderParameters,
+    /// How to run (`[run]`).
+    pub run: RunSettings,
+    /// The effective TOML document, overrides applied; parsing it gives this config again.
+    pub source: String,
+}
+
+/// Why a config was rejected. Every variant names the offending key or argument.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// The text is not TOML; the message gives line and column.
+    #[error("invalid TOML: {0}")]
+    Syntax(String),
+    /// A key that the schema does not know, usually a typo.
+    #[error("unknown key {key} (allowed keys: {allowed})")]
+    UnknownKey {
+        /// Full dotted key.
+        key: String,
+        /// The keys allowed in that table.
+        allowed: String,
+    },
+    /// A value of the wrong type, out of range or inconsistent with other keys.
+    #[error("{key} = {value}: expected {allowed}")]
+    Invalid {
+        /// Full dotted key.
+        key: String,
+        /// The value as written (in TOML syntax).
+        value: String,
+        /// What would have been accepted.
+        allowed: String,
+    },
+    /// A key that other keys make required.
+    #[error("missing {key}: {reason}")]
+    Missing {
+        /// Full dotted key.
+        key: String,
+        /// Which setting requires it.
+        reason: String,
+    },
+    /// A malformed `--set key=value` argument.
+    #[error("--set {arg}: {reason}")]
+    Override {
+        /// The argument as given.
+        arg: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+type Result<T> = std::result::Result<T, ConfigError>;
+
+impl Config {
+    /// Parses and validates a config document.
+    pub fn parse(text: &str) -> Result<Config> {
+        Config::parse_with::<&str>(text, &[])
+    }
+
+    /// Parses a config document, applies `--set key=value` overrides in order, then
+    /// validates the result.
+    pub fn parse_with<S: AsRef<str>>(text: &str, overrides: &[S]) -> Result<Config> {
+        let mut table: Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
+        for arg in overrides {
+            apply_override(&mut table, arg.as_ref())?;
+        }
+        // Reading takes keys out of the tables; the document itself is kept for `source`.
+        let mut root = Section::new(String::new(), table.clone(), ROOT_KEYS)?;
+        root.get("format_version", FORMAT_VERSION).integer(
+            &format!("{FORMAT_VERSION} (the only format version this program reads)"),
+            |&v: &i64| v == FORMAT_VERSION,
+        )?;
+        let mut problem = read_model(root.section("model", MODEL_KEYS)?)?;
+        read_train(root.section("train", TRAIN_KEYS)?, &mut problem)?;
+        let init = read_init(root.section("init", INIT_KEYS)?, problem.features())?;
+        let run = read_run(root.section("run", RUN_KEYS)?)?;
+        // Cannot fail for a table that passed validation; reported rather than unwrapped.
+        let source = toml::to_string(&table).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        Ok(Config {
+            problem,
+            init,
+            run,
+            source,
+        })
+    }
+
+    /// The quickstart of `data/configs/quickstart.toml`, compiled in.
+    pub fn quickstart() -> Config {
+        Config::parse(include_str!("../../../data/configs/quickstart.toml"))
+            .expect("the embedded quickstart config is valid (tested)")
+    }
+}
+
+const ROOT_KEYS: &[&str] = &["format_version", "model", "train", "init", "run"];
+const MODEL_KEYS: &[&str] = &[
+    "features",
+    "feature_law",
+    "activation",
+    "negatives",
+    "hidden",
+    "noise",
+];
+const HIDDEN_KEYS: &[&str] = &["law", "scale", "atoms", "weights"];
+const NOISE_KEYS: &[&str] = &["base", "augment", "correlation"];
+const TRAIN_KEYS: &[&str] = &[
+    "learning_rate",
+    "regularizer",
+    "strength",
+    "strength_l1",
+    "strength_l2",
+];
+const INIT_KEYS: &[&str] = &["overlaps", "norm2"];
+const RUN_KEYS: &[&str] = &[
+    "solver",
+    "particles",
+    "dimension",
+    "t_end",
+    "dt",
+    "seed",
+    "record_every",
+    "snapshot_every",
+    "checkpoint_every",
+    "checkpoint_every_secs",
+    "output",
+];
+
+/// `[model]`; the training keys are filled in by [`read_train`].
+fn read_model(mut model: Section) -> Result<Problem> {
+    let p = model
+        .get("features", 1)
+        .integer("an integer in [1, 8]", |p: &usize| (1..=8).contains(p))?;
+    let feature_law = model.get("feature_law", "rademacher").law(
+        &[
+            ("rademacher", FeatureLaw::Rademacher),
+            ("gaussian", FeatureLaw::Gaussian),
+        ],
+        FeatureLaw::Sparse,
+    )?;
+    let activation = model
+        .get("activation", "tanh")
+        .choice(&[Activation::Tanh, Activation::Erf, Activation::Linear].map(|a| (a.name(), a)))?;
+    let negatives = model
+        .get("negatives", 0)
+        .integer("0 or 1", |n: &u8| *n <= 1)?;
+
+    let hidden_item = model.get("hidden", Value::Array(vec![Value::Table(Table::new())]));
+    let allowed = if p == 1 {
+        "an array of one table".to_string()
+    } else {
+        format!("an array of one table for all features or one table per feature ({p})")
+    };
+    let mut hidden = hidden_item
+        .elements(&allowed, |n| n == 1 || n == p)?
+        .into_iter()
+        .map(read_hidden)
+        .collect::<Result<Vec<_>>>()?;
+    if hidden.len() == 1 {
+        hidden = vec![hidden[0].clone(); p];
+    }
+    let combinations = hidden
+        .iter()
+        .map(|law| law.shape.discrete_atoms().map_or(1, |atoms| atoms.len()))
+        .fold(1usize, usize::saturating_mul);
+    if combinations > MAX_ATOM_COMBINATIONS {
+        return Err(hidden_item.invalid(format!(
+            "at most {MAX_ATOM_COMBINATIONS} combinations of hidden atoms over all features \
+             (these laws have {combinations}): the coefficient quadrature sums over each"
+        )));
+    }
+
+    let mut noise = model.section("noise", NOISE_KEYS)?;
+    let noise = Noise {
+        base: noise
+            .get("base", 1.0)
+            .number("a number >= 0", |x| x >= 0.0)?,
+        augment: noise
+            .get("augment", 0.0)
+            .number("a number >= 0", |x| x >= 0.0)?,
+        correlation: noise
+            .get("correlation", 0.0)
+            .number("a number in [-1, 1]", |x| (-1.0..=1.0).contains(&x))?,
+    };
+    Ok(Problem {
+        feature_law,
+        hidden,
+        activation,
+        negative: negatives == 1,
+        noise,
+        learning_rate: 1.0,
+        regularizer: Regularizer::None,
+    })
+}
+
+/// One `[[model.hidden]]` table.
+fn read_hidden(item: Item) -> Result<HiddenLaw> {
+    let mut table = item.section(HIDDEN_KEYS)?;
+    // `None` stands for "atoms", whose shape needs the `atoms` and `weights` keys.
+    let shape = table.get("law", "rademacher").law(
+        &[
+            ("rademacher", Some(HiddenShape::Rademacher)),
+            ("gaussian", Some(HiddenShape::Gaussian)),
+            ("uniform", Some(HiddenShape::Uniform)),
+            ("atoms", None),
+        ],
+        |s| Some(HiddenShape::Sparse(s)),
+    )?;
+    let scale = table
+        .get("scale", 1.0)
+        .number("a number >= 0", |x| x >= 0.0)?;
+    let shape = match shape {
+        Some(shape) => shape,
+        None => read_atoms(&mut table)?,
+    };
+    // Whatever `read_atoms` did not take is there without law = "atoms".
+    for key in ["atoms", "weights"] {
+        if let Some(item) = table.take(key) {
+            return Err(item.invalid(format!("no {key} unless law = \"atoms\"")));
+        }
+    }
+    Ok(HiddenLaw { shape, scale })
+}
+
+/// The `atoms` and `weights` of a hidden table with law = "atoms".
+fn read_atoms(table: &mut Section) -> Result<HiddenShape> {
+    let atoms = table.require("atoms", "required with law = \"atoms\"")?;
+    let values = atoms
+        .elements("an array of at least 2 numbers", |n| n >= 2)?
+        .iter()
+        .map(|atom| atom.number("a number", |_| true))
+        .collect::<Result<Vec<_>>>()?;
+    let n = values.len();
+    let weights = table
+        .get("weights", Value::Array(vec![Value::from(1.0); n]))
+        .elements(&format!("an array of one number per atom ({n})"), |len| {
+            len == n
+        })?
+        .iter()
+        .map(|weight| weight.number("a number > 0", |w| w > 0.0))
+        .collect::<Result<Vec<_>>>()?;
+    HiddenShape::atoms(&values, &weights)
+        .ok_or_else(|| atoms.invalid("atoms that are not all equal (a law of nonzero variance)"))
+}
+
+/// `[train]`: learning rate and regularizer.
+fn read_train(mut train: Section, problem: &mut Problem) -> Result<()> {
+    problem.learning_rate = train
+        .get("learning_rate", 1.0)
+        .number("a number > 0", |x| x > 0.0)?;
+    let name = train
+        .get("regularizer", "none")
+        .choice(&["none", "l2", "l1", "elastic"].map(|name| (name, name)))?;
+    let reason = format!("required with regularizer = \"{name}\"");
+    let mut strength = |key: &str| {
+        train
+            .require(key, &reason)?
+            .number("a number >= 0", |x| x >= 0.0)
+    };
+    problem.regularizer = match name {
+        "l2" => Regularizer::L2(strength("strength")?),
+        "l1" => Regularizer::L1(strength("strength")?),
+        "elastic" => Regularizer::Elastic {
+            l1: strength("strength_l1")?,
+            l2: strength("strength_l2")?,
+        },
+        _ => Regularizer::None,
+    };
+    // The regularizer took the strengths it uses; any other one contradicts it.
+    for key in ["strength", "strength_l1", "strength_l2"] {
+        if let Some(item) = train.take(key) {
+            return Err(item.invalid(format!("no {key} with regularizer = \"{name}\"")));
+        }
+    }
+    Ok(())
+}
+
+/// `[init]`: `Q_j(0)` and `R(0)` for `p` features.
+fn read_init(mut init: Section, p: usize) -> Result<OrderParameters> {
+    let overlaps = init
+        .get("overlaps", Value::Array(vec![Value::from(0.1); p]))
+        .elements(&format!("an array of one number per feature ({p})"), |n| {
+            n == p
+        })?
+        .iter()
+        .map(|q| q.number("a number", |_| true))
+        .collect::<Result<Vec<_>>>()?;
+    // Cauchy–Schwarz against orthonormal features: no weight vector has Σ Q_j² > R.
+    let bound: f64 = overlaps.iter().map(|q| q * q).sum();
+    let norm2 = init.get("norm2", 1.0).number(
+        &format!("a number > 0 and at least the sum of squared overlaps ({bound})"),
+        |r| r > 0.0 && r >= bound,
+    )?;
+    Ok(OrderParameters { overlaps, norm2 })
+}
+
+/// `[run]`.
+fn read_run(mut run: Section) -> Result<RunSettings> {
+    let positive = |run: &mut Section, key: &str, default: f64| {
+        run.get(key, default).number("a number > 0", |x| x > 0.0)
+    };
+    let solver = run
+        .get("solver", "particles")
+        .choice(&[SolverKind::Particles, SolverKind::Sgd].map(|s| (s.name(), s)))?;
+    let particles = run
+        .get("particles", 100_000)
+        .integer("an integer >= 1", |n: &usize| *n >= 1)?;
+    let dimension = run
+        .get("dimension", 10_000)
+        .integer("an integer >= 1", |n: &usize| *n >= 1)?;
+    let t_end = positive(&mut run, "t_end", 10.0)?;
+    let dt = run
+        .get("dt", 0.01)
+        .number(&format!("a number in (0, t_end] = (0, {t_end}]"), |dt| {
+            dt > 0.0 && dt <= t_end
+        })?;
+    let seed = run
+        .get("seed", 1)
+        .integer("an integer >= 0", |_: &u64| true)?;
+    let record_every = positive(&mut run, "record_every", 0.1)?;
+    let snapshot_every = positive(&mut run, "snapshot_every", 1.0)?;
+    let checkpoint_every = positive(&mut run, "checkpoint_every", 1.0)?;
+    let checkpoint_every_secs = run
+        .take("checkpoint_every_secs")
+        .map(|item| item.number("a number > 0", |x| x > 0.0))
+        .transpose()?;
+    let output = run
+        .take("output")
+        .map(|item| item.string("a non-empty string").map(str::to_owned))
+        .transpose()?;
+    Ok(RunSettings {
+        solver,
+        particles,
+        dimension,
+        t_end,
+        dt,
+        seed,
+        record_every,
+        snapshot_every,
+        checkpoint_every,
+        checkpoint_every_secs,
+        output,
+    })
+}
+
+/// A table being read, with its dotted path.
+struct Section {
+    path: String,
+    table: Table,
+}
+
+/// One value taken out of a table, with its full dotted key.
+struct Item {
+    key: String,
+    value: Value,
+    /// Whether the value is the default, which an error message then says.
+    defaulted: bool,
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+impl Section {
+    /// Rejects keys outside `allowed` before anything is read, so that a misspelt key is
+    /// reported as such rather than as a missing or defaulted one.
+    fn new(path: String, table: Table, allowed: &[&str]) -> Result<Section> {
+        if let Some(key) = table.keys().find(|key| !allowed.contains(&key.as_str())) {
+            return Err(ConfigError::UnknownKey {
+                key: join(&path, key),
+                allowed: allowed.join(", "),
+            });
+        }
+        Ok(Section { path, table })
+    }
+
+    fn take(&mut self, name: &str) -> Option<Item> {
+        let value = self.table.remove(name)?;
+        Some(Item {
+            key: join(&self.path, name),
+            value,
+            defaulted: false,
+        })
+    }
+
+    /// The value of `name`, or `default` (validated like any other value).
+    fn get(&mut self, name: &str, default: impl Into<Value>) -> Item {
+        self.take(name).unwrap_or_else(|| Item {
+            key: join(&self.path, name),
+            value: default.into(),
+            defaulted: true,
+        })
+    }
+
+    fn require(&mut self, name: &str, reason: &str) -> Result<Item> {
+        self.take(name).ok_or_else(|| ConfigError::Missing {
+            key: join(&self.path, name),
+            reason: reason.to_string(),
+        })
+    }
+
+    /// A sub-table; an absent one reads as empty, so that every key takes its default.
+    fn section(&mut self, name: &str, allowed: &[&str]) -> Result<Section> {
+        self.get(name, Table::new()).section(allowed)
+    }
+}
+
+impl Item {
+    fn invalid(&self, allowed: impl Into<String>) -> ConfigError {
+        let value = if self.defaulted {
+            format!("{} (the default)", self.value)
+        } else {
+            self.value.to_string()
+        };
+        ConfigError::Invalid {
+            key: self.key.clone(),
+            value,
+            allowed: allowed.into(),
+        }
+    }
+
+    fn section(self, allowed: &[&str]) -> Result<Section> {
+        match self.value {
+            Value::Table(table) => Section::new(self.key, table, allowed),
+            _ => Err(self.invalid("a table")),
+        }
+    }
+
+    /// The elements of an array whose length passes `len_ok`, each keyed `key.i`.
+    fn elements(&self, allowed: &str, len_ok: impl Fn(usize) -> bool) -> Result<Vec<Item>> {
+        match &self.value {
+            Value::Array(items) if len_ok(items.len()) => Ok(items
+                .iter()
+                .enumerate()
+                .map(|(i, value)| Item {
+                    key: format!("{}.{i}", self.key),
+                    value: value.clone(),
+                    defaulted: self.defaulted,
+                })
+                .collect()),
+            _ => Err(self.invalid(allowed)),
+        }
+    }
+
+    /// A finite number (TOML integers included) that passes `ok`.
+    fn number(&self, allowed: &str, ok: impl Fn(f64) -> bool) -> Result<f64> {
+        let x = match self.value {
+            Value::Float(x) => x,
+            Value::Integer(i) => i as f64,
+            _ => return Err(self.invalid(allowed)),
+        };
+        if !x.is_finite() {
+            return Err(self.invalid("a finite number"));
+        }
+        if ok(x) {
+            Ok(x)
+        } else {
+            Err(self.invalid(allowed))
+        }
+    }
+
+    /// A non-negative integer that fits `T` and passes `ok`. Integral floats count, so that
+    /// `particles = 1e6` reads as written.
+    fn integer<T: TryFrom<u64>>(&self, allowed: &str, ok: impl Fn(&T) -> bool) -> Result<T> {
+        let n = match self.value {
+            Value::Integer(i) => u64::try_from(i).ok(),
+            Value::Float(x) if x.fract() == 0.0 && x >= 0.0 && x < 2f64.powi(64) => Some(x as u64),
+            _ => None,
+        };
+        n.and_then(|n| T::try_from(n).ok())
+            .filter(ok)
+            .ok_or_else(|| self.invalid(allowed))
+    }
+
+    /// A non-empty string.
+    fn string(&self, allowed: &str) -> Result<&str> {
+        match &self.value {
+            Value::String(s) if !s.is_empty() => Ok(s),
+            _ => Err(self.invalid(allowed)),
+        }
+    }
+
+    /// One of the named `options`.
+    fn choice<T: Clone>(&self, options: &[(&str, T)]) -> Result<T> {
+        let allowed = one_of(options);
+        lookup(options, self.string(&allowed)?).ok_or_else(|| self.invalid(allowed))
+    }
+
+    /// A law: one of the `named` ones, or `"sparse:S"` with `0 < S <= 1`.
+    fn law<T: Clone>(&self, named: &[(&str, T)], sparse: impl Fn(f64) -> T) -> Result<T> {
+        let allowed = format!("{}, or \"sparse:S\" with 0 < S <= 1", one_of(named));
+        let text = self.string(&allowed)?;
+        let law = match text.strip_prefix("sparse:") {
+            Some(s) => s.parse().ok().filter(|s| *s > 0.0 && *s <= 1.0).map(sparse),
+            None => lookup(named, text),
+        };
+        law.ok_or_else(|| self.invalid(allowed))
+    }
+}
+
+fn lookup<T: Clone>(options: &[(&str, T)], text: &str) -> Option<T> {
+    options
+        .iter()
+        .find(|(name, _)| *name == text)
+        .map(|(_, value)| value.clone())
+}
+
+fn one_of<T>(options: &[(&str, T)]) -> String {
+    let names: Vec<String> = options
+        .iter()
+        .map(|(name, _)| format!("\"{name}\""))
+        .collect();
+    format!("one of {}", names.join(", "))
+}
+
+/// Applies one `--set key=value` to the document. The value is TOML (`0.5`, `"sgd"`,
+/// `[0.1, 0.0]`, `{ law = "gaussian" }`) or else a bare string (`sgd`). Integer segments
+/// index arrays; missing tables on the way are created.
+fn apply_override(root: &mut Table, arg: &str) -> Result<()> {
+    let fail = |reason: String| ConfigError::Override {
+        arg: arg.to_string(),
+        reason,
+    };
+    let Some((key, text)) = arg.split_once('=') else {
+        return Err(fail("expected key=value".into()));
+    };
+    let segments: Vec<&str> = key.trim().split('.').collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return Err(fail(format!(
+            "expected a dotted key such as run.seed, not \"{}\"",
+            key.trim()
+        )));
+    }
+    let text = text.trim();
+    let value = format!("v = {text}")
+        .parse::<Table>()
+        .ok()
+        .filter(|doc| doc.len() == 1)
+        .and_then(|mut doc| doc.remove("v"))
+        .unwrap_or_else(|| Value::String(text.to_string()));
+
+    // A missing entry becomes a table, or an empty array when indexed, so that the index is
+    // then reported out of range; the last one is overwritten by the value anyway.
+    let vacant = |next: Option<&&str>| match next {
+        Some(s) if s.parse::<usize>().is_ok() => Value::Array(Vec::new()),
+        _ => Value::Table(Table::new()),
+    };
+    let mut node = root
+        .entry(segments[0])
+        .or_insert_with(|| vacant(segments.get(1)));
+    for (i, segment) in segments.iter().enumerate().skip(1) {
+        let at = segments[..i].join(".");
+        node = match node {
+            Value::Table(table) => table
+                .entry(*segment)
+                .or_insert_with(|| vacant(segments.get(i + 1))),
+            Value::Array(items) => {
+                let len = items.len();
+                let index: usize = segment.parse().map_err(|_| {
+                    fail(format!(
+                        "{at} is an array: expected an index, not \"{segment}\""
+                    ))
+                })?;
+                items.get_mut(index).ok_or_else(|| {
+                    fail(format!(
+                        "index {index} is out of range: {at} has length {len}"
+                    ))
+                })?
+            }
+            other => {
+                return Err(fail(format!(
+                    "{at} = {other} is neither a table nor an array"
+                )));
+            }
+        };
+    }
+    *node = value;
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! The validated learning problem: everything that defines the dynamics, nothing about how
+//! a run is carried out.
+
+use crate::{Activation, FeatureLaw, HiddenLaw};
+
+/// Noise of the views (MODEL.md §1): `σ_a`, `σ_e` and `ρ` of `Σ_ν`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Noise {
+    /// `σ_a ≥ 0`, the sample's own noise, shared by its two views.
+    pub base: f64,
+    /// `σ_e ≥ 0`, augmentation noise added to every view.
+    pub augment: f64,
+    /// `ρ ∈ [−1, 1]`, correlation of the two views' augmentation noises.
+    pub correlation: f64,
+}
+
+impl Noise {
+    /// `Σ_ν[s][s] = σ_a² + σ_e²`, the variance of each view's noise.
+    pub fn view_variance(&self) -> f64 {
+        self.base * self.base + self.augment * self.augment
+    }
+
+    /// `Σ_ν[1][2] = σ_a² + ρ σ_e²`, the covariance of the pair's noises.
+    pub fn pair_covariance(&self) -> f64 {
+        self.base * self.base + self.correlation * self.augment * self.augment
+    }
+}
+
+/// The separable regularizer `Σ_i φ(x_i)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Regularizer {
+    /// `φ = 0`.
+    None,
+    /// `φ = λ x² / 2`.
+    L2(f64),
+    /// `φ = λ |x|`.
+    L1(f64),
+    /// `φ = λ₁ |x| + λ₂ x² / 2`.
+    Elastic {
+        /// `λ₁`.
+        l1: f64,
+        /// `λ₂`.
+        l2: f64,
+    },
+}
+
+impl Regularizer {
+    /// The `λ` of the closed ODE (MODEL.md §3), or `None` when the moment hierarchy does not
+    /// close (`l1`, `elastic`).
+    pub fn quadratic_strength(&self) -> Option<f64> {
+        match *self {
+            Regularizer::None => Some(0.0),
+            Regularizer::L2(l) => Some(l),
+            Regularizer::L1(_) | Regularizer::Elastic { .. } => None,
+        }
+    }
+
+    /// The config spelling.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Regularizer::None => "none",
+            Regularizer::L2(_) => "l2",
+            Regularizer::L1(_) => "l1",
+            Regularizer::Elastic { .. } => "elastic",
+        }
+    }
+}
+
+/// A validated learning problem (MODEL.md §1). Built by [`crate::Config`]; every field is
+/// already checked for range and consistency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// Law of the feature entries.
+    pub feature_law: FeatureLaw,
+    /// One hidden law per feature: `hidden.len()` is `p`.
+    pub hidden: Vec<HiddenLaw>,
+    /// The activation `f`.
+    pub activation: Activation,
+    /// Whether each step draws one negative sample (`γ = 1`).
+    pub negative: bool,
+    /// Noise of the views.
+    pub noise: Noise,
+    /// `τ`.
+    pub learning_rate: f64,
+    /// `φ`.
+    pub regularizer: Regularizer,
+}
+
+impl Problem {
+    /// `p`, the number of features.
+    pub fn features(&self) -> usize {
+        self.hidden.len()
+    }
+
+    /// `γ ∈ {0, 1}` as a number.
+    pub fn gamma(&self) -> f64 {
+        if self.negative { 1.0 } else { 0.0 }
+    }
+}
+
+/// Overlaps and squared norm: the state of the reduced ODE and the moments of the measure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderParameters {
+    /// `Q_j = ξ_jᵀ x / n`.
+    pub overlaps: Vec<f64>,
+    /// `R = ‖x‖² / n`.
+    pub norm2: f64,
+}
+
+impl OrderParameters {
+    /// Cosine similarities `m_j = Q_j / √R`.
+    pub fn cosine(&self) -> Vec<f64> {
+        cosine(&self.overlaps, self.norm2)
+    }
+}
+
+/// `m_j = Q_j / √R`.
+pub fn cosine(overlaps: &[f64], norm2: f64) -> Vec<f64> {
+    let root = norm2.sqrt();
+    overlaps.iter().map(|q| q / root).collect()
+}
