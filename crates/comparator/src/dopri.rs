@@ -128,9 +128,9 @@ impl<F: FnMut(&[f64], &mut [f64])> Dopri5<F> {
             if h <= 1e-14 * (1.0 + self.t.abs()) && !lands {
                 return Err(StepError::StepTooSmall { t: self.t, step: h });
             }
-            for s in 1..7 {
+            for (s, row) in A.iter().enumerate().skip(1) {
                 for i in 0..n {
-                    let incr: f64 = (0..s).map(|m| A[s][m] * self.k[m][i]).sum();
+                    let incr: f64 = (0..s).map(|m| row[m] * self.k[m][i]).sum();
                     self.trial[i] = self.y[i] + h * incr;
                 }
                 (self.rhs)(&self.trial, &mut self.k[s]);

@@ -43,7 +43,7 @@ impl<'a> ReducedOde<'a> {
     /// A state with `R ≤ 0` (outside the domain) yields NaN, which the integrator rejects.
     pub fn rhs(&self, state: &[f64], derivative: &mut [f64]) {
         let (q, r) = split(state);
-        if !(r > 0.0) {
+        if r.is_nan() || r <= 0.0 {
             derivative.fill(f64::NAN);
             return;
         }

@@ -398,9 +398,9 @@ impl Moments {
             self.fp2_f += w * a.fp2 * b.f;
             self.fpf_fpf += w * a.fp_f * b.fp_f;
             self.fp_fpf += w * a.fp * b.fp_f;
-            for j in 0..c.len() {
+            for (j, &cj) in c.iter().enumerate() {
                 // c_j is an atom (discrete law) or a linear form in v (Gaussian law).
-                let shared_part = c[j] + pair.shared_gain[j] * v0;
+                let shared_part = cj + pair.shared_gain[j] * v0;
                 let own = pair.own_gain[j];
                 self.c_fp_f[j] +=
                     w * (shared_part * a.fp * b.f + own * (na.fp * b.f + a.fp * nb.f));
@@ -424,8 +424,8 @@ impl Moments {
             let w = weight * w3;
             let b = Basis::at(activation, mean + sd * v3);
             self.neg.add_scaled(w, &b);
-            for j in 0..c.len() {
-                self.neg_c_fp[j] += w * (c[j] + gain[j] * v3) * b.fp;
+            for ((sum, cj), gain) in self.neg_c_fp.iter_mut().zip(c).zip(gain) {
+                *sum += w * (cj + gain * v3) * b.fp;
             }
         }
     }

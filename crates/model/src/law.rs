@@ -82,7 +82,7 @@ impl HiddenShape {
             / total;
         // Relative to the spread of the atoms, so that huge equal atoms are still caught.
         let size = values.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-        if !(var > 1e-24 * size * size) {
+        if var.is_nan() || var <= 1e-24 * size * size {
             return None;
         }
         let sd = var.sqrt();
