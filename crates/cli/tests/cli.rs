@@ -11,7 +11,11 @@ fn mfcl(args: &[&str]) -> Output {
 }
 
 fn json(output: &Output) -> serde_json::Value {
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).expect("stdout is one JSON document")
 }
 
@@ -50,7 +54,11 @@ fn set_overrides_reach_the_model() {
 
 #[test]
 fn fixed_points_json_shape() {
-    let doc = json(&mfcl(&["fixed-points", "data/configs/quickstart.toml", "--json"]));
+    let doc = json(&mfcl(&[
+        "fixed-points",
+        "data/configs/quickstart.toml",
+        "--json",
+    ]));
     assert!((doc["uninformative"]["norm2"].as_f64().unwrap() - 0.9260699).abs() < 5e-8);
     assert!((doc["uninformative"]["growth_rates"][0].as_f64().unwrap() - 1.3169410).abs() < 5e-8);
     let points = doc["fixed_points"].as_array().unwrap();
@@ -72,7 +80,12 @@ fn tables_are_readable() {
 
 #[test]
 fn l1_is_refused_with_exit_2() {
-    let output = mfcl(&["ode", "data/configs/quickstart.toml", "--set", "train.regularizer=l1"]);
+    let output = mfcl(&[
+        "ode",
+        "data/configs/quickstart.toml",
+        "--set",
+        "train.regularizer=l1",
+    ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("no closed ODE exists for regularizer \"l1\""));
     assert!(output.stdout.is_empty());
@@ -82,9 +95,28 @@ fn l1_is_refused_with_exit_2() {
 fn bad_input_exits_2_with_one_clear_line() {
     let cases: [(&[&str], &str); 4] = [
         (&["ode", "missing.toml"], "cannot read config missing.toml"),
-        (&["ode", "data/configs/quickstart.toml", "--set", "model.noise.corelation=0.1"], "unknown key model.noise.corelation"),
-        (&["fixed-points", "data/configs/quickstart.toml", "--set", "model.noise.correlation=2"], "model.noise.correlation = 2"),
-        (&["ode", "data/configs/quickstart.toml", "--set", "novalue"], "novalue"),
+        (
+            &[
+                "ode",
+                "data/configs/quickstart.toml",
+                "--set",
+                "model.noise.corelation=0.1",
+            ],
+            "unknown key model.noise.corelation",
+        ),
+        (
+            &[
+                "fixed-points",
+                "data/configs/quickstart.toml",
+                "--set",
+                "model.noise.correlation=2",
+            ],
+            "model.noise.correlation = 2",
+        ),
+        (
+            &["ode", "data/configs/quickstart.toml", "--set", "novalue"],
+            "novalue",
+        ),
     ];
     for (args, message) in cases {
         let output = mfcl(args);

@@ -1,14 +1,19 @@
 //! The reduced ODE and its fixed points, checked against closed forms and MODEL.md §6.
 
 use mfcl_comparator::{ComparatorError, ReducedOde, Tolerance, fixed_points, uninformative};
-use mfcl_model::{Activation, Config, HiddenLaw, HiddenShape, OrderParameters, Problem, Regularizer};
+use mfcl_model::{
+    Activation, Config, HiddenLaw, HiddenShape, OrderParameters, Problem, Regularizer,
+};
 
 fn quickstart() -> Config {
     Config::quickstart()
 }
 
 fn with_hidden(problem: &Problem, hidden: Vec<HiddenLaw>) -> Problem {
-    Problem { hidden, ..problem.clone() }
+    Problem {
+        hidden,
+        ..problem.clone()
+    }
 }
 
 fn law(shape: HiddenShape, scale: f64) -> HiddenLaw {
@@ -20,7 +25,9 @@ fn law(shape: HiddenShape, scale: f64) -> HiddenLaw {
 fn worked_example_trajectory() {
     let config = quickstart();
     let ode = ReducedOde::new(&config.problem).unwrap();
-    let trajectory = ode.integrate(&config.init, 10.0, 0.1, Tolerance::default()).unwrap();
+    let trajectory = ode
+        .integrate(&config.init, 10.0, 0.1, Tolerance::default())
+        .unwrap();
     let expected = [
         (0.0, 0.10000000, 1.00000000, 0.10000000),
         (2.0, 0.61973704, 0.92982056, 0.64269938),
@@ -30,7 +37,11 @@ fn worked_example_trajectory() {
     ];
     let cosine = trajectory.cosine();
     for (t, q, r, m) in expected {
-        let k = trajectory.t.iter().position(|&s| s == t).expect("grid time recorded exactly");
+        let k = trajectory
+            .t
+            .iter()
+            .position(|&s| s == t)
+            .expect("grid time recorded exactly");
         assert!((trajectory.overlaps[k][0] - q).abs() < 5e-9, "Q({t})");
         assert!((trajectory.norm2[k] - r).abs() < 5e-9, "R({t})");
         assert!((cosine[k][0] - m).abs() < 5e-9, "m({t})");
@@ -46,7 +57,9 @@ fn worked_example_fixed_points() {
     assert!((report.uninformative.norm2 - 0.9260699).abs() < 5e-8);
     assert!((report.uninformative.growth_rates[0] - 1.3169410).abs() < 5e-8);
     assert_eq!(report.fixed_points.len(), 2, "{report:?}");
-    let [origin, informative] = &report.fixed_points[..] else { unreachable!() };
+    let [origin, informative] = &report.fixed_points[..] else {
+        unreachable!()
+    };
     assert_eq!(origin.state.overlaps, vec![0.0]);
     assert!(!origin.stable);
     assert!((informative.state.overlaps[0] - 0.8209634).abs() < 5e-8);
@@ -67,12 +80,22 @@ fn linear_activation_has_exact_solution() {
     problem.learning_rate = 0.7;
     problem.regularizer = Regularizer::L2(6.0);
     problem.noise.correlation = -0.3;
-    problem.hidden = vec![law(HiddenShape::Rademacher, 1.0), law(HiddenShape::Sparse(0.4), 0.6)];
-    let init = OrderParameters { overlaps: vec![0.3, -0.2], norm2: 0.5 };
+    problem.hidden = vec![
+        law(HiddenShape::Rademacher, 1.0),
+        law(HiddenShape::Sparse(0.4), 0.6),
+    ];
+    let init = OrderParameters {
+        overlaps: vec![0.3, -0.2],
+        norm2: 0.5,
+    };
     let (tau, lambda, g) = (problem.learning_rate, 6.0, 1.0);
-    let (s2, r) = (problem.noise.view_variance(), problem.noise.pair_covariance());
+    let (s2, r) = (
+        problem.noise.view_variance(),
+        problem.noise.pair_covariance(),
+    );
     let v_q = s2 * (2.0 * (1.0 + g * g / 4.0) + g * g) + 2.0 * r * (1.0 + g * g / 4.0);
-    let v_r = s2 * (2.0 * (1.0 + g * g / 4.0) * s2 + g * g / 2.0 * (s2 + r)) + 2.0 * r * (r + g * g / 4.0 * s2);
+    let v_r = s2 * (2.0 * (1.0 + g * g / 4.0) * s2 + g * g / 2.0 * (s2 + r))
+        + 2.0 * r * (r + g * g / 4.0 * s2);
     let a = 2.0 * tau * (2.0 * r - lambda) + tau * tau * v_r;
     let exact = |t: f64| {
         let mut norm2 = (a * t).exp() * init.norm2;
@@ -91,11 +114,17 @@ fn linear_activation_has_exact_solution() {
         (overlaps, norm2)
     };
     let ode = ReducedOde::new(&problem).unwrap();
-    let trajectory = ode.integrate(&init, 3.0, 0.25, Tolerance::default()).unwrap();
+    let trajectory = ode
+        .integrate(&init, 3.0, 0.25, Tolerance::default())
+        .unwrap();
     assert_eq!(trajectory.len(), 13);
     for (k, &t) in trajectory.t.iter().enumerate() {
         let (q, r) = exact(t);
-        assert!((trajectory.norm2[k] - r).abs() < 1e-8 * r.max(1.0), "R({t}): {} vs {r}", trajectory.norm2[k]);
+        assert!(
+            (trajectory.norm2[k] - r).abs() < 1e-8 * r.max(1.0),
+            "R({t}): {} vs {r}",
+            trajectory.norm2[k]
+        );
         for (j, q) in q.iter().enumerate() {
             assert!((trajectory.overlaps[k][j] - q).abs() < 1e-8, "Q_{j}({t})");
         }
@@ -109,7 +138,10 @@ fn trajectory_converges_with_tolerance() {
     let config = quickstart();
     let ode = ReducedOde::new(&config.problem).unwrap();
     let run = |tol: f64| {
-        let tolerance = Tolerance { absolute: tol, relative: tol };
+        let tolerance = Tolerance {
+            absolute: tol,
+            relative: tol,
+        };
         ode.integrate(&config.init, 10.0, 0.5, tolerance).unwrap()
     };
     let (coarse, fine) = (run(1e-11), run(1e-13));
@@ -138,7 +170,12 @@ fn growth_rates_depend_only_on_second_moment() {
     let problem = with_hidden(&base, all);
     let rates = uninformative(&problem).unwrap().growth_rates;
     for k in 1..equal.len() {
-        assert!((rates[k] - rates[0]).abs() < 1e-12, "law {k}: {} vs {}", rates[k], rates[0]);
+        assert!(
+            (rates[k] - rates[0]).abs() < 1e-12,
+            "law {k}: {} vs {}",
+            rates[k],
+            rates[0]
+        );
     }
     assert!((rates[5] - rates[0]).abs() > 1e-3);
     let ode = ReducedOde::new(&problem).unwrap();
@@ -146,7 +183,11 @@ fn growth_rates_depend_only_on_second_moment() {
     origin[6] = uninformative(&problem).unwrap().norm2;
     let jacobian = ode.jacobian(&origin);
     for (j, kappa) in rates.iter().enumerate() {
-        assert!((jacobian[(j, j)] - kappa).abs() < 1e-8, "law {j}: {} vs {kappa}", jacobian[(j, j)]);
+        assert!(
+            (jacobian[(j, j)] - kappa).abs() < 1e-8,
+            "law {j}: {} vs {kappa}",
+            jacobian[(j, j)]
+        );
     }
 }
 
@@ -157,14 +198,24 @@ fn growth_rates_depend_only_on_second_moment() {
 fn jacobian_eigenvalues_at_origin_are_growth_rates() {
     let problem = with_hidden(
         &quickstart().problem,
-        vec![law(HiddenShape::Rademacher, 2.0), law(HiddenShape::Gaussian, 1.0)],
+        vec![
+            law(HiddenShape::Rademacher, 2.0),
+            law(HiddenShape::Gaussian, 1.0),
+        ],
     );
-    let init = OrderParameters { overlaps: vec![0.1, 0.1], norm2: 1.0 };
+    let init = OrderParameters {
+        overlaps: vec![0.1, 0.1],
+        norm2: 1.0,
+    };
     let report = fixed_points(&problem, &init, 10.0).unwrap();
     let origin = &report.fixed_points[0];
     assert!(origin.state.overlaps.iter().all(|&q| q == 0.0));
     for kappa in &report.uninformative.growth_rates {
-        let closest = origin.eigenvalues.iter().map(|(re, im)| (re - kappa).abs() + im.abs()).fold(f64::MAX, f64::min);
+        let closest = origin
+            .eigenvalues
+            .iter()
+            .map(|(re, im)| (re - kappa).abs() + im.abs())
+            .fold(f64::MAX, f64::min);
         assert!(closest < 1e-8, "kappa {kappa} vs {:?}", origin.eigenvalues);
     }
 }
@@ -177,22 +228,34 @@ fn fixed_points_are_zeros_and_stable_ones_attract() {
     let ode = ReducedOde::new(&config.problem).unwrap();
     let report = fixed_points(&config.problem, &config.init, 10.0).unwrap();
     let stable: Vec<_> = report.fixed_points.iter().filter(|f| f.stable).collect();
-    assert_eq!(stable.len(), 2, "one stable informative state per feature: {report:?}");
+    assert_eq!(
+        stable.len(),
+        2,
+        "one stable informative state per feature: {report:?}"
+    );
     for point in &report.fixed_points {
         let mut y = point.state.overlaps.clone();
         y.push(point.state.norm2);
         let mut dy = vec![0.0; 3];
         ode.rhs(&y, &mut dy);
         assert!(dy.iter().all(|d| d.abs() < 1e-10), "{dy:?}");
-        assert!(point.state.overlaps.iter().all(|&q| q >= 0.0), "canonical sign");
+        assert!(
+            point.state.overlaps.iter().all(|&q| q >= 0.0),
+            "canonical sign"
+        );
         if point.stable {
             let nudged = OrderParameters {
                 overlaps: y[..2].iter().map(|q| q + 0.01).collect(),
                 norm2: y[2] * 1.01,
             };
-            let end = ode.integrate(&nudged, 40.0, 40.0, Tolerance::default()).unwrap();
+            let end = ode
+                .integrate(&nudged, 40.0, 40.0, Tolerance::default())
+                .unwrap();
             let last = end.len() - 1;
-            assert!((end.overlaps[last][0] - y[0]).abs() < 1e-6 && (end.norm2[last] - y[2]).abs() < 1e-6);
+            assert!(
+                (end.overlaps[last][0] - y[0]).abs() < 1e-6
+                    && (end.norm2[last] - y[2]).abs() < 1e-6
+            );
         }
     }
 }
@@ -200,8 +263,14 @@ fn fixed_points_are_zeros_and_stable_ones_attract() {
 /// `l1` and `elastic` have no closed ODE: refused with a message that says so.
 #[test]
 fn non_quadratic_regularizers_are_refused() {
-    for regularizer in [Regularizer::L1(0.1), Regularizer::Elastic { l1: 0.1, l2: 0.2 }] {
-        let problem = Problem { regularizer, ..quickstart().problem };
+    for regularizer in [
+        Regularizer::L1(0.1),
+        Regularizer::Elastic { l1: 0.1, l2: 0.2 },
+    ] {
+        let problem = Problem {
+            regularizer,
+            ..quickstart().problem
+        };
         let error = ReducedOde::new(&problem).unwrap_err();
         assert!(matches!(error, ComparatorError::NoClosedOde(_)));
         assert!(error.to_string().contains("no closed ODE"));
@@ -217,7 +286,12 @@ fn divergence_is_reported() {
     problem.activation = Activation::Linear;
     problem.regularizer = Regularizer::None;
     let ode = ReducedOde::new(&problem).unwrap();
-    let error = ode.integrate(&quickstart().init, 100.0, 1.0, Tolerance::default()).unwrap_err();
+    let error = ode
+        .integrate(&quickstart().init, 100.0, 1.0, Tolerance::default())
+        .unwrap_err();
     assert!(matches!(error, ComparatorError::Diverged { .. }), "{error}");
-    assert!(matches!(uninformative(&problem), Err(ComparatorError::NoSteadyNorm { .. })));
+    assert!(matches!(
+        uninformative(&problem),
+        Err(ComparatorError::NoSteadyNorm { .. })
+    ));
 }

@@ -26,7 +26,7 @@ impl Activation {
             }
             Activation::Erf => {
                 let d1 = (2.0 / PI).sqrt() * (-0.5 * h * h).exp();
-                [statrs::function::erf::erf(h * FRAC_1_SQRT_2), d1, -h * d1]
+                [libm::erf(h * FRAC_1_SQRT_2), d1, -h * d1]
             }
             Activation::Linear => [h, 1.0, 0.0],
         }

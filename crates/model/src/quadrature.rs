@@ -40,14 +40,15 @@ impl GaussianRule {
         }
         let step = match activation.pole_distance() {
             Some(d) => (STRIP_FRACTION * d / sigma).min(MAX_STEP),
-            // erf(h/√2) grows like e^{h²/2} off the axis: the error is about
-            // exp(−2π² / (h² (1 + σ²))), e^{−36} at h = 0.74 / √(1 + σ²).
+            // erf(h/√2) and its derivative grow like e^{y²/2} at imaginary offset y, and the
+            // noise variance integrates products of four such factors: the error is about
+            // exp(−2π² / (h² (1 + 4σ²))), e^{−36} at h = 0.74 / √(1 + 4σ²).
             None if activation == Activation::Erf => {
-                (0.74 / (1.0 + sigma * sigma).sqrt()).min(MAX_STEP)
+                (0.74 / (1.0 + 4.0 * sigma * sigma).sqrt()).min(MAX_STEP)
             }
             None => MAX_STEP,
         } / resolution;
-        let half = (HALF_WIDTH / step).floor() as i64;
+        let half = (HALF_WIDTH / step).ceil() as i64;
         let nodes: Vec<f64> = (-half..=half).map(|k| k as f64 * step).collect();
         let raw: Vec<f64> = nodes.iter().map(|u| (-0.5 * u * u).exp()).collect();
         let total: f64 = raw.iter().sum();
@@ -120,6 +121,9 @@ mod tests {
         }
     }
 
+    /// The integrands are bounded (tanh, erf) or at most quadratic in `u` (linear
+    /// activation), so moments up to 2 must be exact to rounding; higher moments only
+    /// show the truncation at ±8 (`∫_8^∞ u⁴ φ` is 2e-12).
     #[test]
     fn gaussian_rule_reproduces_gaussian_moments() {
         for sigma in [0.1, 1.0, 5.0] {
@@ -132,9 +136,9 @@ mod tests {
                     .sum()
             };
             assert!((moment(0) - 1.0).abs() < 1e-15);
-            assert!((moment(2) - 1.0).abs() < 1e-14);
-            assert!((moment(4) - 3.0).abs() < 1e-13);
-            assert!((moment(6) - 15.0).abs() < 1e-12);
+            assert!(moment(1).abs() < 1e-15);
+            assert!((moment(2) - 1.0).abs() < 1e-13, "sigma {sigma}");
+            assert!((moment(4) - 3.0).abs() < 1e-11, "sigma {sigma}");
         }
     }
 
