@@ -5,10 +5,12 @@
 
 #![warn(missing_docs)]
 
+mod compare;
 mod dopri;
 mod fixed_points;
 mod ode;
 
+pub use compare::{Deviation, deviation};
 pub use dopri::{Dopri5, Tolerance};
 pub use fixed_points::{FixedPoint, FixedPointReport, Uninformative, fixed_points, uninformative};
 pub use ode::ReducedOde;

@@ -92,18 +92,30 @@ impl<'a> ReducedOde<'a> {
         record_every: f64,
         tolerance: Tolerance,
     ) -> Result<Trajectory, ComparatorError> {
+        let times: Vec<f64> = std::iter::once(0.0)
+            .chain(output_times(t_end, record_every))
+            .collect();
+        self.integrate_at(init, &times, tolerance)
+    }
+
+    /// Integrates from `init` at `t = times[0]` and records at each of `times` (increasing),
+    /// landing on each exactly: the grid of another level's trajectory, for comparisons.
+    pub fn integrate_at(
+        &self,
+        init: &OrderParameters,
+        times: &[f64],
+        tolerance: Tolerance,
+    ) -> Result<Trajectory, ComparatorError> {
         let mut trajectory = Trajectory::default();
-        trajectory.push(0.0, &init.overlaps, init.norm2);
+        let Some((&start, rest)) = times.split_first() else {
+            return Ok(trajectory);
+        };
+        trajectory.push(start, &init.overlaps, init.norm2);
         let mut y = init.overlaps.clone();
         y.push(init.norm2);
-        let mut stepper = Dopri5::new(
-            |s: &[f64], d: &mut [f64]| self.rhs(s, d),
-            0.0,
-            y,
-            0.01,
-            tolerance,
-        );
-        for target in output_times(t_end, record_every) {
+        let rhs = |s: &[f64], d: &mut [f64]| self.rhs(s, d);
+        let mut stepper = Dopri5::new(rhs, start, y, 0.01, tolerance);
+        for &target in rest {
             while stepper.t < target {
                 stepper
                     .step(target)

@@ -1,4 +1,8 @@
-//! Laws of the feature entries `ξ` and of the hidden variables `c` (MODEL.md §1).
+//! Laws of the feature entries `ξ` and of the hidden variables `c` (MODEL.md §1), with
+//! sampling for the simulators.
+
+use rand::{Rng, RngExt};
+use rand_distr::StandardNormal;
 
 /// Law of the i.i.d. entries of each feature vector `ξ_j` (unit variance).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -12,6 +16,24 @@ pub enum FeatureLaw {
 }
 
 impl FeatureLaw {
+    /// One draw.
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        match *self {
+            FeatureLaw::Rademacher => sign(rng),
+            FeatureLaw::Gaussian => rng.sample(StandardNormal),
+            FeatureLaw::Sparse(s) => sparse(s, rng),
+        }
+    }
+
+    /// Atoms and probabilities of a discrete law; `None` for the Gaussian one.
+    pub fn discrete_atoms(&self) -> Option<Vec<(f64, f64)>> {
+        match *self {
+            FeatureLaw::Rademacher => HiddenShape::Rademacher.discrete_atoms(),
+            FeatureLaw::Sparse(s) => HiddenShape::Sparse(s).discrete_atoms(),
+            FeatureLaw::Gaussian => None,
+        }
+    }
+
     /// The config spelling (`"sparse:0.2"`).
     pub fn name(&self) -> String {
         match self {
@@ -155,6 +177,27 @@ impl HiddenShape {
 }
 
 impl HiddenLaw {
+    /// One draw of `c_j`.
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        let u = match &self.shape {
+            HiddenShape::Rademacher => sign(rng),
+            HiddenShape::Gaussian => rng.sample(StandardNormal),
+            HiddenShape::Uniform => 3f64.sqrt() * (2.0 * rng.random::<f64>() - 1.0),
+            HiddenShape::Sparse(s) => sparse(*s, rng),
+            HiddenShape::Atoms { values, weights } => {
+                let mut u: f64 = rng.random();
+                let last = values.len() - 1;
+                let mut k = 0;
+                while k < last && u >= weights[k] {
+                    u -= weights[k];
+                    k += 1;
+                }
+                values[k]
+            }
+        };
+        self.scale * u
+    }
+
     /// `⟨c²⟩ = scale²`.
     pub fn second_moment(&self) -> f64 {
         self.scale * self.scale
@@ -189,6 +232,22 @@ impl HiddenLaw {
             }
             discrete => scaled(discrete.discrete_atoms().expect("discrete shape")),
         }
+    }
+}
+
+fn sign<R: Rng + ?Sized>(rng: &mut R) -> f64 {
+    if rng.random::<bool>() { 1.0 } else { -1.0 }
+}
+
+/// 0 with probability `1 − s`, ±1/√s with probability `s/2` each.
+fn sparse<R: Rng + ?Sized>(s: f64, rng: &mut R) -> f64 {
+    let u: f64 = rng.random();
+    if u < s / 2.0 {
+        -1.0 / s.sqrt()
+    } else if u < s {
+        1.0 / s.sqrt()
+    } else {
+        0.0
     }
 }
 

@@ -55,6 +55,18 @@ impl Regularizer {
         }
     }
 
+    /// `φ'(x)`, with the subgradient `sign(0) = 0` for the `l1` part.
+    #[inline]
+    pub fn derivative(&self, x: f64) -> f64 {
+        let sign = |x: f64| if x == 0.0 { 0.0 } else { x.signum() };
+        match *self {
+            Regularizer::None => 0.0,
+            Regularizer::L2(l) => l * x,
+            Regularizer::L1(l) => l * sign(x),
+            Regularizer::Elastic { l1, l2 } => l1 * sign(x) + l2 * x,
+        }
+    }
+
     /// The config spelling.
     pub fn name(&self) -> &'static str {
         match self {
@@ -95,6 +107,23 @@ impl Problem {
     /// `γ ∈ {0, 1}` as a number.
     pub fn gamma(&self) -> f64 {
         if self.negative { 1.0 } else { 0.0 }
+    }
+
+    /// `∇ℓ(h) = (∂_1ℓ, ∂_2ℓ, ∂_3ℓ)` for `ℓ = −f(h_1) f(h_2) + γ/2 f(h_3) (f(h_1) + f(h_2))`
+    /// (MODEL.md §1); `h_3` is ignored without a negative sample.
+    #[inline]
+    pub fn loss_gradient(&self, h: [f64; 3]) -> [f64; 3] {
+        let [f1, d1, _] = self.activation.derivatives(h[0]);
+        let [f2, d2, _] = self.activation.derivatives(h[1]);
+        if !self.negative {
+            return [-d1 * f2, -f1 * d2, 0.0];
+        }
+        let [f3, d3, _] = self.activation.derivatives(h[2]);
+        [
+            d1 * (0.5 * f3 - f2),
+            d2 * (0.5 * f3 - f1),
+            0.5 * d3 * (f1 + f2),
+        ]
     }
 }
 

@@ -1,0 +1,44 @@
+//! mfcl-solver: the McKean–Vlasov particle system and the SGD simulator.
+//!
+//! Both are [`Stepper`]s over plain state structs ([`ParticleState`], [`SgdState`]) that a
+//! checkpoint can hold, driven by [`drive`], which owns the loop and calls the
+//! [`Observer`] hooks that recording, progress and checkpointing attach to.
+//!
+//! # Determinism
+//!
+//! Coordinates are split into chunks of [`CHUNK`]; chunk `k` draws from its own stream
+//! derived from `(seed, k)`, and every reduction adds per-chunk partial sums in chunk
+//! order. Results therefore depend on the config and seed only, not on the number of rayon
+//! threads: rayon's scheduling (its one source of nondeterminism) decides only which
+//! thread computes a chunk, never what the chunk computes or in which order sums meet.
+
+#![warn(missing_docs)]
+
+mod driver;
+mod labels;
+mod particles;
+mod population;
+mod sgd;
+mod stream;
+
+pub use driver::{Interrupted, NORM2_BOUND, Observer, Schedule, Silent, Stepper, drive};
+pub use particles::{ParticleState, ParticleSystem};
+pub use population::{CHUNK, Population};
+pub use sgd::{Sgd, SgdState};
+pub use stream::{Stream, stream};
+
+/// Why a run stopped.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SolverError {
+    /// A non-finite value, or `R` beyond [`NORM2_BOUND`].
+    #[error("the run diverged at t = {t}: {reason}")]
+    Diverged {
+        /// Model time reached.
+        t: f64,
+        /// What went wrong.
+        reason: String,
+    },
+    /// More features than the steppers are built for.
+    #[error("{0} features: the solvers support at most 8")]
+    TooManyFeatures(usize),
+}
