@@ -22,10 +22,12 @@
 
 use crate::law::HiddenQuadrature;
 use crate::quadrature::GaussianRule;
-use crate::{Activation, Problem};
+use std::cell::RefCell;
+
+use crate::{Activation, HiddenLaw, Problem};
 
 /// The coefficient functionals at one `(Q, R)`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Coefficients {
     /// Feature drives `g_j = −Σ_s E[c_{s,j} ∂_sℓ]`, one per feature.
     pub drive: Vec<f64>,
@@ -72,7 +74,19 @@ impl Problem {
         norm2: f64,
         options: QuadratureOptions,
     ) -> Coefficients {
-        self.moments(overlaps, norm2, options).coefficients(self)
+        let mut out = Coefficients::default();
+        self.with_moments(overlaps, norm2, options, |m| {
+            m.write_coefficients(self, &mut out)
+        });
+        out
+    }
+
+    /// [`Problem::coefficients`] into an existing value, reusing its buffer: together with
+    /// the per-thread quadrature workspace, repeated evaluations allocate nothing.
+    pub fn coefficients_into(&self, overlaps: &[f64], norm2: f64, out: &mut Coefficients) {
+        self.with_moments(overlaps, norm2, QuadratureOptions::default(), |m| {
+            m.write_coefficients(self, out)
+        });
     }
 
     /// `K(R) = E[∂_11ℓ + 2∂_12ℓ + ∂_22ℓ + ∂_33ℓ]` at `Q = 0`: at the uninformative state
@@ -84,14 +98,15 @@ impl Problem {
     /// [`Problem::curvature`] with explicit quadrature options.
     pub fn curvature_with(&self, norm2: f64, options: QuadratureOptions) -> f64 {
         let zeros = vec![0.0; self.features()];
-        self.moments(&zeros, norm2, options).curvature(self)
+        self.with_moments(&zeros, norm2, options, |m| m.curvature(self))
     }
 
     /// How many points the activation is evaluated at for one [`Problem::coefficients`]
     /// call: the cost model of the quadrature, used by the benchmarks' reference kernel.
     pub fn quadrature_evaluations(&self, overlaps: &[f64], norm2: f64) -> usize {
-        self.moments(overlaps, norm2, QuadratureOptions::default())
-            .evaluations
+        self.with_moments(overlaps, norm2, QuadratureOptions::default(), |m| {
+            m.evaluations
+        })
     }
 
     /// Derivatives of `g_j`, `g_0`, `v` in `Q_l` and `R`, by fourth-order central differences
@@ -137,72 +152,170 @@ impl Problem {
         }
     }
 
-    /// All the expectations the coefficients are made of.
-    fn moments(&self, overlaps: &[f64], norm2: f64, options: QuadratureOptions) -> Moments {
-        let p = self.features();
-        assert_eq!(overlaps.len(), p, "one overlap per feature");
-        let mut discrete = Vec::new();
-        let mut gaussian_variance = vec![0.0; p];
-        for (j, law) in self.hidden.iter().enumerate() {
-            match law.quadrature(options.resolution) {
-                HiddenQuadrature::Nodes(nodes) => discrete.push((j, nodes)),
-                HiddenQuadrature::Gaussian(var) => gaussian_variance[j] = var,
+    /// Runs `read` on all the expectations the coefficients are made of, computed in this
+    /// thread's workspace.
+    fn with_moments<T>(
+        &self,
+        overlaps: &[f64],
+        norm2: f64,
+        options: QuadratureOptions,
+        read: impl FnOnce(&Moments) -> T,
+    ) -> T {
+        assert_eq!(overlaps.len(), self.features(), "one overlap per feature");
+        WORKSPACE.with_borrow_mut(|workspace| {
+            workspace.evaluate(self, overlaps, norm2, options);
+            read(&workspace.moments)
+        })
+    }
+}
+
+thread_local! {
+    /// Buffers of the quadrature, kept per thread so that repeated evaluations (one per
+    /// particle step, thousands per ODE solve) allocate nothing once warm.
+    static WORKSPACE: RefCell<Workspace> = RefCell::new(Workspace::default());
+}
+
+/// Everything one evaluation needs besides its inputs.
+#[derive(Default)]
+struct Workspace {
+    /// The hidden laws and resolution that `nodes` and `gaussian_variance` were built for.
+    laws: Vec<HiddenLaw>,
+    resolution: f64,
+    /// Per feature: the quadrature nodes of a non-Gaussian law (empty for a Gaussian one).
+    nodes: Vec<Vec<(f64, f64)>>,
+    /// Per feature: `⟨c_j²⟩` of a Gaussian law, folded into the noise; 0 otherwise.
+    gaussian_variance: Vec<f64>,
+    /// Features whose laws are summed over nodes.
+    discrete: Vec<usize>,
+    /// Odometer over the node combinations, and the current `c` (0 for Gaussian features).
+    index: Vec<usize>,
+    c: Vec<f64>,
+    pair: PairGeometry,
+    /// `E[c'_j | v_3] = negative_gain_j v_3` for Gaussian `c'_j`.
+    negative_gain: Vec<f64>,
+    shared: GaussianRule,
+    own: GaussianRule,
+    negative: GaussianRule,
+    inner: InnerSums,
+    moments: Moments,
+}
+
+impl Workspace {
+    fn prepare_laws(&mut self, hidden: &[HiddenLaw], resolution: f64) {
+        if self.laws == hidden && self.resolution == resolution {
+            return;
+        }
+        self.laws = hidden.to_vec();
+        self.resolution = resolution;
+        self.nodes.clear();
+        self.gaussian_variance.clear();
+        self.discrete.clear();
+        for (j, law) in hidden.iter().enumerate() {
+            match law.quadrature(resolution) {
+                HiddenQuadrature::Nodes(nodes) => {
+                    self.nodes.push(nodes);
+                    self.gaussian_variance.push(0.0);
+                    self.discrete.push(j);
+                }
+                HiddenQuadrature::Gaussian(variance) => {
+                    self.nodes.push(Vec::new());
+                    self.gaussian_variance.push(variance);
+                }
             }
         }
+    }
+
+    fn evaluate(
+        &mut self,
+        problem: &Problem,
+        overlaps: &[f64],
+        norm2: f64,
+        options: QuadratureOptions,
+    ) {
+        let p = problem.features();
+        let activation = problem.activation;
+        self.prepare_laws(&problem.hidden, options.resolution);
         // Variance of Σ_j c_j Q_j over the Gaussian hidden laws: shared by both views.
-        let folded: f64 = gaussian_variance
+        let folded: f64 = self
+            .gaussian_variance
             .iter()
             .zip(overlaps)
             .map(|(v, q)| v * q * q)
             .sum();
-        let view_var = self.noise.view_variance();
-        let pair_cov = norm2 * self.noise.pair_covariance() + folded;
-        let own = norm2 * (view_var - self.noise.pair_covariance());
-        let pair = PairGeometry::new(pair_cov, own, &gaussian_variance, overlaps);
-
-        let rule_shared = GaussianRule::for_scale(self.activation, pair.alpha, options.resolution);
-        let rule_own = GaussianRule::for_scale(self.activation, pair.beta, options.resolution);
+        let view_var = problem.noise.view_variance();
+        let pair_cov = norm2 * problem.noise.pair_covariance() + folded;
+        let own = norm2 * (view_var - problem.noise.pair_covariance());
+        self.pair
+            .set(pair_cov, own, &self.gaussian_variance, overlaps);
+        self.shared
+            .set(activation, self.pair.alpha, options.resolution);
+        self.own.set(activation, self.pair.beta, options.resolution);
         let negative_sd = (norm2 * view_var + folded).sqrt();
-        let rule_negative =
-            GaussianRule::for_scale(self.activation, negative_sd, options.resolution);
-        let negative_gain: Vec<f64> = gaussian_variance
-            .iter()
-            .zip(overlaps)
-            .map(|(v, q)| {
+        self.negative
+            .set(activation, negative_sd, options.resolution);
+        self.negative_gain.clear();
+        self.negative_gain
+            .extend(self.gaussian_variance.iter().zip(overlaps).map(|(v, q)| {
                 if negative_sd > 0.0 {
                     v * q / negative_sd
                 } else {
                     0.0
                 }
-            })
-            .collect();
+            }));
 
-        let mut moments = Moments::new(p);
-        let mut inner = InnerSums::new(rule_shared.len());
-        for_each_combination(&discrete, p, |weight, c| {
-            let mean: f64 = c.iter().zip(overlaps).map(|(c, q)| c * q).sum();
-            inner.fill(self.activation, mean, &pair, &rule_shared, &rule_own);
-            moments.evaluations += rule_shared.len() * rule_own.len();
-            moments.add_pair(weight, c, &inner, &pair, &rule_shared);
-            if self.negative {
-                moments.add_negative(
+        self.moments.reset(p);
+        self.inner.resize(self.shared.len());
+        self.index.clear();
+        self.index.resize(self.discrete.len(), 0);
+        self.c.clear();
+        self.c.resize(p, 0.0);
+        loop {
+            let mut weight = 1.0;
+            for (&j, &k) in self.discrete.iter().zip(&self.index) {
+                let (value, w) = self.nodes[j][k];
+                self.c[j] = value;
+                weight *= w;
+            }
+            let mean: f64 = self.c.iter().zip(overlaps).map(|(c, q)| c * q).sum();
+            self.inner
+                .fill(activation, mean, &self.pair, &self.shared, &self.own);
+            self.moments.evaluations += self.shared.len() * self.own.len();
+            self.moments
+                .add_pair(weight, &self.c, &self.inner, &self.pair, &self.shared);
+            if problem.negative {
+                self.moments.add_negative(
                     weight,
-                    c,
-                    self.activation,
+                    &self.c,
+                    activation,
                     mean,
                     negative_sd,
-                    &negative_gain,
-                    &rule_negative,
+                    &self.negative_gain,
+                    &self.negative,
                 );
-                moments.evaluations += rule_negative.len();
+                self.moments.evaluations += self.negative.len();
             }
-        });
-        moments
+            if !self.advance() {
+                return;
+            }
+        }
+    }
+
+    /// Moves the odometer to the next combination of nodes; `false` after the last.
+    fn advance(&mut self) -> bool {
+        for (k, &j) in self.discrete.iter().enumerate() {
+            self.index[k] += 1;
+            if self.index[k] < self.nodes[j].len() {
+                return true;
+            }
+            self.index[k] = 0;
+        }
+        false
     }
 }
 
 /// The Gaussian part of the pair in shared/own coordinates, and how the Gaussian hidden
 /// variables load on them.
+#[derive(Default)]
 struct PairGeometry {
     /// Loading of the shared coordinate `v_0` on `h_1`.
     alpha: f64,
@@ -217,12 +330,13 @@ struct PairGeometry {
 
 impl PairGeometry {
     /// From `Cov(h_1, h_2)` and the extra variance `Var(h_1) − Cov(h_1, h_2) ≥ 0`.
-    fn new(
+    fn set(
+        &mut self,
         covariance: f64,
         own_variance: f64,
         gaussian_variance: &[f64],
         overlaps: &[f64],
-    ) -> Self {
+    ) {
         let alpha = covariance.abs().sqrt();
         let sign = if covariance >= 0.0 { 1.0 } else { -1.0 };
         // With a negative covariance the shared coordinate carries −|C| into the
@@ -230,28 +344,22 @@ impl PairGeometry {
         let beta = (own_variance + covariance - covariance.abs())
             .max(0.0)
             .sqrt();
+        (self.alpha, self.sign, self.beta) = (alpha, sign, beta);
+        self.shared_gain.clear();
+        self.own_gain.clear();
         // Any loading that reproduces Cov(c_j, h_s) = ⟨c_j²⟩ Q_j for s = 1, 2 gives the
         // right expectation (Stein's lemma only sees that covariance).
-        let (shared_gain, own_gain) = gaussian_variance
-            .iter()
-            .zip(overlaps)
-            .map(|(v, q)| {
-                let cov = v * q;
-                if sign > 0.0 && alpha > 0.0 {
-                    (cov / alpha, 0.0)
-                } else if beta > 0.0 {
-                    (0.0, cov / beta)
-                } else {
-                    (0.0, 0.0)
-                }
-            })
-            .unzip();
-        PairGeometry {
-            alpha,
-            sign,
-            beta,
-            shared_gain,
-            own_gain,
+        for (v, q) in gaussian_variance.iter().zip(overlaps) {
+            let cov = v * q;
+            let (shared, own) = if sign > 0.0 && alpha > 0.0 {
+                (cov / alpha, 0.0)
+            } else if beta > 0.0 {
+                (0.0, cov / beta)
+            } else {
+                (0.0, 0.0)
+            };
+            self.shared_gain.push(shared);
+            self.own_gain.push(own);
         }
     }
 }
@@ -295,17 +403,16 @@ impl Basis {
 /// Inner sums over a view's own coordinate, for each node of the shared one:
 /// `plain[i] = E_{v_1}[A(μ + α v_{0,i} + β v_1)]`, and `weighted[i]` the same with a factor
 /// `v_1` (needed when a Gaussian `c_j` loads on the own coordinates).
+#[derive(Default)]
 struct InnerSums {
     plain: Vec<Basis>,
     weighted: Vec<Basis>,
 }
 
 impl InnerSums {
-    fn new(n: usize) -> Self {
-        InnerSums {
-            plain: vec![Basis::default(); n],
-            weighted: vec![Basis::default(); n],
-        }
+    fn resize(&mut self, n: usize) {
+        self.plain.resize(n, Basis::default());
+        self.weighted.resize(n, Basis::default());
     }
 
     fn fill(
@@ -367,13 +474,24 @@ struct Moments {
 }
 
 impl Moments {
-    fn new(p: usize) -> Self {
-        Moments {
-            c_fp_f: vec![0.0; p],
-            c_fp: vec![0.0; p],
-            neg_c_fp: vec![0.0; p],
-            ..Default::default()
+    /// Zero sums for `p` features, keeping the buffers.
+    fn reset(&mut self, p: usize) {
+        let mut per_feature = [
+            std::mem::take(&mut self.c_fp_f),
+            std::mem::take(&mut self.c_fp),
+            std::mem::take(&mut self.neg_c_fp),
+        ];
+        for buffer in &mut per_feature {
+            buffer.clear();
+            buffer.resize(p, 0.0);
         }
+        let [c_fp_f, c_fp, neg_c_fp] = per_feature;
+        *self = Moments {
+            c_fp_f,
+            c_fp,
+            neg_c_fp,
+            ..Default::default()
+        };
     }
 
     fn add_pair(
@@ -432,26 +550,24 @@ impl Moments {
 
     /// MODEL.md §2, with `∂_sℓ` and `∂_stℓ` of `ℓ = −f_1 f_2 + γ/2 f_3 (f_1 + f_2)` expanded
     /// and the exchangeability of the two views used to merge mirror terms.
-    fn coefficients(&self, problem: &Problem) -> Coefficients {
+    fn write_coefficients(&self, problem: &Problem, out: &mut Coefficients) {
         let g = problem.gamma();
         let (s2, r) = (
             problem.noise.view_variance(),
             problem.noise.pair_covariance(),
         );
         let (one, neg) = (&self.one, &self.neg);
-        let drive = (0..problem.features())
-            .map(|j| 2.0 * self.c_fp_f[j] - g * self.c_fp[j] * neg.f - g * self.neg_c_fp[j] * one.f)
-            .collect();
+        out.drive.clear();
+        out.drive.extend((0..problem.features()).map(|j| {
+            2.0 * self.c_fp_f[j] - g * self.c_fp[j] * neg.f - g * self.neg_c_fp[j] * one.f
+        }));
         let self_term = s2 * (2.0 * self.fpp_f - g * neg.f * one.fpp - g * neg.fpp * one.f)
             + 2.0 * r * self.fp_fp;
         let views = 2.0 * (self.fp2_f2 - g * self.fp2_f * neg.f + g * g / 4.0 * one.fp2 * neg.f2);
         let negative = g * g / 4.0 * neg.fp2 * (2.0 * one.f2 + 2.0 * self.f_f);
         let cross = self.fpf_fpf - g * self.fp_fpf * neg.f + g * g / 4.0 * self.fp_fp * neg.f2;
-        Coefficients {
-            drive,
-            self_term,
-            noise_variance: s2 * (views + negative) + 2.0 * r * cross,
-        }
+        out.self_term = self_term;
+        out.noise_variance = s2 * (views + negative) + 2.0 * r * cross;
     }
 
     /// `K = E[∂_11ℓ + 2∂_12ℓ + ∂_22ℓ + ∂_33ℓ]` from the same expectations.
@@ -459,38 +575,5 @@ impl Moments {
         let g = problem.gamma();
         -2.0 * self.fpp_f + g * self.neg.f * self.one.fpp - 2.0 * self.fp_fp
             + g * self.neg.fpp * self.one.f
-    }
-}
-
-/// Calls `visit(weight, c)` for every combination of the discrete hidden atoms; `c` has one
-/// entry per feature, 0 for features whose law is Gaussian.
-fn for_each_combination(
-    discrete: &[(usize, Vec<(f64, f64)>)],
-    p: usize,
-    mut visit: impl FnMut(f64, &[f64]),
-) {
-    let mut index = vec![0usize; discrete.len()];
-    let mut c = vec![0.0; p];
-    loop {
-        let mut weight = 1.0;
-        for (k, (j, nodes)) in discrete.iter().enumerate() {
-            let (value, w) = nodes[index[k]];
-            c[*j] = value;
-            weight *= w;
-        }
-        visit(weight, &c);
-        // Odometer increment.
-        let mut k = 0;
-        loop {
-            if k == discrete.len() {
-                return;
-            }
-            index[k] += 1;
-            if index[k] < discrete[k].1.len() {
-                break;
-            }
-            index[k] = 0;
-            k += 1;
-        }
     }
 }

@@ -20,7 +20,7 @@ const MAX_STEP: f64 = 0.7;
 const STRIP_FRACTION: f64 = 2.0 * std::f64::consts::PI * 0.9 / 36.0;
 
 /// A quadrature rule for `E[F(u)]`, `u ~ N(0, 1)`: symmetric nodes, normalised weights.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct GaussianRule {
     /// Nodes `u_k = k h`, symmetric about 0, in increasing order.
     pub nodes: Vec<f64>,
@@ -29,14 +29,16 @@ pub(crate) struct GaussianRule {
 }
 
 impl GaussianRule {
-    /// A rule accurate for `E[F(μ + σ u)]` when `F` is built from `f`, `f'`, `f''` of
-    /// `activation`; `resolution > 1` refines the spacing by that factor.
-    pub fn for_scale(activation: Activation, sigma: f64, resolution: f64) -> GaussianRule {
+    /// Makes this a rule accurate for `E[F(μ + σ u)]` when `F` is built from `f`, `f'`, `f''`
+    /// of `activation`; `resolution > 1` refines the spacing by that factor. Keeps the
+    /// buffers.
+    pub fn set(&mut self, activation: Activation, sigma: f64, resolution: f64) {
+        self.nodes.clear();
+        self.weights.clear();
         if sigma == 0.0 {
-            return GaussianRule {
-                nodes: vec![0.0],
-                weights: vec![1.0],
-            };
+            self.nodes.push(0.0);
+            self.weights.push(1.0);
+            return;
         }
         let step = match activation.pole_distance() {
             Some(d) => (STRIP_FRACTION * d / sigma).min(MAX_STEP),
@@ -49,13 +51,11 @@ impl GaussianRule {
             None => MAX_STEP,
         } / resolution;
         let half = (HALF_WIDTH / step).ceil() as i64;
-        let nodes: Vec<f64> = (-half..=half).map(|k| k as f64 * step).collect();
-        let raw: Vec<f64> = nodes.iter().map(|u| (-0.5 * u * u).exp()).collect();
-        let total: f64 = raw.iter().sum();
-        GaussianRule {
-            nodes,
-            weights: raw.into_iter().map(|w| w / total).collect(),
-        }
+        self.nodes.extend((-half..=half).map(|k| k as f64 * step));
+        self.weights
+            .extend(self.nodes.iter().map(|u| (-0.5 * u * u).exp()));
+        let total: f64 = self.weights.iter().sum();
+        self.weights.iter_mut().for_each(|w| *w /= total);
     }
 
     /// Number of nodes.
@@ -104,6 +104,14 @@ fn legendre(n: usize, x: f64) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl GaussianRule {
+        fn for_scale(activation: Activation, sigma: f64, resolution: f64) -> GaussianRule {
+            let mut rule = GaussianRule::default();
+            rule.set(activation, sigma, resolution);
+            rule
+        }
+    }
 
     #[test]
     fn gauss_legendre_is_exact_for_polynomials_of_degree_2n_minus_1() {

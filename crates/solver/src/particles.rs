@@ -39,8 +39,11 @@ pub struct ParticleSystem {
     state: ParticleState,
     /// `(Q, R)` of `state`, kept in step with it.
     order: OrderParameters,
+    // Buffers reused by every step, so the step loop allocates nothing.
     partial: Vec<f64>,
     sums: Vec<f64>,
+    now: Coefficients,
+    midpoint: Coefficients,
 }
 
 /// The per-step constants of the exact OU update `x ← e x + Σ_j b_j ξ_j + s η`.
@@ -83,6 +86,8 @@ impl ParticleSystem {
             dt,
             partial: vec![0.0; state.population.chunks() * width],
             sums: vec![0.0; width],
+            now: Coefficients::default(),
+            midpoint: Coefficients::default(),
             state,
             order,
         }
@@ -154,28 +159,31 @@ impl ParticleSystem {
 
 impl Stepper for ParticleSystem {
     fn step(&mut self) -> Result<(), SolverError> {
-        let now = self
-            .problem
-            .coefficients(&self.order.overlaps, self.order.norm2);
-        let midpoint = match &self.state.previous {
-            Some(before) => extrapolate(&now, before),
-            None => now.clone(),
-        };
+        self.problem
+            .coefficients_into(&self.order.overlaps, self.order.norm2, &mut self.now);
+        match &self.state.previous {
+            Some(before) => extrapolate(&self.now, before, &mut self.midpoint),
+            None => self.midpoint.clone_from(&self.now),
+        }
+        let midpoint = &self.midpoint;
         // Monomorphised for the feature counts met in practice, so the inner loop unrolls.
         match self.problem.features() {
-            1 => self.sweep(self.update::<1>(&midpoint)),
-            2 => self.sweep(self.update::<2>(&midpoint)),
-            3 => self.sweep(self.update::<3>(&midpoint)),
-            4 => self.sweep(self.update::<4>(&midpoint)),
-            5 => self.sweep(self.update::<5>(&midpoint)),
-            6 => self.sweep(self.update::<6>(&midpoint)),
-            7 => self.sweep(self.update::<7>(&midpoint)),
-            8 => self.sweep(self.update::<8>(&midpoint)),
+            1 => self.sweep(self.update::<1>(midpoint)),
+            2 => self.sweep(self.update::<2>(midpoint)),
+            3 => self.sweep(self.update::<3>(midpoint)),
+            4 => self.sweep(self.update::<4>(midpoint)),
+            5 => self.sweep(self.update::<5>(midpoint)),
+            6 => self.sweep(self.update::<6>(midpoint)),
+            7 => self.sweep(self.update::<7>(midpoint)),
+            8 => self.sweep(self.update::<8>(midpoint)),
             p => return Err(SolverError::TooManyFeatures(p)),
         }
         reduce_into(&self.partial, &mut self.sums);
         set_moments(&mut self.order, &self.sums, self.state.population.len());
-        self.state.previous = Some(now);
+        match &mut self.state.previous {
+            Some(before) => std::mem::swap(before, &mut self.now),
+            None => self.state.previous = Some(self.now.clone()),
+        }
         self.state.step += 1;
         Ok(())
     }
@@ -202,16 +210,15 @@ impl Stepper for ParticleSystem {
 }
 
 /// `(3 c_n − c_{n−1}) / 2`, the midpoint value to second order.
-fn extrapolate(now: &Coefficients, before: &Coefficients) -> Coefficients {
+fn extrapolate(now: &Coefficients, before: &Coefficients, midpoint: &mut Coefficients) {
     let mid = |a: f64, b: f64| 1.5 * a - 0.5 * b;
-    Coefficients {
-        drive: now
-            .drive
+    midpoint.drive.clear();
+    midpoint.drive.extend(
+        now.drive
             .iter()
             .zip(&before.drive)
-            .map(|(a, b)| mid(*a, *b))
-            .collect(),
-        self_term: mid(now.self_term, before.self_term),
-        noise_variance: mid(now.noise_variance, before.noise_variance),
-    }
+            .map(|(a, b)| mid(*a, *b)),
+    );
+    midpoint.self_term = mid(now.self_term, before.self_term);
+    midpoint.noise_variance = mid(now.noise_variance, before.noise_variance);
 }
