@@ -3,7 +3,10 @@
 
 mod commands;
 mod output;
+mod progress;
+mod run;
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -19,6 +22,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Simulate the particle system or SGD, and compare with the reduced ODE where one
+    /// exists.
+    Run(RunArgs),
     /// Integrate the reduced ODE for overlaps and norm (L2 or no regularizer only).
     Ode(ConfigArgs),
     /// Fixed points of the reduced ODE, their stability, and the growth rates at the
@@ -31,12 +37,35 @@ enum Command {
 struct ConfigArgs {
     /// The TOML config (see the README's config reference).
     config: PathBuf,
+    #[command(flatten)]
+    options: ConfigOptions,
+}
+
+/// What every command that reads a config takes besides the config itself.
+#[derive(Args)]
+struct ConfigOptions {
     /// Override a config key, e.g. `--set model.noise.correlation=-0.5` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
     /// Print one JSON document on stdout instead of a table.
     #[arg(long)]
     json: bool,
+}
+
+/// `mfcl run`: an optional config, overrides, and how to run it.
+#[derive(Args)]
+struct RunArgs {
+    /// The TOML config; without one, the embedded quickstart
+    /// (data/configs/quickstart.toml).
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    options: ConfigOptions,
+    /// Number of worker threads (default: one per core). Results do not depend on it.
+    #[arg(long, value_name = "K")]
+    threads: Option<NonZeroUsize>,
+    /// The run file to write. Run files are not implemented yet: ignored, with a warning.
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
 }
 
 /// A failure and the exit code it maps to.
@@ -53,11 +82,20 @@ impl Failure {
             error: error.into(),
         }
     }
+
+    /// Valid input, but the work itself failed (a run diverged): exit 1.
+    pub fn failed(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: 1,
+            error: error.into(),
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => run::run(&args),
         Command::Ode(args) => commands::ode(&args),
         Command::FixedPoints(args) => commands::fixed_points(&args),
     };

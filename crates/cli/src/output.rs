@@ -1,8 +1,11 @@
 //! JSON documents in the shapes of DESIGN.md, and readable tables.
 
-use mfcl_comparator::FixedPointReport;
-use mfcl_model::Trajectory;
+use indicatif::HumanCount;
+use mfcl_comparator::{ComparatorError, Deviation, FixedPointReport};
+use mfcl_model::{Config, SolverKind, Trajectory, cosine};
 use serde_json::{Value, json};
+
+use crate::run::RunReport;
 
 /// `{"t", "overlaps", "norm2", "cosine"}`.
 pub fn trajectory_json(trajectory: &Trajectory) -> Value {
@@ -12,6 +15,30 @@ pub fn trajectory_json(trajectory: &Trajectory) -> Value {
         "norm2": trajectory.norm2,
         "cosine": trajectory.cosine(),
     })
+}
+
+/// `{"max_abs_cosine_error": [..], "max_abs_norm2_error": x}`.
+pub fn deviation_json(deviation: &Deviation) -> Value {
+    json!({
+        "max_abs_cosine_error": deviation.max_abs_cosine_error,
+        "max_abs_norm2_error": deviation.max_abs_norm2_error,
+    })
+}
+
+/// The trajectory, plus `"wall_seconds"`, `"steps_per_second"` (particle- or
+/// coordinate-steps), `"ode_deviation"` where an ODE exists and `"error"` if the run
+/// stopped early.
+pub fn run_json(report: &RunReport) -> Value {
+    let mut doc = trajectory_json(&report.trajectory);
+    doc["wall_seconds"] = json!(report.wall.as_secs_f64());
+    doc["steps_per_second"] = json!(report.throughput());
+    if let Ok(deviation) = &report.ode {
+        doc["ode_deviation"] = deviation_json(deviation);
+    }
+    if let Some(error) = &report.error {
+        doc["error"] = json!(error.to_string());
+    }
+    doc
 }
 
 /// `{"uninformative": {...}, "fixed_points": [...]}`.
@@ -51,21 +78,89 @@ fn header(names: &[&str], p: usize) -> String {
         .collect::<String>()
 }
 
+/// Columns of 12 characters, as in [`header`]; the leading space keeps a value too wide for
+/// its column (a run heading for divergence) apart from its neighbour.
 fn row(values: impl IntoIterator<Item = f64>) -> String {
-    values.into_iter().map(|v| format!("{v:>12.8}")).collect()
+    values.into_iter().map(|v| format!(" {v:>11.8}")).collect()
+}
+
+/// The column names of [`sample_row`].
+fn trajectory_header(trajectory: &Trajectory) -> String {
+    let p = trajectory.overlaps.first().map_or(0, Vec::len);
+    header(&["t", "Q", "R", "m"], p)
+}
+
+/// `t`, `Q_j`, `R`, `m_j` of sample `k`.
+fn sample_row(trajectory: &Trajectory, k: usize) -> String {
+    let (overlaps, norm2) = (&trajectory.overlaps[k], trajectory.norm2[k]);
+    let values = std::iter::once(trajectory.t[k])
+        .chain(overlaps.iter().copied())
+        .chain([norm2])
+        .chain(cosine(overlaps, norm2));
+    row(values)
 }
 
 /// `t`, `Q_j`, `R`, `m_j` per recorded time.
 pub fn print_trajectory(trajectory: &Trajectory) {
-    let p = trajectory.overlaps.first().map_or(0, Vec::len);
-    println!("{}", header(&["t", "Q", "R", "m"], p));
-    for (k, cosine) in trajectory.cosine().iter().enumerate() {
-        let values = std::iter::once(trajectory.t[k])
-            .chain(trajectory.overlaps[k].iter().copied())
-            .chain([trajectory.norm2[k]])
-            .chain(cosine.iter().copied());
-        println!("{}", row(values));
+    println!("{}", trajectory_header(trajectory));
+    for k in 0..trajectory.len() {
+        println!("{}", sample_row(trajectory, k));
     }
+}
+
+/// What one step of `solver` updates, for throughput figures.
+pub fn step_unit(solver: SolverKind) -> &'static str {
+    match solver {
+        SolverKind::Particles => "particle-steps",
+        SolverKind::Sgd => "coordinate-steps",
+    }
+}
+
+/// The solver and its size, the final state, the deviation from the ODE, the cost.
+pub fn print_run_summary(config: &Config, report: &RunReport) {
+    let run = &config.run;
+    match run.solver {
+        SolverKind::Particles => println!(
+            "particles: N = {}, dt = {}, t_end = {}, seed = {}",
+            run.particles, run.dt, run.t_end, run.seed
+        ),
+        SolverKind::Sgd => println!(
+            "sgd: n = {}, t_end = {}, seed = {}",
+            run.dimension, run.t_end, run.seed
+        ),
+    }
+    let trajectory = &report.trajectory;
+    println!();
+    println!("{}", trajectory_header(trajectory));
+    println!("{}", sample_row(trajectory, trajectory.len() - 1));
+    println!();
+    match &report.ode {
+        Ok(deviation) => {
+            println!(
+                "largest deviation from the reduced ODE over {} samples:",
+                trajectory.len()
+            );
+            for (j, error) in deviation.max_abs_cosine_error.iter().enumerate() {
+                println!("  max |m_{0} - m_{0}^ODE| = {error:.2e}", j + 1);
+            }
+            println!(
+                "  max |R - R^ODE|     = {:.2e}",
+                deviation.max_abs_norm2_error
+            );
+        }
+        Err(ComparatorError::NoClosedOde(regularizer)) => println!(
+            "no ODE to compare with: the moments do not close for regularizer \"{regularizer}\""
+        ),
+        Err(error) => println!("no ODE to compare with: {error}"),
+    }
+    println!();
+    println!(
+        "{} steps in {:.2} s: {} {}/s",
+        report.steps,
+        report.wall.as_secs_f64(),
+        HumanCount(report.throughput() as u64),
+        step_unit(run.solver)
+    );
 }
 
 /// The uninformative state, then one line per fixed point.
