@@ -2,7 +2,11 @@
 //! and maps failures to the exit codes of DESIGN.md (0 success, 1 failed check, 2 bad input).
 
 mod commands;
+mod compare;
+mod export;
+mod inspect;
 mod output;
+mod plot;
 mod progress;
 mod run;
 
@@ -25,11 +29,23 @@ enum Command {
     /// Simulate the particle system or SGD, and compare with the reduced ODE where one
     /// exists.
     Run(RunArgs),
+    /// Continue a run from the checkpoint beside its run file; with --t-end, extend it.
+    Resume(ResumeArgs),
     /// Integrate the reduced ODE for overlaps and norm (L2 or no regularizer only).
     Ode(ConfigArgs),
     /// Fixed points of the reduced ODE, their stability, and the growth rates at the
     /// uninformative state.
     FixedPoints(ConfigArgs),
+    /// Compare a run file's trajectory with the reduced ODE (L2 or no regularizer only);
+    /// exit 1 when a cosine deviates by more than the tolerance.
+    Compare(CompareArgs),
+    /// Write a run file's trajectory or snapshots as CSV or NumPy .npy files.
+    Export(ExportArgs),
+    /// Draw a run file as a PNG: cosines and norm against time (with the ODE where one
+    /// exists) and the density snapshots.
+    Plot(PlotArgs),
+    /// Describe a run file: config, solver, size, progress, snapshots and checkpoint.
+    Inspect(InspectArgs),
 }
 
 /// A config file plus overrides, and the output format.
@@ -63,9 +79,78 @@ struct RunArgs {
     /// Number of worker threads (default: one per core). Results do not depend on it.
     #[arg(long, value_name = "K")]
     threads: Option<NonZeroUsize>,
-    /// The run file to write. Run files are not implemented yet: ignored, with a warning.
+    /// The run file to write (default: the config's run.output, else runs/NAME.h5); the
+    /// checkpoint RUN.checkpoint.h5 and the folder RUN.snapshots go beside it.
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
+}
+
+/// Arguments of `mfcl resume`.
+#[derive(Args)]
+struct ResumeArgs {
+    /// The run file; its checkpoint is RUN.checkpoint.h5 beside it.
+    run: PathBuf,
+    /// Extend the run to this model time (at least the time already reached).
+    #[arg(long = "t-end", value_name = "T")]
+    t_end: Option<f64>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_name = "K")]
+    threads: Option<NonZeroUsize>,
+    /// Print one JSON document on stdout instead of a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `mfcl compare`.
+#[derive(Args)]
+struct CompareArgs {
+    /// The run file.
+    run: PathBuf,
+    /// Largest allowed `max_t |m_j - m_j^ODE|` for every feature. Default: it follows the
+    /// run's statistical error, 5/sqrt(N) + 1e-4 (dt/0.01)^2 for N particles with step dt,
+    /// 10/sqrt(n) for SGD in dimension n. Starts very near the uninformative state amplify
+    /// fluctuations further and may need a larger tolerance.
+    #[arg(long, value_name = "X")]
+    tol: Option<f64>,
+    /// Print one JSON document on stdout instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `mfcl export`.
+#[derive(Args)]
+struct ExportArgs {
+    /// The run file.
+    run: PathBuf,
+    /// What to export.
+    #[arg(long, value_enum)]
+    what: export::What,
+    /// The file format.
+    #[arg(long, value_enum)]
+    format: export::Format,
+    /// The folder to write into (created if missing; files of the same name are replaced).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+/// Arguments of `mfcl plot`.
+#[derive(Args)]
+struct PlotArgs {
+    /// The run file.
+    run: PathBuf,
+    /// The PNG to write.
+    #[arg(long, value_name = "PNG")]
+    out: PathBuf,
+}
+
+/// Arguments of `mfcl inspect`.
+#[derive(Args)]
+struct InspectArgs {
+    /// The run file; its checkpoint is RUN.checkpoint.h5 beside it.
+    run: PathBuf,
+    /// Print one JSON document on stdout instead of a summary.
+    #[arg(long)]
+    json: bool,
 }
 
 /// A failure and the exit code it maps to.
@@ -93,11 +178,23 @@ impl Failure {
 }
 
 fn main() -> ExitCode {
+    restore_default_sigpipe();
+    // Lets inspect, compare, export and plot read a run file while `mfcl run` is still
+    // writing it; HDF5's advisory lock would refuse them. Set before any thread starts.
+    if std::env::var_os("HDF5_USE_FILE_LOCKING").is_none() {
+        // SAFETY: no other thread exists yet.
+        unsafe { std::env::set_var("HDF5_USE_FILE_LOCKING", "FALSE") };
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(&args),
+        Command::Resume(args) => run::resume(&args),
         Command::Ode(args) => commands::ode(&args),
         Command::FixedPoints(args) => commands::fixed_points(&args),
+        Command::Compare(args) => compare::compare(&args),
+        Command::Export(args) => export::export(&args),
+        Command::Plot(args) => plot::plot(&args),
+        Command::Inspect(args) => inspect::inspect(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -105,5 +202,14 @@ fn main() -> ExitCode {
             eprintln!("error: {:#}", failure.error);
             ExitCode::from(failure.code)
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, which turns `mfcl ... | head` into a panic on the first write after
+/// `head` exits; the default action ends the process quietly, as other command-line tools do.
+fn restore_default_sigpipe() {
+    // SAFETY: resetting a signal's disposition to its default is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

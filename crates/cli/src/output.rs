@@ -26,12 +26,15 @@ pub fn deviation_json(deviation: &Deviation) -> Value {
 }
 
 /// The trajectory, plus `"wall_seconds"`, `"steps_per_second"` (particle- or
-/// coordinate-steps), `"ode_deviation"` where an ODE exists and `"error"` if the run
-/// stopped early.
+/// coordinate-steps), `"io_seconds"`, `"run_file"`, `"checkpoint"`, `"ode_deviation"`
+/// where an ODE exists and `"error"` if the run stopped early.
 pub fn run_json(report: &RunReport) -> Value {
     let mut doc = trajectory_json(&report.trajectory);
     doc["wall_seconds"] = json!(report.wall.as_secs_f64());
     doc["steps_per_second"] = json!(report.throughput());
+    doc["io_seconds"] = json!(report.io.as_secs_f64());
+    doc["run_file"] = json!(report.run_file.display().to_string());
+    doc["checkpoint"] = json!(report.checkpoint.display().to_string());
     if let Ok(deviation) = &report.ode {
         doc["ode_deviation"] = deviation_json(deviation);
     }
@@ -135,19 +138,7 @@ pub fn print_run_summary(config: &Config, report: &RunReport) {
     println!("{}", sample_row(trajectory, trajectory.len() - 1));
     println!();
     match &report.ode {
-        Ok(deviation) => {
-            println!(
-                "largest deviation from the reduced ODE over {} samples:",
-                trajectory.len()
-            );
-            for (j, error) in deviation.max_abs_cosine_error.iter().enumerate() {
-                println!("  max |m_{0} - m_{0}^ODE| = {error:.2e}", j + 1);
-            }
-            println!(
-                "  max |R - R^ODE|     = {:.2e}",
-                deviation.max_abs_norm2_error
-            );
-        }
+        Ok(deviation) => print_deviation(deviation, trajectory),
         Err(ComparatorError::NoClosedOde(regularizer)) => println!(
             "no ODE to compare with: the moments do not close for regularizer \"{regularizer}\""
         ),
@@ -160,6 +151,13 @@ pub fn print_run_summary(config: &Config, report: &RunReport) {
         report.wall.as_secs_f64(),
         HumanCount(report.throughput() as u64),
         step_unit(run.solver)
+    );
+    println!(
+        "run file {} (checkpoint {}); writing took {:.2} s, {:.1}% of the wall time",
+        report.run_file.display(),
+        report.checkpoint.display(),
+        report.io.as_secs_f64(),
+        100.0 * report.io.as_secs_f64() / report.wall.as_secs_f64()
     );
 }
 
@@ -201,4 +199,21 @@ pub fn print_fixed_points(report: &FixedPointReport) {
         let stable = if point.stable { "yes" } else { "no" };
         println!("{}   {stable:>6}  {}", row(values), eigenvalues.join(", "));
     }
+}
+
+/// The largest deviations from the reduced ODE over the samples of `trajectory`, one line
+/// per cosine and one for the norm.
+pub fn print_deviation(deviation: &Deviation, trajectory: &Trajectory) {
+    let t_last = trajectory.t.last().copied().unwrap_or(0.0);
+    println!(
+        "largest deviation from the reduced ODE over {} samples (t = 0 to {t_last}):",
+        trajectory.len()
+    );
+    for (j, error) in deviation.max_abs_cosine_error.iter().enumerate() {
+        println!("  max |m_{0} - m_{0}^ODE| = {error:.2e}", j + 1);
+    }
+    println!(
+        "  max |R - R^ODE|     = {:.2e}",
+        deviation.max_abs_norm2_error
+    );
 }

@@ -4,8 +4,8 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use indicatif::{HumanCount, ProgressBar, ProgressState, ProgressStyle};
-use mfcl_model::{OrderParameters, SolverKind};
-use mfcl_solver::{Observer, Schedule};
+use mfcl_model::{SolverKind, Trajectory};
+use mfcl_solver::{Observer, ObserverError, Schedule, Stepper};
 
 use crate::output;
 
@@ -13,19 +13,18 @@ use crate::output;
 /// ETA; it advances at every recorded sample.
 pub struct Progress {
     bar: ProgressBar,
-    dt: f64,
     t_end: f64,
 }
 
 impl Progress {
-    /// Starts drawing a bar for `schedule`, whose steps last `dt` and update `size`
-    /// particles or coordinates each.
+    /// Starts drawing a bar for `schedule`, whose steps update `size` particles or
+    /// coordinates each.
     pub fn start(
         schedule: &Schedule,
-        dt: f64,
         t_end: f64,
         size: usize,
         solver: SolverKind,
+        visible: bool,
     ) -> Progress {
         let unit = output::step_unit(solver);
         // indicatif measures steps per second; what compares across sizes is the rate at
@@ -40,11 +39,16 @@ impl Progress {
                 .expect("the template is valid")
                 .with_key("rate", rate)
                 .progress_chars("=> ");
-        let bar = ProgressBar::new(schedule.total_steps).with_style(style);
+        let bar = if visible {
+            ProgressBar::new(schedule.total_steps)
+        } else {
+            ProgressBar::hidden()
+        }
+        .with_style(style);
         // Samples of a large run can be seconds apart: a steady tick keeps the elapsed time
         // and the ETA moving in between.
         bar.enable_steady_tick(Duration::from_millis(200));
-        Progress { bar, dt, t_end }
+        Progress { bar, t_end }
     }
 
     /// Removes the bar, leaving the terminal to the summary or the error.
@@ -53,14 +57,21 @@ impl Progress {
     }
 }
 
-impl Observer for Progress {
-    fn on_record(&mut self, t: f64, order: &OrderParameters) {
-        let cosines: Vec<String> = order.cosine().iter().map(|m| format!("{m:.4}")).collect();
+impl<S: Stepper> Observer<S> for Progress {
+    fn on_record(&mut self, stepper: &S, _trajectory: &Trajectory) -> Result<(), ObserverError> {
+        let cosines: Vec<String> = stepper
+            .order_parameters()
+            .cosine()
+            .iter()
+            .map(|m| format!("{m:.4}"))
+            .collect();
         self.bar.set_message(format!(
-            "t = {t:.2}/{}  m = {}",
+            "t = {:.2}/{}  m = {}",
+            stepper.time(),
             self.t_end,
             cosines.join(" ")
         ));
-        self.bar.set_position((t / self.dt).round() as u64);
+        self.bar.set_position(stepper.steps_taken());
+        Ok(())
     }
 }

@@ -1,19 +1,22 @@
-//! `mfcl run`: the particle system or SGD from a config, with a progress bar, a summary and
-//! a comparison with the reduced ODE where one exists.
+//! `mfcl run` and `mfcl resume`: the particle system or SGD from a config (or from a
+//! checkpoint), writing the run file, with a progress bar, a summary and a comparison with
+//! the reduced ODE where one exists.
 
 use std::io::IsTerminal;
 use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use mfcl_comparator::{ComparatorError, Deviation, ReducedOde, Tolerance};
-use mfcl_model::{Config, SolverKind, Trajectory};
-use mfcl_solver::{
-    Interrupted, Observer, ParticleSystem, Schedule, Sgd, Silent, SolverError, Stepper, drive,
+use anyhow::{Context, anyhow};
+use mfcl_checkpoint::{
+    Cadence, Header, Persist, Recorder, SolverState, checkpoint_path, load_checkpoint, read_run,
 };
+use mfcl_comparator::{ComparatorError, Deviation};
+use mfcl_model::{Config, SolverKind, Trajectory};
+use mfcl_solver::{Interrupted, ParticleSystem, Schedule, Sgd, Snapshot, SolverError, drive_from};
 
 use crate::progress::Progress;
-use crate::{Failure, RunArgs, commands, output};
+use crate::{Failure, ResumeArgs, RunArgs, commands, output};
 
 /// What a run produced, whether it reached `t_end` or not.
 pub struct RunReport {
@@ -23,10 +26,17 @@ pub struct RunReport {
     pub error: Option<SolverError>,
     /// Particles or coordinates updated per step.
     pub size: usize,
-    /// Steps taken.
+    /// Steps taken by this invocation (a resumed run counts from its checkpoint).
     pub steps: u64,
-    /// Wall time of building the initial state and stepping (not of the ODE comparison).
+    /// Wall time of building the initial state and stepping, I/O included (not the ODE
+    /// comparison).
     pub wall: Duration,
+    /// The run file written.
+    pub run_file: PathBuf,
+    /// The checkpoint beside it.
+    pub checkpoint: PathBuf,
+    /// Wall time spent writing the run file, snapshots and checkpoints.
+    pub io: Duration,
     /// The largest deviations from the reduced ODE over the recorded samples, or why there
     /// is no ODE to compare with.
     pub ode: Result<Deviation, ComparatorError>,
@@ -42,21 +52,102 @@ impl RunReport {
 /// `mfcl run [CONFIG]`.
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let config = commands::load(args.config.as_deref(), &args.options.sets)?;
-    if let Some(out) = &args.out {
-        eprintln!(
-            "warning: run files are not written yet; --out {} is ignored",
-            out.display()
-        );
+    let path = output_path(args.out.as_deref(), &config, args.config.as_deref());
+    let header = Header::new(&config.source, config.run.solver.name(), config.run.seed);
+    let job = Job {
+        config,
+        path,
+        header,
+        recorded: Trajectory::default(),
+        snapshots: Vec::new(),
+        start: None,
+    };
+    execute(job, args.threads, args.options.json)
+}
+
+/// `mfcl resume RUN.h5 [--t-end T]`: continues from the checkpoint beside the run file,
+/// rebuilding the run file from it first, so that the result equals an uninterrupted run.
+pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
+    let checkpoint_file = checkpoint_path(&args.run);
+    let checkpoint = load_checkpoint(&args.run)
+        .with_context(|| format!("cannot resume {}: no usable checkpoint", args.run.display()))
+        .map_err(Failure::input)?;
+    match read_run(&args.run) {
+        Ok(contents) if contents.header.config != checkpoint.header.config => {
+            return Err(Failure::input(anyhow!(
+                "{} and {} belong to different runs: their configs differ",
+                args.run.display(),
+                checkpoint_file.display()
+            )));
+        }
+        Ok(_) => {}
+        Err(error) => eprintln!("warning: {error}; rebuilding the run file from the checkpoint"),
     }
+    let sets: Vec<String> = args
+        .t_end
+        .iter()
+        .map(|t| format!("run.t_end={t}"))
+        .collect();
+    let config = Config::parse_with(&checkpoint.header.config, &sets)
+        .with_context(|| format!("invalid config in {}", checkpoint_file.display()))
+        .map_err(Failure::input)?;
+    let reached = checkpoint.trajectory.t.last().copied().unwrap_or(0.0);
+    if config.run.t_end < reached {
+        return Err(Failure::input(anyhow!(
+            "--t-end {} is before the checkpoint's time {reached}: a run can be extended, not shortened",
+            config.run.t_end
+        )));
+    }
+    let header = Header {
+        config: config.source.clone(),
+        ..checkpoint.header
+    };
+    let job = Job {
+        config,
+        path: args.run.clone(),
+        header,
+        recorded: checkpoint.trajectory,
+        snapshots: checkpoint.snapshots,
+        start: Some(checkpoint.state),
+    };
+    execute(job, args.threads, args.json)
+}
+
+/// What to run and where to write it.
+struct Job {
+    config: Config,
+    path: PathBuf,
+    header: Header,
+    /// Samples and snapshots of a resumed run so far (empty for a fresh run).
+    recorded: Trajectory,
+    snapshots: Vec<Snapshot>,
+    /// The checkpointed state to continue from; `None` starts at `t = 0`.
+    start: Option<SolverState>,
+}
+
+/// `--out`, else the config's `run.output`, else `runs/NAME.h5` after the config file.
+fn output_path(out: Option<&Path>, config: &Config, config_path: Option<&Path>) -> PathBuf {
+    out.map(Path::to_path_buf)
+        .or_else(|| config.run.output.as_ref().map(PathBuf::from))
+        .unwrap_or_else(|| {
+            let stem = config_path
+                .and_then(Path::file_stem)
+                .map_or("run".into(), |s| s.to_string_lossy());
+            PathBuf::from("runs").join(format!("{stem}.h5"))
+        })
+}
+
+fn execute(job: Job, threads: Option<NonZeroUsize>, json: bool) -> Result<(), Failure> {
     // The bar is for a person watching: not for a redirected stderr, and not with --json,
     // whose reader is a program.
-    let show_progress = !args.options.json && std::io::stderr().is_terminal();
-    let work = || simulate(&config, show_progress);
-    let report = match args.threads {
+    let show_progress = !json && std::io::stderr().is_terminal();
+    let config = job.config.clone();
+    let work = || simulate(job, show_progress);
+    let report = match threads {
         Some(threads) => thread_pool(threads)?.install(work),
         None => work(),
-    };
-    if args.options.json {
+    }?;
+    if json {
         output::print_json(&output::run_json(&report));
     } else if report.error.is_some() {
         // A summary of a run cut short would mislead; what was recorded is the useful part.
@@ -80,68 +171,125 @@ fn thread_pool(threads: NonZeroUsize) -> Result<rayon::ThreadPool, Failure> {
         .map_err(Failure::failed)
 }
 
-/// Builds the configured stepper and runs it to `run.t_end`, on the current rayon pool.
-fn simulate(config: &Config, show_progress: bool) -> RunReport {
-    let (problem, init, run) = (&config.problem, &config.init, &config.run);
+/// Builds (or restores) the stepper that the config names and drives it.
+fn simulate(mut job: Job, show_progress: bool) -> Result<RunReport, Failure> {
+    let start = job.start.take();
+    let (problem, init, run) = (&job.config.problem, &job.config.init, &job.config.run);
     // The clock starts before construction: drawing labels and the initial state is part
     // of what a run costs.
     let started = Instant::now();
-    match run.solver {
-        SolverKind::Particles => {
+    // One SGD step is 1/n of model time (MODEL.md §1).
+    let sgd_dt = 1.0 / run.dimension as f64;
+    match (run.solver, start) {
+        (SolverKind::Particles, None) => {
             let mut stepper = ParticleSystem::new(problem, init, run.particles, run.dt, run.seed);
-            run_stepper(&mut stepper, run.dt, config, show_progress, started)
+            drive_with_recorder(&mut stepper, run.dt, job, show_progress, started)
         }
-        SolverKind::Sgd => {
+        (SolverKind::Particles, Some(SolverState::Particles(state))) => {
+            check_size(state.population.len(), run.particles, "particles")?;
+            let mut stepper = ParticleSystem::resume(problem, run.dt, state);
+            drive_with_recorder(&mut stepper, run.dt, job, show_progress, started)
+        }
+        (SolverKind::Sgd, None) => {
             let mut stepper = Sgd::new(problem, init, run.dimension, run.seed);
-            // One SGD step is 1/n of model time (MODEL.md §1).
-            let dt = 1.0 / run.dimension as f64;
-            run_stepper(&mut stepper, dt, config, show_progress, started)
+            drive_with_recorder(&mut stepper, sgd_dt, job, show_progress, started)
         }
+        (SolverKind::Sgd, Some(SolverState::Sgd(state))) => {
+            check_size(state.population.len(), run.dimension, "coordinates")?;
+            let mut stepper = Sgd::resume(problem, state);
+            drive_with_recorder(&mut stepper, sgd_dt, job, show_progress, started)
+        }
+        (solver, Some(_)) => Err(Failure::input(anyhow!(
+            "the checkpoint's state is not of the {} solver that its config names",
+            solver.name()
+        ))),
     }
 }
 
-/// Drives `stepper` (time step `dt`) with the optional progress bar, then compares what it
-/// recorded with the ODE.
-fn run_stepper<S: Stepper>(
+fn check_size(found: usize, expected: usize, what: &str) -> Result<(), Failure> {
+    if found == expected {
+        return Ok(());
+    }
+    Err(Failure::input(anyhow!(
+        "the checkpoint holds {found} {what} but its config asks for {expected}"
+    )))
+}
+
+/// Drives `stepper` (time step `dt`) with the run file's recorder and the optional
+/// progress bar, then compares what it recorded with the ODE.
+fn drive_with_recorder<S: Persist>(
     stepper: &mut S,
     dt: f64,
-    config: &Config,
+    job: Job,
     show_progress: bool,
     started: Instant,
-) -> RunReport {
+) -> Result<RunReport, Failure> {
+    let config = &job.config;
     let run = &config.run;
     let schedule = Schedule::new(run.t_end, dt, run.record_every);
-    let mut progress = show_progress
-        .then(|| Progress::start(&schedule, dt, run.t_end, stepper.size(), run.solver));
-    let observer: &mut dyn Observer = match &mut progress {
-        Some(bar) => bar,
-        None => &mut Silent,
-    };
-    let (trajectory, error) = match drive(stepper, &schedule, observer) {
+    let cadence = Cadence::new(
+        run.snapshot_every,
+        run.checkpoint_every,
+        run.checkpoint_every_secs,
+        dt,
+        schedule.total_steps,
+    );
+    if let Some(directory) = job.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(directory)
+            .with_context(|| format!("cannot create the output folder {}", directory.display()))
+            .map_err(Failure::input)?;
+    }
+    let features = config.problem.features();
+    let recorder = Recorder::start(
+        &job.path,
+        job.header,
+        features,
+        config.problem.feature_law,
+        cadence,
+        &job.recorded,
+        &job.snapshots,
+    )
+    .with_context(|| format!("cannot write the run file {}", job.path.display()))
+    .map_err(Failure::input)?;
+    let progress = Progress::start(
+        &schedule,
+        run.t_end,
+        stepper.size(),
+        run.solver,
+        show_progress,
+    );
+    let mut observer = (progress, recorder);
+    let steps_before = stepper.steps_taken();
+    let (trajectory, error) = match drive_from(stepper, &schedule, job.recorded, &mut observer) {
         Ok(trajectory) => (trajectory, None),
         Err(Interrupted { error, trajectory }) => (trajectory, Some(error)),
     };
     let wall = started.elapsed();
-    if let Some(bar) = progress {
-        bar.finish();
-    }
-    RunReport {
-        ode: compare_with_ode(config, &trajectory),
+    let (progress, mut recorder) = observer;
+    progress.finish();
+    // The last checkpoint must be on disk before the run reports success.
+    recorder
+        .finish()
+        .with_context(|| {
+            format!(
+                "cannot complete the checkpoint {}",
+                recorder.checkpoint_path().display()
+            )
+        })
+        .map_err(Failure::input)?;
+    Ok(RunReport {
+        // A fresh stepper always records t = 0, and the ODE lands on every time it is given.
+        ode: crate::compare::reference_ode(config, &trajectory).map(|ode| {
+            mfcl_comparator::deviation(&trajectory, &ode)
+                .expect("the ODE is sampled on the run's grid")
+        }),
         trajectory,
         error,
         size: stepper.size(),
-        steps: stepper.steps_taken(),
+        steps: stepper.steps_taken() - steps_before,
         wall,
-    }
-}
-
-/// The run against the reduced ODE integrated onto the run's own time grid.
-fn compare_with_ode(config: &Config, run: &Trajectory) -> Result<Deviation, ComparatorError> {
-    let ode = ReducedOde::new(&config.problem)?.integrate_at(
-        &config.init,
-        &run.t,
-        Tolerance::default(),
-    )?;
-    // A fresh stepper always records t = 0, and the ODE lands on every time it is given.
-    Ok(mfcl_comparator::deviation(run, &ode).expect("the ODE is sampled on the run's grid"))
+        run_file: job.path,
+        checkpoint: recorder.checkpoint_path(),
+        io: recorder.io_time(),
+    })
 }

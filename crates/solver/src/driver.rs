@@ -26,15 +26,40 @@ pub trait Stepper {
     fn size(&self) -> usize;
 }
 
-/// Hooks called by [`drive`]. Every method does nothing by default.
-pub trait Observer {
-    /// A trajectory sample was recorded.
-    fn on_record(&mut self, _t: f64, _order: &OrderParameters) {}
+/// Why an observer stopped the run: a failed write, or a request to stop (Ctrl-C).
+pub type ObserverError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Hooks called by [`drive`] with the stepper they observe. Every method does nothing by
+/// default; an error stops the run.
+pub trait Observer<S: ?Sized> {
+    /// A sample was recorded: it is the last row of `trajectory`.
+    fn on_record(&mut self, _stepper: &S, _trajectory: &Trajectory) -> Result<(), ObserverError> {
+        Ok(())
+    }
+
+    /// A step was completed (and recorded, if it was a recording step); also called once
+    /// before the first step of a fresh run.
+    fn after_step(&mut self, _stepper: &S, _trajectory: &Trajectory) -> Result<(), ObserverError> {
+        Ok(())
+    }
 }
 
 /// The observer that observes nothing.
 pub struct Silent;
-impl Observer for Silent {}
+impl<S: ?Sized> Observer<S> for Silent {}
+
+/// Two observers, called in order.
+impl<S: ?Sized, A: Observer<S>, B: Observer<S>> Observer<S> for (A, B) {
+    fn on_record(&mut self, stepper: &S, trajectory: &Trajectory) -> Result<(), ObserverError> {
+        self.0.on_record(stepper, trajectory)?;
+        self.1.on_record(stepper, trajectory)
+    }
+
+    fn after_step(&mut self, stepper: &S, trajectory: &Trajectory) -> Result<(), ObserverError> {
+        self.0.after_step(stepper, trajectory)?;
+        self.1.after_step(stepper, trajectory)
+    }
+}
 
 /// When to stop and when to record, in steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,33 +89,68 @@ pub struct Interrupted {
     pub trajectory: Trajectory,
 }
 
-/// Steps `stepper` to the end of `schedule`, recording into a trajectory (and telling the
-/// observer) at step 0 if the stepper is fresh, every `record_every` steps, and at the end.
+/// Steps a fresh or resumed `stepper` to the end of `schedule`; see [`drive_from`].
 pub fn drive<S: Stepper>(
     stepper: &mut S,
     schedule: &Schedule,
-    observer: &mut dyn Observer,
+    observer: &mut dyn Observer<S>,
 ) -> Result<Trajectory, Interrupted> {
-    let mut trajectory = Trajectory::default();
-    let mut record = |stepper: &S, trajectory: &mut Trajectory| {
-        let order = stepper.order_parameters();
-        trajectory.push(stepper.time(), &order.overlaps, order.norm2);
-        observer.on_record(stepper.time(), order);
-    };
-    if stepper.steps_taken() == 0 {
-        record(stepper, &mut trajectory);
-    }
-    while stepper.steps_taken() < schedule.total_steps {
-        let outcome = stepper.step().and_then(|()| check(stepper));
-        if let Err(error) = outcome {
-            return Err(Interrupted { error, trajectory });
+    drive_from(stepper, schedule, Trajectory::default(), observer)
+}
+
+/// Steps `stepper` to the end of `schedule`, continuing `recorded` (the samples of a resumed
+/// run, empty for a fresh one). Records at step 0 of a fresh run, every `record_every`
+/// steps and at the last step, calling the observer's hooks; returns every sample.
+pub fn drive_from<S: Stepper>(
+    stepper: &mut S,
+    schedule: &Schedule,
+    recorded: Trajectory,
+    observer: &mut dyn Observer<S>,
+) -> Result<Trajectory, Interrupted> {
+    let mut trajectory = recorded;
+    let outcome = (|| {
+        if stepper.steps_taken() == 0 {
+            record(stepper, &mut trajectory, observer)?;
+            observer
+                .after_step(stepper, &trajectory)
+                .map_err(|e| stopped(stepper, e))?;
         }
-        let k = stepper.steps_taken();
-        if k.is_multiple_of(schedule.record_every) || k == schedule.total_steps {
-            record(stepper, &mut trajectory);
+        while stepper.steps_taken() < schedule.total_steps {
+            stepper.step()?;
+            check(stepper)?;
+            let k = stepper.steps_taken();
+            if k.is_multiple_of(schedule.record_every) || k == schedule.total_steps {
+                record(stepper, &mut trajectory, observer)?;
+            }
+            observer
+                .after_step(stepper, &trajectory)
+                .map_err(|e| stopped(stepper, e))?;
         }
+        Ok(())
+    })();
+    match outcome {
+        Ok(()) => Ok(trajectory),
+        Err(error) => Err(Interrupted { error, trajectory }),
     }
-    Ok(trajectory)
+}
+
+fn record<S: Stepper>(
+    stepper: &S,
+    trajectory: &mut Trajectory,
+    observer: &mut dyn Observer<S>,
+) -> Result<(), SolverError> {
+    let order = stepper.order_parameters();
+    trajectory.push(stepper.time(), &order.overlaps, order.norm2);
+    observer
+        .on_record(stepper, trajectory)
+        .map_err(|e| stopped(stepper, e))
+}
+
+fn stopped<S: Stepper>(stepper: &S, error: ObserverError) -> SolverError {
+    SolverError::Stopped {
+        t: stepper.time(),
+        reason: error.to_string(),
+    }
 }
 
 fn check<S: Stepper>(stepper: &S) -> Result<(), SolverError> {
@@ -100,7 +160,7 @@ fn check<S: Stepper>(stepper: &S) -> Result<(), SolverError> {
         return Err(SolverError::Diverged {
             t: stepper.time(),
             reason: if finite {
-                format!("R = {:e} exceeds {NORM2_BOUND:e}", order.norm2)
+                format!("R = {:.3e} exceeds {NORM2_BOUND:e}", order.norm2)
             } else {
                 "non-finite overlaps or norm".into()
             },

@@ -19,12 +19,16 @@ mod labels;
 mod particles;
 mod population;
 mod sgd;
+mod snapshot;
 mod stream;
 
-pub use driver::{Interrupted, NORM2_BOUND, Observer, Schedule, Silent, Stepper, drive};
+pub use driver::{
+    Interrupted, NORM2_BOUND, Observer, ObserverError, Schedule, Silent, Stepper, drive, drive_from,
+};
 pub use particles::{ParticleState, ParticleSystem};
 pub use population::{CHUNK, Population};
 pub use sgd::{Sgd, SgdState};
+pub use snapshot::{HISTOGRAM_BINS, Histogram, SNAPSHOT_LIMIT, Snapshot};
 pub use stream::{Stream, stream};
 
 /// Why a run stopped.
@@ -36,6 +40,14 @@ pub enum SolverError {
         /// Model time reached.
         t: f64,
         /// What went wrong.
+        reason: String,
+    },
+    /// An observer stopped the run (a failed write, or an interruption).
+    #[error("the run stopped at t = {t}: {reason}")]
+    Stopped {
+        /// Model time reached.
+        t: f64,
+        /// What the observer reported.
         reason: String,
     },
     /// More features than the steppers are built for.

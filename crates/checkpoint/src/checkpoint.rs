@@ -1,0 +1,296 @@
+//! Checkpoints: exactly the solver state and its random streams, the config, the trajectory
+//! so far and the number of snapshots taken (each snapshot has a file of its own). The
+//! problem definition is not stored apart from the config text it is rebuilt from.
+
+use std::path::{Path, PathBuf};
+
+use hdf5::Group;
+use mfcl_model::{Coefficients, Trajectory};
+use mfcl_solver::{ParticleState, Population, SgdState, Snapshot, Stream};
+use rand::SeedableRng;
+
+use crate::durable::{replace, temporary};
+use crate::hdf::Ctx;
+use crate::layout::{Header, TrajectoryDatasets, read_snapshots, write_snapshot};
+use crate::{FileError, Result};
+
+const CHECKPOINT_FORMAT: &str = "mfcl-checkpoint";
+
+/// The state of either solver, owned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SolverState {
+    /// The particle system.
+    Particles(ParticleState),
+    /// SGD.
+    Sgd(SgdState),
+}
+
+/// The state of either solver, borrowed for writing.
+#[derive(Debug, Clone, Copy)]
+pub enum StateRef<'a> {
+    /// The particle system.
+    Particles(&'a ParticleState),
+    /// SGD.
+    Sgd(&'a SgdState),
+}
+
+/// Everything a checkpoint holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    /// The run's header (config included).
+    pub header: Header,
+    /// The solver state.
+    pub state: SolverState,
+    /// The trajectory up to the checkpoint's step.
+    pub trajectory: Trajectory,
+    /// The snapshots up to the checkpoint's step.
+    pub snapshots: Vec<Snapshot>,
+}
+
+impl Checkpoint {
+    /// Steps taken at the checkpoint.
+    pub fn step(&self) -> u64 {
+        match &self.state {
+            SolverState::Particles(s) => s.step,
+            SolverState::Sgd(s) => s.step,
+        }
+    }
+}
+
+/// `RUN.checkpoint.h5` beside `RUN.h5`.
+pub fn checkpoint_path(run: &Path) -> PathBuf {
+    sibling(run, "checkpoint.h5")
+}
+
+/// The folder `RUN.snapshots` beside `RUN.h5`: one file per snapshot, written once, so that
+/// a checkpoint can count them instead of copying them.
+pub fn snapshots_dir(run: &Path) -> PathBuf {
+    sibling(run, "snapshots")
+}
+
+fn sibling(run: &Path, suffix: &str) -> PathBuf {
+    let stem = run.file_stem().unwrap_or_default().to_string_lossy();
+    run.with_file_name(format!("{stem}.{suffix}"))
+}
+
+fn snapshot_file(run: &Path, index: usize) -> PathBuf {
+    snapshots_dir(run).join(format!("{index:06}.h5"))
+}
+
+/// Writes snapshot `index` of the run to its own file under a temporary name; returns the
+/// temporary and the final path, for [`replace`] (or the durability worker) to finish.
+pub(crate) fn write_snapshot_file(
+    run: &Path,
+    index: usize,
+    snapshot: &Snapshot,
+) -> Result<(PathBuf, PathBuf)> {
+    let directory = snapshots_dir(run);
+    std::fs::create_dir_all(&directory).map_err(|error| FileError::Io {
+        path: directory.clone(),
+        error,
+    })?;
+    let path = snapshot_file(run, index);
+    let temporary = temporary(&path, "new");
+    let ctx = Ctx::new(&temporary);
+    let file = ctx.h5(hdf5::File::create(&temporary))?;
+    write_snapshot(&ctx, &file, index, snapshot)?;
+    ctx.h5(file.close())?;
+    Ok((temporary, path))
+}
+
+fn read_snapshot_file(run: &Path, index: usize) -> Result<Snapshot> {
+    let path = snapshot_file(run, index);
+    let ctx = Ctx::new(&path);
+    let file = ctx.h5(hdf5::File::open(&path))?;
+    read_snapshots(&ctx, &file)?
+        .pop()
+        .ok_or_else(|| ctx.damaged("no snapshot in the file"))
+}
+
+/// Writes the checkpoint of the run file `run` durably: to a temporary name, fsynced,
+/// renamed into place. The `snapshots` it counts must already be in their files.
+pub fn save_checkpoint(
+    run: &Path,
+    header: &Header,
+    state: StateRef,
+    trajectory: &Trajectory,
+    snapshots: usize,
+) -> Result<()> {
+    let (temporary, path) = write_checkpoint_file(run, header, state, trajectory, snapshots)?;
+    replace(&temporary, &path)
+}
+
+/// The checkpoint under a temporary name unique to its step; returns it and the final path.
+pub(crate) fn write_checkpoint_file(
+    run: &Path,
+    header: &Header,
+    state: StateRef,
+    trajectory: &Trajectory,
+    snapshots: usize,
+) -> Result<(PathBuf, PathBuf)> {
+    let path = checkpoint_path(run);
+    let step = match state {
+        StateRef::Particles(s) => s.step,
+        StateRef::Sgd(s) => s.step,
+    };
+    let temporary = temporary(&path, &step.to_string());
+    let ctx = Ctx::new(&temporary);
+    let file = ctx.h5(hdf5::File::create(&temporary))?;
+    header.write(&ctx, &file, CHECKPOINT_FORMAT)?;
+    ctx.write_scalar(&file, "snapshots", snapshots as u64)?;
+    let group = ctx.h5(file.create_group("state"))?;
+    ctx.write_scalar(&group, "step", step)?;
+    let population = match state {
+        StateRef::Particles(s) => {
+            if let Some(previous) = &s.previous {
+                let mut values = previous.drive.clone();
+                values.extend([previous.self_term, previous.noise_variance]);
+                ctx.write_array(&group, "previous", &values, &[values.len()])?;
+            }
+            &s.population
+        }
+        StateRef::Sgd(s) => {
+            let views = s.noise.len() / s.population.len().max(1);
+            ctx.write_array(&group, "noise", &s.noise, &[s.population.len(), views])?;
+            ctx.write_array(&group, "samples", &stream_words(&s.samples), &[4])?;
+            &s.population
+        }
+    };
+    write_population(&ctx, &group, population)?;
+    TrajectoryDatasets::create(&ctx, &file, population.features)?.append(&ctx, trajectory, 0)?;
+    ctx.h5(file.close())?;
+    Ok((temporary, path))
+}
+
+/// Reads the checkpoint of the run file `run`, with the snapshots it counts, refusing files
+/// of another kind or format version.
+pub fn load_checkpoint(run: &Path) -> Result<Checkpoint> {
+    let path = checkpoint_path(run);
+    let ctx = Ctx::new(&path);
+    if !path.exists() {
+        return Err(FileError::Io {
+            path,
+            error: std::io::ErrorKind::NotFound.into(),
+        });
+    }
+    let file = ctx.h5(hdf5::File::open(&path))?;
+    let header = Header::read(&ctx, &file, CHECKPOINT_FORMAT)?;
+    let group = ctx.h5(file.group("state"))?;
+    let step: u64 = ctx.read_scalar(&group, "step")?;
+    let population = read_population(&ctx, &group)?;
+    let state = match header.solver.as_str() {
+        "particles" => {
+            let previous = if group.link_exists("previous") {
+                let (values, _) = ctx.read_array::<f64>(&group, "previous")?;
+                let p = population.features;
+                if values.len() != p + 2 {
+                    return Err(ctx.damaged("state/previous has the wrong length"));
+                }
+                Some(Coefficients {
+                    drive: values[..p].to_vec(),
+                    self_term: values[p],
+                    noise_variance: values[p + 1],
+                })
+            } else {
+                None
+            };
+            SolverState::Particles(ParticleState {
+                step,
+                population,
+                previous,
+            })
+        }
+        "sgd" => {
+            let (noise, _) = ctx.read_array::<f64>(&group, "noise")?;
+            let (samples, _) = ctx.read_array::<u64>(&group, "samples")?;
+            let samples = stream_from_words(&samples)
+                .ok_or_else(|| ctx.damaged("state/samples is not a stream state"))?;
+            SolverState::Sgd(SgdState {
+                step,
+                population,
+                noise,
+                samples,
+            })
+        }
+        other => return Err(ctx.damaged(format!("unknown solver {other:?}"))),
+    };
+    let trajectory = TrajectoryDatasets::open(&ctx, &file)?.read(&ctx)?;
+    let count: u64 = ctx.read_scalar(&file, "snapshots")?;
+    let snapshots = (0..count as usize)
+        .map(|index| read_snapshot_file(run, index))
+        .collect::<Result<_>>()?;
+    Ok(Checkpoint {
+        header,
+        state,
+        trajectory,
+        snapshots,
+    })
+}
+
+fn write_population(ctx: &Ctx, group: &Group, population: &Population) -> Result<()> {
+    let (n, p) = (population.len(), population.features);
+    ctx.write_array(group, "x", &population.x, &[n])?;
+    ctx.write_array(group, "xi", &population.xi, &[n, p])?;
+    let words: Vec<u64> = population.streams.iter().flat_map(stream_words).collect();
+    ctx.write_array(group, "streams", &words, &[population.streams.len(), 4])
+}
+
+fn read_population(ctx: &Ctx, group: &Group) -> Result<Population> {
+    let (x, _) = ctx.read_array::<f64>(group, "x")?;
+    let (xi, xi_shape) = ctx.read_array::<f32>(group, "xi")?;
+    let (words, _) = ctx.read_array::<u64>(group, "streams")?;
+    let features = xi_shape.get(1).copied().unwrap_or(0);
+    let streams: Option<Vec<Stream>> = words.chunks(4).map(stream_from_words).collect();
+    match streams {
+        Some(streams)
+            if features > 0
+                && xi.len() == x.len() * features
+                && streams.len() == x.len().div_ceil(mfcl_solver::CHUNK) =>
+        {
+            Ok(Population {
+                features,
+                x,
+                xi,
+                streams,
+            })
+        }
+        _ => Err(ctx.damaged("state/x, state/xi and state/streams disagree in size")),
+    }
+}
+
+/// The four 64-bit words of a xoshiro256++ state, read through its serde representation
+/// (the generator exposes its state no other way).
+fn stream_words(stream: &Stream) -> [u64; 4] {
+    let value = serde_json::to_value(stream).expect("a generator state serialises");
+    let words = value["s"]
+        .as_array()
+        .expect("xoshiro256++ serialises its state as `s`");
+    std::array::from_fn(|k| words[k].as_u64().expect("state words are u64"))
+}
+
+/// The generator with this state; `None` for the all-zero state, which xoshiro forbids.
+fn stream_from_words(words: &[u64]) -> Option<Stream> {
+    if words.len() != 4 || words.iter().all(|&w| w == 0) {
+        return None;
+    }
+    let mut seed = [0u8; 32];
+    for (chunk, word) in seed.chunks_exact_mut(8).zip(words) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    Some(Stream::from_seed(seed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng;
+
+    #[test]
+    fn stream_state_round_trips() {
+        let mut original = mfcl_solver::stream(42, 7);
+        original.next_u64();
+        let mut restored = stream_from_words(&stream_words(&original)).unwrap();
+        assert_eq!(restored, original);
+        assert_eq!(restored.next_u64(), original.next_u64());
+    }
+}

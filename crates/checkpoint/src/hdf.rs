@@ -1,0 +1,106 @@
+//! Thin helpers over hdf5-metno that attach the file's path to every error.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use hdf5::types::VarLenUnicode;
+use hdf5::{Extent, Group, H5Type, Location};
+
+use crate::{FileError, Result};
+
+/// Maps HDF5 errors to [`FileError::Hdf5`] for one file.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    pub path: PathBuf,
+}
+
+impl Ctx {
+    pub fn new(path: &Path) -> Ctx {
+        Ctx {
+            path: path.to_path_buf(),
+        }
+    }
+
+    pub fn h5<T>(&self, result: hdf5::Result<T>) -> Result<T> {
+        result.map_err(|error| FileError::Hdf5 {
+            path: self.path.clone(),
+            error,
+        })
+    }
+
+    pub fn damaged(&self, what: impl Into<String>) -> FileError {
+        FileError::Damaged {
+            path: self.path.clone(),
+            what: what.into(),
+        }
+    }
+
+    pub fn write_str(&self, loc: &Location, name: &str, value: &str) -> Result<()> {
+        let value = VarLenUnicode::from_str(value)
+            .map_err(|e| self.damaged(format!("attribute {name}: {e}")))?;
+        self.h5(loc
+            .new_attr::<VarLenUnicode>()
+            .create(name)
+            .and_then(|a| a.write_scalar(&value)))
+    }
+
+    pub fn read_str(&self, loc: &Location, name: &str) -> Result<String> {
+        let value: VarLenUnicode = self.h5(loc.attr(name).and_then(|a| a.read_scalar()))?;
+        Ok(value.as_str().to_owned())
+    }
+
+    pub fn write_scalar<T: H5Type>(&self, loc: &Location, name: &str, value: T) -> Result<()> {
+        self.h5(loc
+            .new_attr::<T>()
+            .create(name)
+            .and_then(|a| a.write_scalar(&value)))
+    }
+
+    pub fn read_scalar<T: H5Type>(&self, loc: &Location, name: &str) -> Result<T> {
+        self.h5(loc.attr(name).and_then(|a| a.read_scalar()))
+    }
+
+    /// A fixed-size dataset of `shape` holding `data` in row-major order.
+    pub fn write_array<T: H5Type>(
+        &self,
+        group: &Group,
+        name: &str,
+        data: &[T],
+        shape: &[usize],
+    ) -> Result<()> {
+        debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+        self.h5(group
+            .new_dataset::<T>()
+            .shape(shape.to_vec())
+            .create(name)
+            .and_then(|d| d.write_raw(data)))
+    }
+
+    /// The dataset's elements in row-major order, and its shape.
+    pub fn read_array<T: H5Type>(&self, group: &Group, name: &str) -> Result<(Vec<T>, Vec<usize>)> {
+        let dataset = self.h5(group.dataset(name))?;
+        let data = self.h5(dataset.read_raw())?;
+        Ok((data, dataset.shape()))
+    }
+
+    /// A dataset that grows along its first axis, starting empty.
+    pub fn extendable<T: H5Type>(
+        &self,
+        group: &Group,
+        name: &str,
+        width: Option<usize>,
+    ) -> Result<hdf5::Dataset> {
+        const ROWS_PER_CHUNK: usize = 1024;
+        let builder = group.new_dataset::<T>();
+        self.h5(match width {
+            None => builder
+                .chunk(ROWS_PER_CHUNK)
+                .shape(Extent::resizable(0))
+                .create(name),
+            Some(w) => builder
+                .chunk((ROWS_PER_CHUNK, w.max(1)))
+                .shape((Extent::resizable(0), Extent::fixed(w)))
+                .create(name),
+        })
+    }
+}

@@ -1,0 +1,92 @@
+//! mfcl-checkpoint: the HDF5 run file (trajectory, measure snapshots) and the checkpoint
+//! beside it, from which a run resumes bit for bit.
+//!
+//! # Files
+//!
+//! - `RUN.h5`, the run file: header attributes, `/trajectory/*` appended and flushed as the
+//!   run goes, `/snapshots/NNNNNN/*` (README, "The run file").
+//! - `RUN.checkpoint.h5`, beside it: the solver state (positions, labels, every random
+//!   stream), the step, the config, the trajectory up to that step and the number of
+//!   snapshots taken. It is written to a temporary name, fsynced and renamed into place,
+//!   so a crash at any moment leaves the previous checkpoint intact.
+//! - `RUN.snapshots/NNNNNN.h5`: each snapshot once more, in a file of its own written the
+//!   same way, so that the run file can be rebuilt without checkpoints copying snapshots.
+//!
+//! Resuming rebuilds the run file from the checkpoint and continues: whatever the run file
+//! went through after the checkpoint (a crash in the middle of a write included) does not
+//! matter, and the result equals an uninterrupted run's.
+//!
+//! HDF5 serialises every call through one global lock, so all file access happens on the
+//! thread that drives the run.
+
+#![warn(missing_docs)]
+
+mod checkpoint;
+mod durable;
+mod hdf;
+mod layout;
+mod recorder;
+mod run_file;
+
+pub use checkpoint::{
+    Checkpoint, SolverState, StateRef, checkpoint_path, load_checkpoint, save_checkpoint,
+    snapshots_dir,
+};
+pub use layout::{Header, RunContents};
+pub use recorder::{Cadence, Persist, Recorder};
+pub use run_file::{RunFile, read_run};
+
+use std::path::PathBuf;
+
+/// Version of both file formats; files of another version are refused.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Why a run file or checkpoint could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The HDF5 library failed (missing, truncated or damaged file, full disk, ...).
+    #[error("{path}: {error}")]
+    Hdf5 {
+        /// The file.
+        path: PathBuf,
+        /// What HDF5 said (part of the message, so not repeated as a cause).
+        error: hdf5::Error,
+    },
+    /// A file-system operation failed.
+    #[error("{path}: {error}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said (part of the message, so not repeated as a cause).
+        error: std::io::Error,
+    },
+    /// The file is HDF5 but not of the expected kind.
+    #[error("{path}: not an {expected} file (its format attribute is {found:?})")]
+    WrongFormat {
+        /// The file.
+        path: PathBuf,
+        /// What was expected.
+        expected: &'static str,
+        /// What was found.
+        found: String,
+    },
+    /// Written by a version of mfcl whose format this one does not read.
+    #[error("{path}: format version {found}, but this mfcl reads version {FORMAT_VERSION}")]
+    FormatVersion {
+        /// The file.
+        path: PathBuf,
+        /// The file's version.
+        found: u32,
+    },
+    /// Structurally wrong content (a missing dataset, inconsistent sizes).
+    #[error("{path}: {what}")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+}
+
+/// `Result` with a [`FileError`].
+pub type Result<T> = std::result::Result<T, FileError>;

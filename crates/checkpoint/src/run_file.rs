@@ -1,0 +1,94 @@
+//! The run file: written whole at the start (or when rebuilt from a checkpoint), then
+//! appended to and flushed as the run goes.
+
+use std::path::Path;
+
+use mfcl_model::Trajectory;
+use mfcl_solver::Snapshot;
+
+use crate::durable::{replace, temporary};
+use crate::hdf::Ctx;
+use crate::layout::{Header, RunContents, TrajectoryDatasets, read_snapshots, write_snapshot};
+use crate::{FileError, Result};
+
+/// The `format` attribute of run files.
+pub(crate) const RUN_FORMAT: &str = "mfcl-run";
+
+/// An open run file.
+pub struct RunFile {
+    ctx: Ctx,
+    file: hdf5::File,
+    trajectory: TrajectoryDatasets,
+    rows: usize,
+    snapshots: usize,
+}
+
+impl RunFile {
+    /// Writes a complete run file (header, the trajectory so far, the snapshots so far) under
+    /// a temporary name, moves it to `path`, and opens it for appending. A run starts with
+    /// an empty trajectory; a resumed run with the checkpoint's copy.
+    pub fn create(
+        path: &Path,
+        header: &Header,
+        features: usize,
+        trajectory: &Trajectory,
+        snapshots: &[Snapshot],
+    ) -> Result<RunFile> {
+        let temporary = temporary(path, "new");
+        let ctx = Ctx::new(&temporary);
+        {
+            let file = ctx.h5(hdf5::File::create(&temporary))?;
+            header.write(&ctx, &file, RUN_FORMAT)?;
+            TrajectoryDatasets::create(&ctx, &file, features)?.append(&ctx, trajectory, 0)?;
+            for (index, snapshot) in snapshots.iter().enumerate() {
+                write_snapshot(&ctx, &file, index, snapshot)?;
+            }
+            ctx.h5(file.close())?;
+        }
+        replace(&temporary, path)?;
+        let ctx = Ctx::new(path);
+        let file = ctx.h5(hdf5::File::open_rw(path))?;
+        let datasets = TrajectoryDatasets::open(&ctx, &file)?;
+        Ok(RunFile {
+            ctx,
+            file,
+            trajectory: datasets,
+            rows: trajectory.len(),
+            snapshots: snapshots.len(),
+        })
+    }
+
+    /// Appends the rows of `trajectory` not yet in the file, and flushes.
+    pub fn append(&mut self, trajectory: &Trajectory) -> Result<()> {
+        self.trajectory.append(&self.ctx, trajectory, self.rows)?;
+        self.rows = trajectory.len();
+        self.ctx.h5(self.file.flush())
+    }
+
+    /// Adds the next snapshot, and flushes.
+    pub fn add_snapshot(&mut self, snapshot: &Snapshot) -> Result<()> {
+        write_snapshot(&self.ctx, &self.file, self.snapshots, snapshot)?;
+        self.snapshots += 1;
+        self.ctx.h5(self.file.flush())
+    }
+}
+
+/// Reads a whole run file.
+pub fn read_run(path: &Path) -> Result<RunContents> {
+    let ctx = Ctx::new(path);
+    if !path.exists() {
+        return Err(FileError::Io {
+            path: path.to_path_buf(),
+            error: std::io::ErrorKind::NotFound.into(),
+        });
+    }
+    let file = ctx.h5(hdf5::File::open(path))?;
+    let header = Header::read(&ctx, &file, RUN_FORMAT)?;
+    let trajectory = TrajectoryDatasets::open(&ctx, &file)?.read(&ctx)?;
+    let snapshots = read_snapshots(&ctx, &file)?;
+    Ok(RunContents {
+        header,
+        trajectory,
+        snapshots,
+    })
+}

@@ -1,0 +1,135 @@
+//! The generic checkpoint test: run to the middle, write a checkpoint file, restore it into
+//! a fresh solver, run to the end, and compare with the uninterrupted run bit for bit — for
+//! particles and SGD, with one and two threads.
+
+use std::path::PathBuf;
+
+use mfcl_checkpoint::{Header, Persist, SolverState, load_checkpoint, save_checkpoint};
+use mfcl_model::{Config, Trajectory};
+use mfcl_solver::{
+    Observer, ObserverError, ParticleSystem, Schedule, Sgd, Silent, Stepper, drive, drive_from,
+};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mfcl-resume-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("run.h5")
+}
+
+fn in_pool<T: Send>(threads: usize, work: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(work)
+}
+
+/// Runs `fresh()` to the end uninterrupted; then again to `split` steps, through a checkpoint
+/// file, into `restore(state)`, to the end. Returns both trajectories and final states.
+fn split_run<S: Persist>(
+    name: &str,
+    header: &Header,
+    schedule: &Schedule,
+    split: u64,
+    fresh: impl Fn() -> S,
+    restore: impl Fn(SolverState) -> S,
+) -> [(Trajectory, Vec<u8>); 2] {
+    let mut whole = fresh();
+    let straight = drive(&mut whole, schedule, &mut Silent).unwrap();
+
+    // Stopped by an observer at `split`, as a crash would stop it: the schedule is the
+    // whole run's, so the samples before the split are the ones the whole run records.
+    let mut first = fresh();
+    let before = drive(&mut first, schedule, &mut StopAt(split))
+        .unwrap_err()
+        .trajectory;
+    assert_eq!(first.steps_taken(), split);
+    let path = scratch(name);
+    save_checkpoint(&path, header, first.state_ref(), &before, 0).unwrap();
+    drop(first);
+    let checkpoint = load_checkpoint(&path).unwrap();
+    assert_eq!(checkpoint.trajectory, before);
+    let mut second = restore(checkpoint.state);
+    let resumed = drive_from(&mut second, schedule, checkpoint.trajectory, &mut Silent).unwrap();
+    assert_eq!(second.steps_taken(), schedule.total_steps);
+    [
+        (straight, fingerprint(&whole)),
+        (resumed, fingerprint(&second)),
+    ]
+}
+
+/// Stops the run after a given step.
+struct StopAt(u64);
+
+impl<S: Stepper> Observer<S> for StopAt {
+    fn after_step(&mut self, stepper: &S, _: &Trajectory) -> Result<(), ObserverError> {
+        if stepper.steps_taken() == self.0 {
+            return Err("stop".into());
+        }
+        Ok(())
+    }
+}
+
+/// Every bit of the final state: positions, labels and stream states, via the checkpoint.
+fn fingerprint<S: Persist>(stepper: &S) -> Vec<u8> {
+    format!("{:?}", stepper.state_ref()).into_bytes()
+}
+
+#[test]
+fn particles_resume_bit_for_bit() {
+    let config = Config::parse_with(
+        include_str!("../../../data/configs/two_features.toml"),
+        &["model.negatives=1"],
+    )
+    .unwrap();
+    let header = Header::new(&config.source, "particles", 1);
+    let schedule = Schedule::new(0.6, 0.01, 0.1);
+    for threads in [1, 2] {
+        let [a, b] = in_pool(threads, || {
+            split_run(
+                &format!("particles{threads}"),
+                &header,
+                &schedule,
+                23,
+                || ParticleSystem::new(&config.problem, &config.init, 40_000, 0.01, 3),
+                |state| match state {
+                    SolverState::Particles(state) => {
+                        ParticleSystem::resume(&config.problem, 0.01, state)
+                    }
+                    SolverState::Sgd(_) => panic!("a particle checkpoint"),
+                },
+            )
+        });
+        assert_eq!(a.0, b.0, "trajectory, {threads} threads");
+        assert_eq!(a.1, b.1, "final state, {threads} threads");
+    }
+}
+
+#[test]
+fn sgd_resumes_bit_for_bit() {
+    let config = Config::parse_with(
+        include_str!("../../../data/configs/quickstart.toml"),
+        &["init.overlaps=[0.5]", "run.solver=sgd", "model.negatives=1"],
+    )
+    .unwrap();
+    let header = Header::new(&config.source, "sgd", 1);
+    let n = 40_000;
+    let schedule = Schedule::new(0.05, 1.0 / n as f64, 0.01);
+    for threads in [1, 2] {
+        let [a, b] = in_pool(threads, || {
+            split_run(
+                &format!("sgd{threads}"),
+                &header,
+                &schedule,
+                777,
+                || Sgd::new(&config.problem, &config.init, n, 5),
+                |state| match state {
+                    SolverState::Sgd(state) => Sgd::resume(&config.problem, state),
+                    SolverState::Particles(_) => panic!("an SGD checkpoint"),
+                },
+            )
+        });
+        assert_eq!(a.0, b.0, "trajectory, {threads} threads");
+        assert_eq!(a.1, b.1, "final state, {threads} threads");
+    }
+}

@@ -1,0 +1,315 @@
+//! `mfcl export RUN.h5 --what trajectory|snapshots --format csv|npy --out DIR`: the run
+//! file's contents as plain CSV or NumPy `.npy` files, for tools that read neither HDF5
+//! nor mfcl.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use mfcl_model::Trajectory;
+use mfcl_solver::Snapshot;
+
+use crate::inspect::{Run, read_run_file};
+use crate::{ExportArgs, Failure};
+
+/// What `--what` selects.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum What {
+    /// `t`, `Q_j`, `R`, `m_j` per recorded sample.
+    Trajectory,
+    /// Every measure snapshot: the stored coordinates and the histograms per ξ-atom.
+    Snapshots,
+}
+
+/// What `--format` selects.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    /// Comma-separated text with a header line; numbers round-trip exactly.
+    Csv,
+    /// NumPy arrays (format 1.0, little-endian, C order).
+    Npy,
+}
+
+/// `mfcl export`.
+pub fn export(args: &ExportArgs) -> Result<(), Failure> {
+    let Run { contents, .. } = read_run_file(&args.run)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create the folder {}", args.out.display()))
+        .map_err(Failure::input)?;
+    let out = Folder(&args.out);
+    let written = match args.what {
+        What::Trajectory => out.trajectory(&contents.trajectory, args.format),
+        What::Snapshots => out.snapshots(&contents.snapshots, args.format),
+    }
+    .map_err(Failure::input)?;
+    let files = if written == 1 { "file" } else { "files" };
+    println!("wrote {written} {files} to {}", args.out.display());
+    Ok(())
+}
+
+/// The folder that the files go to.
+struct Folder<'a>(&'a Path);
+
+impl Folder<'_> {
+    /// Creates `name` in the folder and fills it with `write`.
+    fn write(
+        &self,
+        name: &str,
+        write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+    ) -> anyhow::Result<()> {
+        let path: PathBuf = self.0.join(name);
+        let mut file = BufWriter::new(
+            File::create(&path).with_context(|| format!("cannot create {}", path.display()))?,
+        );
+        write(&mut file)
+            .and_then(|()| file.flush())
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// `trajectory.csv`, or `t.npy`, `overlaps.npy`, `norm2.npy`, `cosine.npy`; returns the
+    /// number of files written.
+    fn trajectory(&self, trajectory: &Trajectory, format: Format) -> anyhow::Result<usize> {
+        let p = trajectory.overlaps.first().map_or(0, Vec::len);
+        let cosine = trajectory.cosine();
+        match format {
+            Format::Csv => {
+                self.write("trajectory.csv", |out| {
+                    let names = |name: &'static str| (1..=p).map(move |j| format!("{name}_{j}"));
+                    let header: Vec<String> = std::iter::once("t".to_owned())
+                        .chain(names("Q"))
+                        .chain(["R".to_owned()])
+                        .chain(names("m"))
+                        .collect();
+                    writeln!(out, "{}", header.join(","))?;
+                    let samples = trajectory
+                        .t
+                        .iter()
+                        .zip(&trajectory.overlaps)
+                        .zip(&trajectory.norm2);
+                    for (((&t, overlaps), &norm2), cosine) in samples.zip(&cosine) {
+                        let values = std::iter::once(t)
+                            .chain(overlaps.iter().copied())
+                            .chain([norm2])
+                            .chain(cosine.iter().copied());
+                        write_csv_row(out, values)?;
+                    }
+                    Ok(())
+                })?;
+                Ok(1)
+            }
+            Format::Npy => {
+                let rows = trajectory.len();
+                let flat = |rows: &[Vec<f64>]| rows.concat();
+                self.write("t.npy", |out| write_npy(out, &[rows], &trajectory.t))?;
+                self.write("overlaps.npy", |out| {
+                    write_npy(out, &[rows, p], &flat(&trajectory.overlaps))
+                })?;
+                self.write("norm2.npy", |out| {
+                    write_npy(out, &[rows], &trajectory.norm2)
+                })?;
+                self.write("cosine.npy", |out| {
+                    write_npy(out, &[rows, p], &flat(&cosine))
+                })?;
+                Ok(4)
+            }
+        }
+    }
+
+    /// `snapshots.csv` (index, step, t, stride) and, per snapshot `NNNNNN`, its stored
+    /// coordinates and histograms; returns the number of files written.
+    fn snapshots(&self, snapshots: &[Snapshot], format: Format) -> anyhow::Result<usize> {
+        self.write("snapshots.csv", |out| {
+            writeln!(out, "index,step,t,stride")?;
+            for (index, s) in snapshots.iter().enumerate() {
+                writeln!(out, "{index},{},{},{}", s.step, s.t, s.stride)?;
+            }
+            Ok(())
+        })?;
+        let mut written = 1;
+        for (index, snapshot) in snapshots.iter().enumerate() {
+            let prefix = format!("snapshot_{index:06}");
+            written += match format {
+                Format::Csv => self.snapshot_csv(&prefix, snapshot)?,
+                Format::Npy => self.snapshot_npy(&prefix, snapshot)?,
+            };
+        }
+        Ok(written)
+    }
+
+    /// `PREFIX_x.csv` (`x,xi_1..xi_p`) and `PREFIX_histogram.csv`
+    /// (`atom_1..atom_p,bin_lo,bin_hi,count`; no atom columns for a continuous feature law,
+    /// whose one histogram covers every coordinate).
+    fn snapshot_csv(&self, prefix: &str, snapshot: &Snapshot) -> anyhow::Result<usize> {
+        let p = features(snapshot);
+        self.write(&format!("{prefix}_x.csv"), |out| {
+            let header: Vec<String> = std::iter::once("x".to_owned())
+                .chain((1..=p).map(|j| format!("xi_{j}")))
+                .collect();
+            writeln!(out, "{}", header.join(","))?;
+            for (x, xi) in snapshot.x.iter().zip(snapshot.xi.chunks(p.max(1))) {
+                write_csv_row(
+                    out,
+                    std::iter::once(*x).chain(xi.iter().map(|&v| f64::from(v))),
+                )?;
+            }
+            Ok(())
+        })?;
+        self.write(&format!("{prefix}_histogram.csv"), |out| {
+            let width = snapshot.histograms.first().map_or(0, |h| h.atom.len());
+            let header: Vec<String> = (1..=width)
+                .map(|j| format!("atom_{j}"))
+                .chain(["bin_lo", "bin_hi", "count"].map(String::from))
+                .collect();
+            writeln!(out, "{}", header.join(","))?;
+            for histogram in &snapshot.histograms {
+                for (bin, count) in histogram.edges.windows(2).zip(&histogram.counts) {
+                    for atom in &histogram.atom {
+                        write!(out, "{atom},")?;
+                    }
+                    writeln!(out, "{},{},{count}", bin[0], bin[1])?;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(2)
+    }
+
+    /// `PREFIX_x.npy` (K), `PREFIX_xi.npy` (K, p), `PREFIX_edges.npy` (B + 1),
+    /// `PREFIX_counts.npy` (A, B) and `PREFIX_atoms.npy` (A, p; (1, 0) for a continuous
+    /// feature law): the arrays of the run file's snapshot group.
+    fn snapshot_npy(&self, prefix: &str, snapshot: &Snapshot) -> anyhow::Result<usize> {
+        let (kept, p) = (snapshot.x.len(), features(snapshot));
+        let histograms = &snapshot.histograms;
+        let patterns = histograms.len();
+        let bins = histograms.first().map_or(0, |h| h.counts.len());
+        let width = histograms.first().map_or(0, |h| h.atom.len());
+        let edges = histograms.first().map_or(&[][..], |h| &h.edges[..]);
+        let counts: Vec<u64> = histograms
+            .iter()
+            .flat_map(|h| h.counts.iter().copied())
+            .collect();
+        let atoms: Vec<f32> = histograms
+            .iter()
+            .flat_map(|h| h.atom.iter().copied())
+            .collect();
+        let file = |name: &str| format!("{prefix}_{name}.npy");
+        self.write(&file("x"), |out| write_npy(out, &[kept], &snapshot.x))?;
+        self.write(&file("xi"), |out| write_npy(out, &[kept, p], &snapshot.xi))?;
+        self.write(&file("edges"), |out| write_npy(out, &[edges.len()], edges))?;
+        self.write(&file("counts"), |out| {
+            write_npy(out, &[patterns, bins], &counts)
+        })?;
+        self.write(&file("atoms"), |out| {
+            write_npy(out, &[patterns, width], &atoms)
+        })?;
+        Ok(5)
+    }
+}
+
+/// `p`: the `ξ` values stored per coordinate.
+fn features(snapshot: &Snapshot) -> usize {
+    snapshot.xi.len() / snapshot.x.len().max(1)
+}
+
+/// One CSV line. `{}` prints the shortest text that parses back to the same number.
+fn write_csv_row(
+    out: &mut impl Write,
+    values: impl IntoIterator<Item = f64>,
+) -> std::io::Result<()> {
+    let mut separator = "";
+    for value in values {
+        write!(out, "{separator}{value}")?;
+        separator = ",";
+    }
+    writeln!(out)
+}
+
+/// A number type that `.npy` files store.
+trait NpyElement: Copy {
+    /// NumPy's type string: byte order, kind, size.
+    const DESCR: &'static str;
+    /// The little-endian bytes.
+    fn write_le(self, out: &mut impl Write) -> std::io::Result<()>;
+}
+
+macro_rules! npy_element {
+    ($($type:ty => $descr:literal),*) => {$(
+        impl NpyElement for $type {
+            const DESCR: &'static str = $descr;
+            fn write_le(self, out: &mut impl Write) -> std::io::Result<()> {
+                out.write_all(&self.to_le_bytes())
+            }
+        }
+    )*};
+}
+npy_element!(f64 => "<f8", f32 => "<f4", u64 => "<u8");
+
+/// An array in NumPy's `.npy` format, version 1.0: the magic string, the version, the
+/// header length, a Python dict literal with the type, order and shape padded so that the
+/// data starts on a 64-byte boundary, then the data in C order.
+fn write_npy<T: NpyElement>(
+    out: &mut impl Write,
+    shape: &[usize],
+    data: &[T],
+) -> std::io::Result<()> {
+    debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+    // A 1-tuple needs its trailing comma in Python: `(5,)`.
+    let shape = match shape {
+        [n] => format!("({n},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut header = format!(
+        "{{'descr': '{}', 'fortran_order': False, 'shape': {shape}, }}",
+        T::DESCR
+    );
+    // Magic (6) + version (2) + length (2) + header + newline, to a multiple of 64.
+    let unpadded = 10 + header.len() + 1;
+    header.extend(std::iter::repeat_n(
+        ' ',
+        unpadded.next_multiple_of(64) - unpadded,
+    ));
+    header.push('\n');
+    let length = u16::try_from(header.len()).expect("a shape of a few numbers fits a 1.0 header");
+    out.write_all(b"\x93NUMPY\x01\x00")?;
+    out.write_all(&length.to_le_bytes())?;
+    out.write_all(header.as_bytes())?;
+    data.iter().try_for_each(|&v| v.write_le(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npy_headers_align_the_data_to_64_bytes() {
+        for shape in [vec![5], vec![3, 2], vec![0, 7]] {
+            let data = vec![1.5f64; shape.iter().product()];
+            let mut bytes = Vec::new();
+            write_npy(&mut bytes, &shape, &data).unwrap();
+            let header_length = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+            assert_eq!((10 + header_length) % 64, 0);
+            assert_eq!(bytes.len(), 10 + header_length + 8 * data.len());
+            let header = std::str::from_utf8(&bytes[10..10 + header_length]).unwrap();
+            assert!(header.ends_with('\n'));
+            assert!(header.starts_with("{'descr': '<f8', 'fortran_order': False, 'shape': ("));
+        }
+        let mut bytes = Vec::new();
+        write_npy(&mut bytes, &[2], &[7u64, 8]).unwrap();
+        assert!(
+            String::from_utf8_lossy(&bytes)
+                .contains("'descr': '<u8', 'fortran_order': False, 'shape': (2,), }")
+        );
+        assert_eq!(
+            &bytes[bytes.len() - 16..bytes.len() - 8],
+            &7u64.to_le_bytes()
+        );
+    }
+}

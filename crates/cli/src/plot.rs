@@ -1,0 +1,574 @@
+//! `mfcl plot RUN.h5 --out PNG`: a one-page figure of a run, drawn with plotters (no
+//! Python): the cosines and the norm against time, with the reduced ODE dashed where one
+//! exists, and the density of `x` per `ξ`-atom at up to six snapshots.
+
+use std::ops::Range;
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+use mfcl_comparator::ComparatorError;
+use mfcl_model::{Config, SolverKind, Trajectory};
+use mfcl_solver::Snapshot;
+use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+use plotters::style::{FontStyle, register_font};
+
+use crate::compare::reference_ode;
+use crate::inspect::{Run, read_run_file};
+use crate::{Failure, PlotArgs};
+
+/// DejaVu Sans cut down to Latin, Greek, sub- and superscripts and a few symbols (see
+/// `assets/README.md`): text needs no system fonts, hence no fontconfig or freetype.
+const FONT: &[u8] = include_bytes!("../assets/DejaVuSans-subset.ttf");
+
+/// The font family name under which [`FONT`] is registered.
+const FAMILY: &str = "sans-serif";
+
+/// Figure size in pixels.
+const SIZE: (u32, u32) = (1500, 1050);
+
+/// At most this many snapshots are drawn, evenly chosen, so the curves stay apart.
+const MAX_SNAPSHOTS: usize = 6;
+
+/// At most this many `ξ`-atom panels; with more atoms (p ≥ 3 Rademacher features) one panel
+/// shows the density of all coordinates together.
+const MAX_PANELS: usize = 4;
+
+/// One colour per feature (the "tab10" colours).
+const FEATURE_COLORS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
+];
+
+/// One colour per drawn snapshot, dark to light with time: viridis from 0 to 0.85 (its last,
+/// yellow colours are hard to see on white).
+const TIME_COLORS: [RGBColor; MAX_SNAPSHOTS] = [
+    RGBColor(68, 1, 84),
+    RGBColor(68, 58, 131),
+    RGBColor(48, 106, 142),
+    RGBColor(32, 146, 140),
+    RGBColor(59, 187, 117),
+    RGBColor(155, 217, 60),
+];
+
+// Text sizes, in pixels: title, panel captions, axis descriptions, ticks and legends.
+const TITLE: u32 = 30;
+const CAPTION: u32 = 24;
+const LABEL: u32 = 20;
+const TICKS: u32 = 17;
+
+/// A part of the figure.
+type Area<'b> = DrawingArea<BitMapBackend<'b>, Shift>;
+
+/// A panel with plain `(f64, f64)` coordinates.
+type Chart<'a, 'b> =
+    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// `mfcl plot RUN.h5 --out PNG`.
+pub fn plot(args: &PlotArgs) -> Result<(), Failure> {
+    // The image encoder picks the format from the extension; only PNG is built in.
+    let is_png = args
+        .out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    if !is_png {
+        return Err(Failure::input(anyhow!(
+            "--out {}: the figure is a PNG, its name must end in .png",
+            args.out.display()
+        )));
+    }
+    let Run { contents, config } = read_run_file(&args.run)?;
+    let trajectory = &contents.trajectory;
+    if trajectory.is_empty() {
+        return Err(Failure::input(anyhow!(
+            "{}: nothing to plot, no sample has been recorded yet",
+            args.run.display()
+        )));
+    }
+    // Without an ODE (l1, elastic, or one that fails) the figure shows the run alone.
+    let ode = match reference_ode(&config, trajectory) {
+        Ok(ode) => Some(ode),
+        Err(ComparatorError::NoClosedOde(_)) => None,
+        Err(error) => {
+            eprintln!("warning: the reduced ODE failed, the figure shows the run alone: {error}");
+            None
+        }
+    };
+    if let Some(directory) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(directory)
+            .with_context(|| format!("cannot create the folder {}", directory.display()))
+            .map_err(Failure::input)?;
+    }
+    register_font(FAMILY, FontStyle::Normal, FONT)
+        .map_err(|_| Failure::failed(anyhow!("the embedded font is not a valid TrueType font")))?;
+    let title = title(&args.run, &config, ode.is_some());
+    draw(
+        &args.out,
+        &title,
+        trajectory,
+        ode.as_ref(),
+        &contents.snapshots,
+    )
+    .with_context(|| format!("cannot draw {}", args.out.display()))
+    .map_err(Failure::input)?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// The run file's name, the solver and its size, the seed, and that there is no ODE to
+/// show when there is none.
+fn title(path: &Path, config: &Config, has_ode: bool) -> String {
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let run = &config.run;
+    let solver = match run.solver {
+        SolverKind::Particles => format!("particles, N = {}, dt = {}", run.particles, run.dt),
+        SolverKind::Sgd => format!("SGD, n = {}", run.dimension),
+    };
+    let no_ode = if has_ode {
+        String::new()
+    } else {
+        format!(
+            " — regularizer {}, no reduced ODE",
+            config.problem.regularizer.name()
+        )
+    };
+    format!("{name}: {solver}, seed {}{no_ode}", run.seed)
+}
+
+/// The whole figure: time series on top, densities below (when there are snapshots).
+fn draw(
+    out: &Path,
+    title: &str,
+    trajectory: &Trajectory,
+    ode: Option<&Trajectory>,
+    snapshots: &[Snapshot],
+) -> anyhow::Result<()> {
+    let root = BitMapBackend::new(out, SIZE).into_drawing_area();
+    root.fill(&WHITE)?;
+    let body = root.titled(title, (FAMILY, TITLE))?;
+    let (top, bottom) = if snapshots.is_empty() {
+        (body, None)
+    } else {
+        let (top, bottom) = body.split_vertically(SIZE.1 * 46 / 100);
+        (top, Some(bottom))
+    };
+    let [cosine_area, norm_area]: [_; 2] = top
+        .split_evenly((1, 2))
+        .try_into()
+        .map_err(|_| anyhow!("two panels expected"))?;
+    draw_cosines(&cosine_area, trajectory, ode)?;
+    draw_norm(&norm_area, trajectory, ode)?;
+    if let Some(bottom) = bottom {
+        draw_densities(&bottom, snapshots)?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// `lo..hi` around `values` with 5% air on each side (a unit band around a constant).
+fn padded_range(values: impl IntoIterator<Item = f64>) -> Range<f64> {
+    let (lo, hi) = values
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    // No finite value (lo = +∞), or a single one.
+    if lo >= hi {
+        let centre = if lo.is_finite() { lo } else { 0.0 };
+        return centre - 0.5..centre + 0.5;
+    }
+    let air = 0.05 * (hi - lo);
+    lo - air..hi + air
+}
+
+/// The time axis of both top panels.
+fn time_range(trajectory: &Trajectory) -> Range<f64> {
+    let t_end = trajectory.t.last().copied().unwrap_or(0.0);
+    0.0..if t_end > 0.0 { t_end } else { 1.0 }
+}
+
+/// A chart with the figure's fonts and a light grid.
+fn chart<'a, 'b>(
+    area: &'a Area<'b>,
+    caption: &str,
+    x: Range<f64>,
+    y: Range<f64>,
+) -> anyhow::Result<Chart<'a, 'b>> {
+    let chart = ChartBuilder::on(area)
+        .caption(caption, (FAMILY, CAPTION))
+        .margin(18)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x, y)?;
+    Ok(chart)
+}
+
+/// Axis descriptions, tick labels and a light grid.
+fn mesh(chart: &mut Chart<'_, '_>, x: &str, y: &str) -> anyhow::Result<()> {
+    chart
+        .configure_mesh()
+        .x_desc(x)
+        .y_desc(y)
+        .axis_desc_style((FAMILY, LABEL))
+        .label_style((FAMILY, TICKS))
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(RGBColor(225, 225, 225))
+        .draw()?;
+    Ok(())
+}
+
+/// A tick label without trailing zeros: `2`, `0.98`, not `2.0`, `0.980`.
+fn tick(value: &f64) -> String {
+    let text = format!("{value:.6}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".into()
+    } else {
+        text.replace('-', "−")
+    }
+}
+
+/// The legend box: white, framed, in the figure's font.
+fn legend<'a, 'b: 'a>(
+    chart: &mut Chart<'a, 'b>,
+    position: SeriesLabelPosition,
+) -> anyhow::Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(180, 180, 180))
+        .label_font((FAMILY, TICKS))
+        .draw()?;
+    Ok(())
+}
+
+/// Where on the right of a time panel the legend covers the fewest points of the curves:
+/// the top, bottom or middle third of `y`, counting the points in the last 30% of `x`
+/// (ties go to the top, then the bottom).
+fn free_corner(
+    points: impl IntoIterator<Item = (f64, f64)>,
+    x: &Range<f64>,
+    y: &Range<f64>,
+) -> SeriesLabelPosition {
+    let right = x.start + 0.7 * (x.end - x.start);
+    let mut counts = [0usize; 3]; // bottom, middle, top third
+    for (_, value) in points.into_iter().filter(|&(t, _)| t >= right) {
+        let third = 3.0 * (value - y.start) / (y.end - y.start);
+        counts[(third.max(0.0) as usize).min(2)] += 1;
+    }
+    [
+        (counts[2], SeriesLabelPosition::UpperRight),
+        (counts[0], SeriesLabelPosition::LowerRight),
+        (counts[1], SeriesLabelPosition::MiddleRight),
+    ]
+    .into_iter()
+    .min_by_key(|&(count, _)| count)
+    .map_or(SeriesLabelPosition::UpperRight, |(_, corner)| corner)
+}
+
+/// The short line that stands for a series in a legend.
+fn legend_line(color: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new([(x, y), (x + 24, y)], color.stroke_width(3))
+}
+
+/// `j` as a subscript: `₁`, `₂`, ….
+fn subscript(j: usize) -> String {
+    j.to_string()
+        .chars()
+        .map(|d| char::from_u32(0x2080 + d.to_digit(10).unwrap_or(0)).unwrap_or(d))
+        .collect()
+}
+
+/// The cosines `m_j(t)` of the run (solid) and of the ODE (dashed, black).
+fn draw_cosines(
+    area: &Area<'_>,
+    trajectory: &Trajectory,
+    ode: Option<&Trajectory>,
+) -> anyhow::Result<()> {
+    let run = trajectory.cosine();
+    let reference = ode.map(Trajectory::cosine);
+    let values = run
+        .iter()
+        .chain(reference.iter().flatten())
+        .flatten()
+        .copied();
+    let (x, y) = (time_range(trajectory), padded_range(values.chain([0.0])));
+    let points = trajectory
+        .t
+        .iter()
+        .zip(&run)
+        .flat_map(|(&t, m)| m.iter().map(move |&v| (t, v)));
+    let corner = free_corner(points, &x, &y);
+    let mut chart = chart(area, "cosine similarity to each feature", x, y)?;
+    mesh(&mut chart, "t", "cosine")?;
+    let p = run.first().map_or(0, Vec::len);
+    for j in 0..p {
+        let color = FEATURE_COLORS[j % FEATURE_COLORS.len()];
+        let points = trajectory.t.iter().zip(&run).map(|(&t, m)| (t, m[j]));
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(3)))?
+            .label(format!("m{} (run)", subscript(j + 1)))
+            .legend(legend_line(color));
+    }
+    if let (Some(ode), Some(reference)) = (ode, &reference) {
+        for j in 0..p {
+            let points: Vec<(f64, f64)> = ode
+                .t
+                .iter()
+                .zip(reference)
+                .map(|(&t, m)| (t, m[j]))
+                .collect();
+            let series =
+                chart.draw_series(DashedLineSeries::new(points, 10, 6, BLACK.stroke_width(2)))?;
+            // One legend entry for the ODE of all features.
+            if j == 0 {
+                series.label("reduced ODE").legend(|(x, y)| {
+                    PathElement::new([(x, y), (x + 10, y)], BLACK.stroke_width(2))
+                });
+            }
+        }
+    }
+    legend(&mut chart, corner)
+}
+
+/// The squared norm `R(t)` of the run (solid) and of the ODE (dashed, black).
+fn draw_norm(
+    area: &Area<'_>,
+    trajectory: &Trajectory,
+    ode: Option<&Trajectory>,
+) -> anyhow::Result<()> {
+    let values = trajectory
+        .norm2
+        .iter()
+        .chain(ode.iter().flat_map(|o| &o.norm2))
+        .copied();
+    let (x, y) = (time_range(trajectory), padded_range(values));
+    let points = trajectory
+        .t
+        .iter()
+        .copied()
+        .zip(trajectory.norm2.iter().copied());
+    let corner = free_corner(points, &x, &y);
+    let mut chart = chart(area, "squared norm R(t)", x, y)?;
+    mesh(&mut chart, "t", "R")?;
+    let color = RGBColor(90, 90, 90);
+    chart
+        .draw_series(LineSeries::new(
+            trajectory
+                .t
+                .iter()
+                .copied()
+                .zip(trajectory.norm2.iter().copied()),
+            color.stroke_width(3),
+        ))?
+        .label("R (run)")
+        .legend(legend_line(color));
+    if let Some(ode) = ode {
+        let points: Vec<(f64, f64)> = ode
+            .t
+            .iter()
+            .copied()
+            .zip(ode.norm2.iter().copied())
+            .collect();
+        chart
+            .draw_series(DashedLineSeries::new(points, 10, 6, BLACK.stroke_width(2)))?
+            .label("reduced ODE")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 10, y)], BLACK.stroke_width(2)));
+    }
+    legend(&mut chart, corner)
+}
+
+/// One density panel: a caption and, per drawn snapshot, `(bin centre, density)` points.
+struct Panel {
+    caption: String,
+    curves: Vec<Vec<(f64, f64)>>,
+}
+
+/// Up to [`MAX_SNAPSHOTS`] snapshots, evenly spread, first and last included.
+fn chosen(snapshots: &[Snapshot]) -> Vec<&Snapshot> {
+    let count = snapshots.len();
+    if count <= MAX_SNAPSHOTS {
+        return snapshots.iter().collect();
+    }
+    (0..MAX_SNAPSHOTS)
+        .map(|k| &snapshots[(k * (count - 1) + (MAX_SNAPSHOTS - 1) / 2) / (MAX_SNAPSHOTS - 1)])
+        .collect()
+}
+
+/// Density `count / (total · bin width)` at the bin centres, over the bins from the first
+/// to the last non-empty one; nothing for an empty histogram.
+fn density(edges: &[f64], counts: &[u64]) -> Vec<(f64, f64)> {
+    let total: u64 = counts.iter().sum();
+    let Some(first) = counts.iter().position(|&c| c > 0) else {
+        return Vec::new();
+    };
+    let last = counts.iter().rposition(|&c| c > 0).unwrap_or(first);
+    (first..=last)
+        .map(|b| {
+            let width = edges[b + 1] - edges[b];
+            let centre = 0.5 * (edges[b] + edges[b + 1]);
+            (centre, counts[b] as f64 / (total as f64 * width))
+        })
+        .collect()
+}
+
+/// `+1`, `−1`, `+1.291`: an atom value as it reads best.
+fn atom_label(value: f32) -> String {
+    let text = if value.fract() == 0.0 {
+        format!("{:+}", value as i64)
+    } else {
+        format!("{value:+.3}")
+    };
+    text.replace('-', "−")
+}
+
+/// The panels: one per `ξ`-atom while there are at most [`MAX_PANELS`], else one for all
+/// coordinates together.
+fn panels(snapshots: &[&Snapshot]) -> Vec<Panel> {
+    let patterns = snapshots.first().map_or(0, |s| s.histograms.len());
+    if patterns == 0 {
+        return Vec::new();
+    }
+    if patterns > MAX_PANELS || snapshots[0].histograms[0].atom.is_empty() {
+        let caption = if patterns > 1 {
+            format!("density of x, all {patterns} ξ-patterns together")
+        } else {
+            "density of x".to_owned()
+        };
+        let curves = snapshots
+            .iter()
+            .map(|s| {
+                let bins = s.histograms[0].counts.len();
+                let counts: Vec<u64> = (0..bins)
+                    .map(|b| s.histograms.iter().map(|h| h.counts[b]).sum())
+                    .collect();
+                density(&s.histograms[0].edges, &counts)
+            })
+            .collect();
+        return vec![Panel { caption, curves }];
+    }
+    (0..patterns)
+        .map(|k| {
+            let atom = &snapshots[0].histograms[k].atom;
+            // Short captions: up to four panels share the width.
+            let caption = match atom.as_slice() {
+                [value] => format!("density of x given ξ₁ = {}", atom_label(*value)),
+                _ => {
+                    let values: Vec<String> = atom.iter().map(|&v| atom_label(v)).collect();
+                    format!("x given ξ = ({})", values.join(", "))
+                }
+            };
+            Panel {
+                caption,
+                curves: snapshots
+                    .iter()
+                    .map(|s| density(&s.histograms[k].edges, &s.histograms[k].counts))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// The density panels side by side, one curve per chosen snapshot, dark to light with time;
+/// the first panel carries the legend.
+fn draw_densities(area: &Area<'_>, snapshots: &[Snapshot]) -> anyhow::Result<()> {
+    let chosen = chosen(snapshots);
+    let panels = panels(&chosen);
+    let y_max = panels
+        .iter()
+        .flat_map(|p| p.curves.iter().flatten())
+        .map(|&(_, d)| d)
+        .fold(0.0, f64::max);
+    let areas = area.split_evenly((1, panels.len().max(1)));
+    for (index, (panel, area)) in panels.iter().zip(&areas).enumerate() {
+        let x = padded_range(panel.curves.iter().flatten().map(|&(x, _)| x));
+        let mut chart = chart(
+            area,
+            &panel.caption,
+            x,
+            0.0..1.05 * y_max.max(f64::MIN_POSITIVE),
+        )?;
+        mesh(&mut chart, "x", "density")?;
+        for ((snapshot, curve), &color) in chosen.iter().zip(&panel.curves).zip(&TIME_COLORS) {
+            chart
+                .draw_series(LineSeries::new(
+                    curve.iter().copied(),
+                    color.stroke_width(2),
+                ))?
+                .label(format!("t = {}", snapshot.t))
+                .legend(legend_line(color));
+        }
+        if index == 0 {
+            legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_are_chosen_evenly_with_both_ends() {
+        let snapshots: Vec<Snapshot> = (0..11)
+            .map(|k| Snapshot {
+                step: k,
+                t: k as f64,
+                stride: 1,
+                x: Vec::new(),
+                xi: Vec::new(),
+                histograms: Vec::new(),
+            })
+            .collect();
+        let times = |count: usize| -> Vec<f64> {
+            chosen(&snapshots[..count]).iter().map(|s| s.t).collect()
+        };
+        assert_eq!(times(11), [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
+        assert_eq!(times(7), [0.0, 1.0, 2.0, 4.0, 5.0, 6.0]);
+        assert_eq!(times(3), [0.0, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn densities_integrate_to_one_over_the_occupied_bins() {
+        let edges = [0.0, 0.5, 1.5, 2.0, 4.0];
+        let curve = density(&edges, &[0, 3, 1, 0]);
+        assert_eq!(curve.len(), 2);
+        assert_eq!(curve[0], (1.0, 3.0 / 4.0));
+        let widths = [1.0, 0.5];
+        let total: f64 = curve.iter().zip(widths).map(|(&(_, d), w)| d * w).sum();
+        assert!((total - 1.0).abs() < 1e-15);
+        assert!(density(&edges, &[0; 4]).is_empty());
+    }
+
+    #[test]
+    fn labels_read_well() {
+        assert_eq!(atom_label(1.0), "+1");
+        assert_eq!(atom_label(-1.0), "−1");
+        assert_eq!(atom_label(1.2909944), "+1.291");
+        assert_eq!(subscript(12), "₁₂");
+        assert_eq!(tick(&2.0), "2");
+        assert_eq!(tick(&0.98), "0.98");
+        assert_eq!(tick(&-0.0), "0");
+        assert_eq!(tick(&-0.5), "−0.5");
+    }
+
+    #[test]
+    fn the_embedded_font_is_valid() {
+        assert!(register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
+    }
+}

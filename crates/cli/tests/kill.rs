@@ -1,0 +1,114 @@
+//! SIGKILL at random moments, resume, repeat: the run file ends up with the trajectory and
+//! snapshots of an uninterrupted run, bit for bit, and the final checkpoints agree.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mfcl_checkpoint::{load_checkpoint, read_run};
+
+const SETTINGS: [&str; 12] = [
+    "--set",
+    "run.particles=60000",
+    "--set",
+    "run.t_end=2",
+    "--set",
+    "run.record_every=0.05",
+    "--set",
+    "run.snapshot_every=0.25",
+    "--set",
+    "run.checkpoint_every=0.1",
+    "--set",
+    "model.negatives=1",
+];
+
+fn mfcl(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mfcl"));
+    command
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mfcl-kill-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("run.h5")
+}
+
+/// Waits for `child` up to `delay`, then kills it; `true` if it finished by itself.
+fn kill_after(mut child: Child, delay: Duration) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < delay {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(
+                status.success() || status.code() == Some(2),
+                "unexpected exit {status}"
+            );
+            return status.success();
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    false
+}
+
+#[test]
+fn killed_and_resumed_runs_equal_the_uninterrupted_run() {
+    let reference = scratch("reference");
+    let out = reference.to_str().unwrap();
+    let started = Instant::now();
+    assert!(
+        mfcl(&[&["run", "--out", out][..], &SETTINGS[..]].concat())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let duration = started.elapsed();
+
+    let killed = scratch("killed");
+    let out = killed.to_str().unwrap();
+    // Deterministic pseudo-random kill times, spread over the run and the I/O in it.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut delay = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        duration.mul_f64(0.05 + 0.35 * (state % 1000) as f64 / 1000.0)
+    };
+    let mut kills = 0;
+    let mut finished = kill_after(
+        mfcl(&[&["run", "--out", out][..], &SETTINGS[..]].concat())
+            .spawn()
+            .unwrap(),
+        delay(),
+    );
+    while !finished {
+        kills += 1;
+        assert!(kills < 60, "the run never finished");
+        // Killed before its first checkpoint was in place: start again, as a user would.
+        let mut command = if mfcl_checkpoint::checkpoint_path(&killed).exists() {
+            mfcl(&["resume", out])
+        } else {
+            mfcl(&[&["run", "--out", out][..], &SETTINGS[..]].concat())
+        };
+        finished = kill_after(command.spawn().unwrap(), delay());
+    }
+    assert!(
+        kills >= 2,
+        "the test should kill the run a few times (killed {kills})"
+    );
+
+    eprintln!("uninterrupted run {duration:?}; killed {kills} times");
+    let (a, b) = (read_run(&reference).unwrap(), read_run(&killed).unwrap());
+    assert_eq!(a.header.config, b.header.config);
+    assert_eq!(a.trajectory, b.trajectory, "trajectory after {kills} kills");
+    assert_eq!(a.snapshots, b.snapshots, "snapshots after {kills} kills");
+    assert_eq!(
+        load_checkpoint(&reference).unwrap().state,
+        load_checkpoint(&killed).unwrap().state
+    );
+}

@@ -1,0 +1,178 @@
+//! Snapshots of the measure: the weights themselves (all of them, or a regular subsample
+//! for large populations) and a density histogram of `x` for each atom of `ξ`.
+
+use mfcl_model::FeatureLaw;
+use rayon::prelude::*;
+
+use crate::population::{CHUNK, Population};
+
+/// Populations up to this size are stored whole; larger ones keep every `stride`-th
+/// coordinate, `stride = ⌈len / SNAPSHOT_LIMIT⌉`. Labels are stratified in pattern order, so
+/// a regular subsample keeps each pattern's share.
+pub const SNAPSHOT_LIMIT: usize = 1 << 16;
+
+/// Bins of each histogram, spanning `[min x, max x]` of the whole population.
+pub const HISTOGRAM_BINS: usize = 100;
+
+/// The measure at one time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// Step at which it was taken.
+    pub step: u64,
+    /// Model time.
+    pub t: f64,
+    /// Coordinates `0, stride, 2·stride, …` are stored.
+    pub stride: usize,
+    /// Their `x`.
+    pub x: Vec<f64>,
+    /// Their `ξ`, `p` per coordinate.
+    pub xi: Vec<f32>,
+    /// One histogram per atom pattern of `ξ` (one in all for a Gaussian feature law),
+    /// over the whole population.
+    pub histograms: Vec<Histogram>,
+}
+
+/// Counts of `x` among the coordinates whose `ξ` equals `atom`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    /// The pattern `(ξ_1, …, ξ_p)`; empty when the feature law is continuous.
+    pub atom: Vec<f32>,
+    /// `HISTOGRAM_BINS + 1` increasing edges.
+    pub edges: Vec<f64>,
+    /// `HISTOGRAM_BINS` counts.
+    pub counts: Vec<u64>,
+}
+
+impl Population {
+    /// The snapshot at `(step, t)`; `law` tells which values of `ξ` are atoms.
+    pub fn snapshot(&self, law: FeatureLaw, step: u64, t: f64) -> Snapshot {
+        let p = self.features;
+        let stride = self.len().div_ceil(SNAPSHOT_LIMIT).max(1);
+        let kept = (0..self.len()).step_by(stride);
+        let x: Vec<f64> = kept.clone().map(|i| self.x[i]).collect();
+        let xi: Vec<f32> = kept
+            .flat_map(|i| self.xi[i * p..(i + 1) * p].iter().copied())
+            .collect();
+
+        let atoms: Vec<f32> = law
+            .discrete_atoms()
+            .map_or_else(Vec::new, |a| a.iter().map(|&(v, _)| v as f32).collect());
+        let radix = atoms.len().max(1);
+        let patterns = if atoms.is_empty() {
+            1
+        } else {
+            radix.pow(p as u32)
+        };
+        let pattern = |xi: &[f32]| -> usize {
+            xi.iter().rev().fold(0, |id, v| {
+                id * radix + atoms.iter().position(|a| a == v).unwrap_or(0)
+            })
+        };
+        let (lo, hi) = self
+            .x
+            .par_iter()
+            .fold(
+                || (f64::MAX, f64::MIN),
+                |(lo, hi), &x| (lo.min(x), hi.max(x)),
+            )
+            .reduce(|| (f64::MAX, f64::MIN), |a, b| (a.0.min(b.0), a.1.max(b.1)));
+        let (lo, hi) = if lo < hi {
+            (lo, hi)
+        } else {
+            (lo - 0.5, lo + 0.5)
+        };
+        let width = (hi - lo) / HISTOGRAM_BINS as f64;
+        // Integer counts: the sum over chunks is exact in any order.
+        let counts = self
+            .x
+            .par_chunks(CHUNK)
+            .zip(self.xi.par_chunks(CHUNK * p))
+            .fold(
+                || vec![0u64; patterns * HISTOGRAM_BINS],
+                |mut counts, (x, xi)| {
+                    for (x, xi) in x.iter().zip(xi.chunks_exact(p)) {
+                        let bin = (((x - lo) / width) as usize).min(HISTOGRAM_BINS - 1);
+                        counts[pattern(xi) * HISTOGRAM_BINS + bin] += 1;
+                    }
+                    counts
+                },
+            )
+            .reduce(
+                || vec![0u64; patterns * HISTOGRAM_BINS],
+                |a, b| a.iter().zip(&b).map(|(a, b)| a + b).collect(),
+            );
+        let edges: Vec<f64> = (0..=HISTOGRAM_BINS)
+            .map(|k| lo + k as f64 * width)
+            .collect();
+        let histograms = (0..patterns)
+            .map(|id| Histogram {
+                atom: if atoms.is_empty() {
+                    Vec::new()
+                } else {
+                    (0..p)
+                        .map(|j| atoms[(id / radix.pow(j as u32)) % radix])
+                        .collect()
+                },
+                edges: edges.clone(),
+                counts: counts[id * HISTOGRAM_BINS..(id + 1) * HISTOGRAM_BINS].to_vec(),
+            })
+            .collect();
+        Snapshot {
+            step,
+            t,
+            stride,
+            x,
+            xi,
+            histograms,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels;
+    use mfcl_model::OrderParameters;
+
+    #[test]
+    fn histograms_count_every_particle_by_pattern() {
+        let n = 3 * CHUNK + 11;
+        let xi = labels::stratified(FeatureLaw::Rademacher, 2, n, 1);
+        let mut population = Population::new(2, xi, 1);
+        population.initialise(&OrderParameters {
+            overlaps: vec![0.5, -0.2],
+            norm2: 1.0,
+        });
+        let snapshot = population.snapshot(FeatureLaw::Rademacher, 7, 0.07);
+        assert_eq!(snapshot.histograms.len(), 4);
+        let total: u64 = snapshot.histograms.iter().flat_map(|h| &h.counts).sum();
+        assert_eq!(total as usize, n);
+        for h in &snapshot.histograms {
+            // Each pattern holds a quarter of the particles, centred near 0.5 ξ_1 − 0.2 ξ_2.
+            let count: u64 = h.counts.iter().sum();
+            assert!((count as i64 - n as i64 / 4).abs() <= 1);
+            let mean: f64 = h
+                .counts
+                .iter()
+                .zip(h.edges.windows(2))
+                .map(|(c, e)| *c as f64 * (e[0] + e[1]) / 2.0)
+                .sum::<f64>()
+                / count as f64;
+            let expected = 0.5 * f64::from(h.atom[0]) - 0.2 * f64::from(h.atom[1]);
+            assert!((mean - expected).abs() < 0.05, "{:?}: {mean}", h.atom);
+        }
+        assert_eq!(snapshot.stride, 1);
+        assert_eq!(snapshot.x.len(), n);
+    }
+
+    #[test]
+    fn large_populations_are_subsampled_regularly() {
+        let n = 2 * SNAPSHOT_LIMIT + 1;
+        let population = Population::new(1, labels::stratified(FeatureLaw::Gaussian, 1, n, 1), 1);
+        let snapshot = population.snapshot(FeatureLaw::Gaussian, 0, 0.0);
+        assert_eq!(snapshot.stride, 3);
+        assert_eq!(snapshot.x.len(), n.div_ceil(3));
+        assert_eq!(snapshot.histograms.len(), 1);
+        assert!(snapshot.histograms[0].atom.is_empty());
+    }
+}
