@@ -112,3 +112,87 @@ fn killed_and_resumed_runs_equal_the_uninterrupted_run() {
         load_checkpoint(&killed).unwrap().state
     );
 }
+
+fn status_and_stderr(command: &mut Command) -> (Option<i32>, String) {
+    let output = command.stderr(Stdio::piped()).output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A finished run extended with `resume --t-end` equals a run made that long from the start.
+#[test]
+fn extending_a_finished_run_equals_a_longer_run() {
+    let long = scratch("long");
+    let short = scratch("short");
+    let run = |path: &PathBuf, t_end: &str| {
+        let mut args = vec!["run", "--out", path.to_str().unwrap()];
+        args.extend(SETTINGS);
+        args.extend(["--set", t_end]);
+        assert!(mfcl(&args).status().unwrap().success());
+    };
+    run(&long, "run.t_end=1.5");
+    run(&short, "run.t_end=1");
+    assert!(
+        mfcl(&["resume", short.to_str().unwrap(), "--t-end", "1.5"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (a, b) = (read_run(&long).unwrap(), read_run(&short).unwrap());
+    assert_eq!(
+        a.header.config, b.header.config,
+        "the extended run's config records the new t_end"
+    );
+    assert_eq!(a.trajectory, b.trajectory);
+    assert_eq!(a.snapshots, b.snapshots);
+    let (code, err) = status_and_stderr(&mut mfcl(&[
+        "resume",
+        short.to_str().unwrap(),
+        "--t-end",
+        "0.5",
+    ]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("extended, not shortened"), "{err}");
+}
+
+/// Checkpoints of another run, of another format version, or none at all: exit 2 and a reason.
+#[test]
+fn resume_refuses_foreign_or_missing_checkpoints() {
+    let mine = scratch("mine");
+    let other = scratch("other");
+    for (path, seed) in [(&mine, "run.seed=1"), (&other, "run.seed=2")] {
+        let mut args = vec!["run", "--out", path.to_str().unwrap()];
+        args.extend(SETTINGS);
+        args.extend(["--set", "run.t_end=0.2", "--set", seed]);
+        assert!(mfcl(&args).status().unwrap().success());
+    }
+    let checkpoint = mfcl_checkpoint::checkpoint_path(&mine);
+    std::fs::copy(mfcl_checkpoint::checkpoint_path(&other), &checkpoint).unwrap();
+    let (code, err) = status_and_stderr(&mut mfcl(&["resume", mine.to_str().unwrap()]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("belong to different runs"), "{err}");
+
+    {
+        let file = hdf5::File::open_rw(&checkpoint).unwrap();
+        file.delete_attr("format_version").unwrap();
+        file.new_attr::<u32>()
+            .create("format_version")
+            .unwrap()
+            .write_scalar(&2u32)
+            .unwrap();
+    }
+    let (code, err) = status_and_stderr(&mut mfcl(&["resume", mine.to_str().unwrap()]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("format version 2"), "{err}");
+
+    std::fs::remove_file(&checkpoint).unwrap();
+    let (code, err) = status_and_stderr(&mut mfcl(&["resume", mine.to_str().unwrap()]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("no usable checkpoint") && !err.contains("panicked"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
