@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use crate::SolverError;
 use crate::driver::Stepper;
 use crate::labels;
-use crate::population::{CHUNK, Population, accumulate_moments, reduce_into, set_moments};
+use crate::population::{CHUNK, Population, reduce_into, set_moments};
 
 /// Everything that evolves, and nothing that defines the problem: what a checkpoint holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,6 +131,8 @@ impl ParticleSystem {
         }
     }
 
+    /// One pass: the exact OU update, the soft threshold of an `l1` part, and the moment
+    /// sums (kept in registers, then stored once per chunk).
     fn sweep<const P: usize>(&mut self, update: Update<P>) {
         let population = &mut self.state.population;
         population
@@ -140,7 +142,7 @@ impl ParticleSystem {
             .zip(population.streams.par_iter_mut())
             .zip(self.partial.par_chunks_mut(P + 1))
             .for_each(|(((x, xi), rng), sums)| {
-                sums.fill(0.0);
+                let (mut overlaps, mut norm2) = ([0.0; P], 0.0);
                 for (x, xi) in x.iter_mut().zip(xi.chunks_exact(P)) {
                     let eta: f64 = rng.sample(StandardNormal);
                     let mut next = update.decay * *x + update.noise * eta;
@@ -151,8 +153,13 @@ impl ParticleSystem {
                         next = next.signum() * (next.abs() - update.threshold).max(0.0);
                     }
                     *x = next;
-                    accumulate_moments(sums, next, xi);
+                    for (q, xi) in overlaps.iter_mut().zip(xi) {
+                        *q += f64::from(*xi) * next;
+                    }
+                    norm2 += next * next;
                 }
+                sums[..P].copy_from_slice(&overlaps);
+                sums[P] = norm2;
             });
     }
 }

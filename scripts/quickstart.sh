@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The quickstart in one command: installs what is missing, builds mfcl, runs the embedded
+# quickstart (1e6 particles, progress bar), compares it with the reduced ODE, and draws it.
+# Writes runs/quickstart.h5 (+ checkpoint, snapshots) and runs/quickstart.png.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cargo build --release -q -p mfcl
+target/release/mfcl run "$@"
+target/release/mfcl compare runs/quickstart.h5
+target/release/mfcl plot runs/quickstart.h5 --out runs/quickstart.png
+echo "figure: runs/quickstart.png"
