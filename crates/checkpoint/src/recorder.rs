@@ -187,7 +187,8 @@ impl<S: Persist> Observer<S> for Recorder {
             .cadence
             .checkpoint_every_secs
             .is_some_and(|every| self.last_checkpoint.elapsed() >= every);
-        if step.is_multiple_of(self.cadence.checkpoint_every)
+        // None at step 0: `mfcl resume` starts a run without a checkpoint over from its config.
+        if step > 0 && step.is_multiple_of(self.cadence.checkpoint_every)
             || step == self.cadence.total_steps
             || due_by_wall
         {

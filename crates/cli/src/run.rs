@@ -69,29 +69,56 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
 /// rebuilding the run file from it first, so that the result equals an uninterrupted run.
 pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
     let checkpoint_file = checkpoint_path(&args.run);
-    let checkpoint = load_checkpoint(&args.run)
-        .with_context(|| format!("cannot resume {}: no usable checkpoint", args.run.display()))
-        .map_err(Failure::input)?;
-    match read_run(&args.run) {
-        Ok(contents) if contents.header.config != checkpoint.header.config => {
-            return Err(Failure::input(anyhow!(
-                "{} and {} belong to different runs: their configs differ",
-                args.run.display(),
-                checkpoint_file.display()
-            )));
+    let run_file = read_run(&args.run);
+    let (header, recorded, snapshots, start) = if checkpoint_file.exists() {
+        let checkpoint = load_checkpoint(&args.run)
+            .with_context(|| format!("cannot resume {}: no usable checkpoint", args.run.display()))
+            .map_err(Failure::input)?;
+        match &run_file {
+            Ok(contents) if contents.header.config != checkpoint.header.config => {
+                return Err(Failure::input(anyhow!(
+                    "{} and {} belong to different runs: their configs differ",
+                    args.run.display(),
+                    checkpoint_file.display()
+                )));
+            }
+            Ok(_) => {}
+            Err(error) => {
+                eprintln!("warning: {error}; rebuilding the run file from the checkpoint")
+            }
         }
-        Ok(_) => {}
-        Err(error) => eprintln!("warning: {error}; rebuilding the run file from the checkpoint"),
-    }
+        (
+            checkpoint.header,
+            checkpoint.trajectory,
+            checkpoint.snapshots,
+            Some(checkpoint.state),
+        )
+    } else {
+        // Stopped before its first checkpoint: a run is determined by its config, which the
+        // run file's header holds, so starting over gives exactly what resuming would.
+        let contents = run_file
+            .with_context(|| {
+                format!(
+                    "cannot resume {}: no checkpoint, and the run file is unusable",
+                    args.run.display()
+                )
+            })
+            .map_err(Failure::input)?;
+        eprintln!(
+            "note: {} has no checkpoint yet; starting it again from t = 0",
+            args.run.display()
+        );
+        (contents.header, Trajectory::default(), Vec::new(), None)
+    };
     let sets: Vec<String> = args
         .t_end
         .iter()
         .map(|t| format!("run.t_end={t}"))
         .collect();
-    let config = Config::parse_with(&checkpoint.header.config, &sets)
+    let config = Config::parse_with(&header.config, &sets)
         .with_context(|| format!("invalid config in {}", checkpoint_file.display()))
         .map_err(Failure::input)?;
-    let reached = checkpoint.trajectory.t.last().copied().unwrap_or(0.0);
+    let reached = recorded.t.last().copied().unwrap_or(0.0);
     if config.run.t_end < reached {
         return Err(Failure::input(anyhow!(
             "--t-end {} is before the checkpoint's time {reached}: a run can be extended, not shortened",
@@ -100,15 +127,15 @@ pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
     }
     let header = Header {
         config: config.source.clone(),
-        ..checkpoint.header
+        ..header
     };
     let job = Job {
         config,
         path: args.run.clone(),
         header,
-        recorded: checkpoint.trajectory,
-        snapshots: checkpoint.snapshots,
-        start: Some(checkpoint.state),
+        recorded,
+        snapshots,
+        start,
     };
     execute(job, args.threads, args.json)
 }

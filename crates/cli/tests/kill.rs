@@ -77,7 +77,7 @@ fn killed_and_resumed_runs_equal_the_uninterrupted_run() {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        duration.mul_f64(0.05 + 0.35 * (state % 1000) as f64 / 1000.0)
+        duration.mul_f64(0.2 + 0.5 * (state % 1000) as f64 / 1000.0)
     };
     let mut kills = 0;
     let mut finished = kill_after(
@@ -89,8 +89,9 @@ fn killed_and_resumed_runs_equal_the_uninterrupted_run() {
     while !finished {
         kills += 1;
         assert!(kills < 60, "the run never finished");
-        // Killed before its first checkpoint was in place: start again, as a user would.
-        let mut command = if mfcl_checkpoint::checkpoint_path(&killed).exists() {
+        // Killed before its first checkpoint, resume starts over; killed before even the run
+        // file was in place, only `run` can.
+        let mut command = if killed.exists() {
             mfcl(&["resume", out])
         } else {
             mfcl(&[&["run", "--out", out][..], &SETTINGS[..]].concat())
@@ -187,12 +188,19 @@ fn resume_refuses_foreign_or_missing_checkpoints() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("format version 2"), "{err}");
 
+    // Without a checkpoint the run starts over from the config in its run file; without
+    // either, there is nothing to resume.
     std::fs::remove_file(&checkpoint).unwrap();
+    let (code, err) = status_and_stderr(&mut mfcl(&["resume", mine.to_str().unwrap()]));
+    assert_eq!(code, Some(0), "{err}");
+    std::fs::remove_file(&checkpoint).unwrap();
+    std::fs::remove_file(&mine).unwrap();
     let (code, err) = status_and_stderr(&mut mfcl(&["resume", mine.to_str().unwrap()]));
     assert_eq!(code, Some(2), "{err}");
     assert!(
-        err.contains("no usable checkpoint") && !err.contains("panicked"),
+        err.contains("no checkpoint, and the run file is unusable"),
         "{err}"
     );
+    assert!(!err.contains("panicked"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }

@@ -70,11 +70,11 @@ impl Population {
         };
         let (lo, hi) = self
             .x
-            .par_iter()
-            .fold(
-                || (f64::MAX, f64::MIN),
-                |(lo, hi), &x| (lo.min(x), hi.max(x)),
-            )
+            .par_chunks(CHUNK)
+            .map(|x| {
+                x.iter()
+                    .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+            })
             .reduce(|| (f64::MAX, f64::MIN), |a, b| (a.0.min(b.0), a.1.max(b.1)));
         let (lo, hi) = if lo < hi {
             (lo, hi)
@@ -82,24 +82,26 @@ impl Population {
             (lo - 0.5, lo + 0.5)
         };
         let width = (hi - lo) / HISTOGRAM_BINS as f64;
+        let per_width = width.recip();
         // Integer counts: the sum over chunks is exact in any order.
         let counts = self
             .x
             .par_chunks(CHUNK)
             .zip(self.xi.par_chunks(CHUNK * p))
-            .fold(
-                || vec![0u64; patterns * HISTOGRAM_BINS],
-                |mut counts, (x, xi)| {
-                    for (x, xi) in x.iter().zip(xi.chunks_exact(p)) {
-                        let bin = (((x - lo) / width) as usize).min(HISTOGRAM_BINS - 1);
-                        counts[pattern(xi) * HISTOGRAM_BINS + bin] += 1;
-                    }
-                    counts
-                },
-            )
+            .map(|(x, xi)| {
+                let mut counts = vec![0u64; patterns * HISTOGRAM_BINS];
+                for (x, xi) in x.iter().zip(xi.chunks_exact(p)) {
+                    let bin = (((x - lo) * per_width) as usize).min(HISTOGRAM_BINS - 1);
+                    counts[pattern(xi) * HISTOGRAM_BINS + bin] += 1;
+                }
+                counts
+            })
             .reduce(
                 || vec![0u64; patterns * HISTOGRAM_BINS],
-                |a, b| a.iter().zip(&b).map(|(a, b)| a + b).collect(),
+                |mut a, b| {
+                    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                    a
+                },
             );
         let edges: Vec<f64> = (0..=HISTOGRAM_BINS)
             .map(|k| lo + k as f64 * width)
