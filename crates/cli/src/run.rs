@@ -5,6 +5,8 @@
 use std::io::IsTerminal;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
@@ -13,7 +15,10 @@ use mfcl_checkpoint::{
 };
 use mfcl_comparator::{ComparatorError, Deviation};
 use mfcl_model::{Config, SolverKind, Trajectory};
-use mfcl_solver::{Interrupted, ParticleSystem, Schedule, Sgd, Snapshot, SolverError, drive_from};
+use mfcl_solver::{
+    Interrupted, Observer, ObserverError, ParticleSystem, Schedule, Sgd, Snapshot, SolverError,
+    Stepper, drive_from,
+};
 
 use crate::progress::Progress;
 use crate::{Failure, ResumeArgs, RunArgs, commands, output};
@@ -138,6 +143,38 @@ pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
         start,
     };
     execute(job, args.threads, args.json)
+}
+
+/// Turns Ctrl-C into a clean stop between two steps (see [`drive_with_recorder`]).
+struct CtrlC(&'static AtomicBool);
+
+impl CtrlC {
+    fn watch() -> CtrlC {
+        static PRESSED: AtomicBool = AtomicBool::new(false);
+        static INSTALLED: Once = Once::new();
+        INSTALLED.call_once(|| {
+            // Without a handler Ctrl-C still ends the run at once, as it always did.
+            let _ = ctrlc::set_handler(|| PRESSED.store(true, Ordering::SeqCst));
+        });
+        CtrlC(&PRESSED)
+    }
+
+    fn pressed(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl<S: Stepper> Observer<S> for CtrlC {
+    fn after_step(&mut self, stepper: &S, _: &Trajectory) -> Result<(), ObserverError> {
+        if self.pressed() {
+            return Err(format!(
+                "interrupted by Ctrl-C; a checkpoint at t = {} is written: continue with `mfcl resume`",
+                stepper.time()
+            )
+            .into());
+        }
+        Ok(())
+    }
 }
 
 /// What to run and where to write it.
@@ -285,15 +322,27 @@ fn drive_with_recorder<S: Persist>(
         run.solver,
         show_progress,
     );
-    let mut observer = (progress, recorder);
+    let mut observer = (progress, (recorder, CtrlC::watch()));
     let steps_before = stepper.steps_taken();
     let (trajectory, error) = match drive_from(stepper, &schedule, job.recorded, &mut observer) {
         Ok(trajectory) => (trajectory, None),
         Err(Interrupted { error, trajectory }) => (trajectory, Some(error)),
     };
     let wall = started.elapsed();
-    let (progress, mut recorder) = observer;
+    let (progress, (mut recorder, ctrl_c)) = observer;
     progress.finish();
+    if ctrl_c.pressed() {
+        // Stopped between two steps: checkpoint exactly there, so that resume loses nothing.
+        recorder
+            .checkpoint(stepper, &trajectory)
+            .with_context(|| {
+                format!(
+                    "interrupted, and the final checkpoint failed ({})",
+                    job.path.display()
+                )
+            })
+            .map_err(Failure::input)?;
+    }
     // The last checkpoint must be on disk before the run reports success.
     recorder
         .finish()

@@ -204,3 +204,67 @@ fn resume_refuses_foreign_or_missing_checkpoints() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// Ctrl-C (SIGINT) stops the run between two steps with a checkpoint there: exit 1, one
+/// line saying so, and `mfcl resume` completes the run as if nothing had happened.
+#[test]
+fn ctrl_c_checkpoints_and_resume_completes_the_run() {
+    let reference = scratch("ctrl-c-reference");
+    let interrupted = scratch("ctrl-c");
+    let args = |path: &PathBuf| {
+        let mut args = vec![
+            "run".to_string(),
+            "--out".into(),
+            path.to_str().unwrap().into(),
+        ];
+        args.extend(SETTINGS.iter().map(|s| s.to_string()));
+        args.extend(["--set".into(), "run.t_end=6".into()]);
+        args
+    };
+    assert!(
+        mfcl(
+            &args(&reference)
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+        )
+        .status()
+        .unwrap()
+        .success()
+    );
+    let child = mfcl(
+        &args(&interrupted)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    )
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let output = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    if output.status.success() {
+        eprintln!("the run finished before the signal arrived; nothing to check");
+        return;
+    }
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("interrupted by Ctrl-C") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(
+        mfcl(&["resume", interrupted.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (a, b) = (
+        read_run(&reference).unwrap(),
+        read_run(&interrupted).unwrap(),
+    );
+    assert_eq!(a.trajectory, b.trajectory);
+    assert_eq!(a.snapshots, b.snapshots);
+}
