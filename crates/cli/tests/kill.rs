@@ -241,7 +241,13 @@ fn ctrl_c_checkpoints_and_resume_completes_the_run() {
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
-    std::thread::sleep(Duration::from_millis(150));
+    // The handler is in place once the run is stepping, which its first checkpoint shows.
+    let started = Instant::now();
+    while !mfcl_checkpoint::checkpoint_path(&interrupted).exists()
+        && started.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     let output = child.wait_with_output().unwrap();
