@@ -37,9 +37,7 @@ fn particle_step(c: &mut Criterion) {
             });
         }
         let mut x = vec![0.5f64; n];
-        let xi: Vec<f32> = (0..n)
-            .map(|k| if k % 2 == 0 { 1.0 } else { -1.0 })
-            .collect();
+        let xi = alternating_labels(n);
         let mut rng = stream(1, 0);
         group.bench_function(BenchmarkId::new("reference_kernel", n), |b| {
             b.iter(|| {
@@ -53,6 +51,13 @@ fn particle_step(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// `ξ = ±1` alternately: the labels of the reference kernels.
+fn alternating_labels(n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|k| if k % 2 == 0 { 1.0 } else { -1.0 })
+        .collect()
 }
 
 fn particle_kernel(
@@ -85,9 +90,7 @@ fn sgd_step(c: &mut Criterion) {
         });
         let mut x = vec![0.5f64; n];
         let mut nu = vec![0.0f64; 2 * n];
-        let xi: Vec<f32> = (0..n)
-            .map(|k| if k % 2 == 0 { 1.0 } else { -1.0 })
-            .collect();
+        let xi = alternating_labels(n);
         let mut rng = stream(1, 0);
         group.bench_function(BenchmarkId::new("reference_kernel", n), |b| {
             b.iter(|| {
