@@ -1,14 +1,17 @@
 //! `mfcl`: the command line. Library crates return typed errors; this binary adds context
 //! and maps failures to the exit codes of DESIGN.md (0 success, 1 failed check, 2 bad input).
 
+mod basins;
 mod commands;
 mod compare;
 mod export;
+mod figures;
 mod inspect;
 mod output;
 mod plot;
 mod progress;
 mod run;
+mod sweep;
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -36,6 +39,13 @@ enum Command {
     /// Fixed points of the reduced ODE, their stability, and the growth rates at the
     /// uninformative state.
     FixedPoints(ConfigArgs),
+    /// The probability that a random start near the uninformative state selects each
+    /// feature (basins of attraction), from the reduced ODE or from particle runs; with
+    /// --plot, the phase portrait of (m_1, m_2) for two features.
+    Basins(BasinsArgs),
+    /// The steady state reached from the config's initial condition for each value of one
+    /// config key: cosines, norm, stability, and the growth rates at the uninformative state.
+    Sweep(SweepArgs),
     /// Compare a run file's trajectory with the reduced ODE (L2 or no regularizer only);
     /// exit 1 when a cosine deviates by more than the tolerance.
     Compare(CompareArgs),
@@ -83,6 +93,65 @@ struct RunArgs {
     /// checkpoint RUN.checkpoint.h5 and the folder RUN.snapshots go beside it.
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
+}
+
+/// How `mfcl basins` follows its starts.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BasinSolver {
+    /// The reduced ODE from `Q = r0 u`, `R = R_0` (L2 or no regularizer).
+    Ode,
+    /// Independent particle runs (the config's N and dt, seeds seed, seed + 1, ...) from
+    /// `Q = 0`, `R = R_0`: the finite-size check of the ODE picture.
+    Particles,
+}
+
+impl BasinSolver {
+    /// The command-line spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            BasinSolver::Ode => "ode",
+            BasinSolver::Particles => "particles",
+        }
+    }
+}
+
+/// Arguments of `mfcl basins`.
+#[derive(Args)]
+struct BasinsArgs {
+    /// The TOML config; its run.seed seeds the starts.
+    config: PathBuf,
+    #[command(flatten)]
+    options: ConfigOptions,
+    /// Number of starts (default 1000 for the ODE, 200 particle runs).
+    #[arg(long, value_name = "K")]
+    samples: Option<usize>,
+    /// Radius r0 of the ODE's starts Q = r0 u, u uniform on the unit sphere (default 0.02).
+    #[arg(long, value_name = "R0")]
+    radius: Option<f64>,
+    /// Follow the starts with the reduced ODE or with particle runs.
+    #[arg(long, value_enum, default_value = "ode")]
+    solver: BasinSolver,
+    /// Also draw the phase portrait of (m_1, m_2) as a PNG (two features only).
+    #[arg(long, value_name = "PNG")]
+    plot: Option<PathBuf>,
+}
+
+/// Arguments of `mfcl sweep`.
+#[derive(Args)]
+struct SweepArgs {
+    /// The TOML config; the steady state is sought from its [init].
+    config: PathBuf,
+    #[command(flatten)]
+    options: ConfigOptions,
+    /// The dotted config key to vary, e.g. model.noise.correlation.
+    #[arg(long, value_name = "KEY")]
+    param: String,
+    /// K evenly spaced values from A to B inclusive, e.g. -0.9:0.9:19.
+    #[arg(long, value_name = "A:B:K", allow_hyphen_values = true)]
+    values: String,
+    /// Also draw the steady state and growth rates against the value as a PNG.
+    #[arg(long, value_name = "PNG")]
+    plot: Option<PathBuf>,
 }
 
 /// Arguments of `mfcl resume`.
@@ -191,6 +260,8 @@ fn main() -> ExitCode {
         Command::Resume(args) => run::resume(&args),
         Command::Ode(args) => commands::ode(&args),
         Command::FixedPoints(args) => commands::fixed_points(&args),
+        Command::Basins(args) => basins::run(&args),
+        Command::Sweep(args) => sweep::sweep(&args),
         Command::Compare(args) => compare::compare(&args),
         Command::Export(args) => export::export(&args),
         Command::Plot(args) => plot::plot(&args),

@@ -75,3 +75,19 @@ impl<S: Stepper> Observer<S> for Progress {
         Ok(())
     }
 }
+
+/// A bar that counts finished items (`mfcl basins`, `mfcl sweep`) with the rate and ETA;
+/// hidden unless `visible`.
+pub fn counter(total: u64, unit: &'static str, visible: bool) -> ProgressBar {
+    if !visible {
+        return ProgressBar::hidden();
+    }
+    let style = ProgressStyle::with_template(&format!(
+        "{{elapsed_precise}} [{{wide_bar}}] {{pos}}/{{len}} {unit}  ETA {{eta}}"
+    ))
+    .expect("the template is valid")
+    .progress_chars("=> ");
+    let bar = ProgressBar::new(total).with_style(style);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}

@@ -113,6 +113,12 @@ impl<F: FnMut(&[f64], &mut [f64])> Dopri5<F> {
         }
     }
 
+    /// `rhs(y)` at the current state; known once a step has been taken (the last stage of
+    /// an accepted step is evaluated there).
+    pub fn derivative(&self) -> Option<&[f64]> {
+        self.fresh.then_some(self.k[0].as_slice())
+    }
+
     /// Advances by one accepted step that does not pass `t_max`; lands on `t_max` exactly
     /// when the step would otherwise cross it.
     pub fn step(&mut self, t_max: f64) -> Result<(), StepError> {

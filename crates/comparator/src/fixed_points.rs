@@ -128,6 +128,23 @@ pub fn fixed_points(
             }
         }
     }
+    // Mixed points, where two features are learned at once: the saddles that separate the
+    // basins of the informative points lie between two axes.
+    for j in 0..p {
+        for k in j + 1..p {
+            for sign in [1.0, -1.0] {
+                for cosine in [0.3, 0.6, 0.9] {
+                    for angle in [0.25, 0.5, 0.75] {
+                        let angle: f64 = angle * std::f64::consts::FRAC_PI_2;
+                        let mut start = origin.clone();
+                        start[j] = cosine * angle.cos() * r0.sqrt();
+                        start[k] = sign * cosine * angle.sin() * r0.sqrt();
+                        starts.push(start);
+                    }
+                }
+            }
+        }
+    }
     let mut from_init = init.overlaps.clone();
     from_init.push(init.norm2);
     if let Ok((end, _)) = ode.relax(&from_init, horizon, 0.0) {
@@ -175,7 +192,7 @@ pub fn fixed_points(
 
 /// Damped Newton on the ODE's right-hand side; `None` if it does not converge to a point
 /// with `R > 0`.
-fn newton(ode: &ReducedOde, mut y: Vec<f64>) -> Option<Vec<f64>> {
+pub(crate) fn newton(ode: &ReducedOde, mut y: Vec<f64>) -> Option<Vec<f64>> {
     let n = y.len();
     let residual = |y: &[f64]| {
         let mut d = vec![0.0; n];
@@ -212,7 +229,7 @@ fn newton(ode: &ReducedOde, mut y: Vec<f64>) -> Option<Vec<f64>> {
     (size(&f) < RESIDUAL).then_some(y)
 }
 
-fn classify(ode: &ReducedOde, y: Vec<f64>) -> FixedPoint {
+pub(crate) fn classify(ode: &ReducedOde, y: Vec<f64>) -> FixedPoint {
     let jac: DMatrix<f64> = ode.jacobian(&y);
     let mut eigenvalues: Vec<(f64, f64)> = jac
         .complex_eigenvalues()

@@ -1,19 +1,28 @@
 //! mfcl-comparator: the reduced ODE for the overlaps and the squared norm (exact under L2),
-//! its fixed points and their stability, and the growth rates at the uninformative state.
+//! its fixed points and their stability, the growth rates at the uninformative state, the
+//! basins of attraction of the informative states, and steady states for parameter sweeps.
 //!
 //! It works on plain [`mfcl_model::Trajectory`] values and reads no files.
 
 #![warn(missing_docs)]
 
+mod basins;
 mod compare;
 mod dopri;
 mod fixed_points;
 mod ode;
+mod steady;
 
+pub use basins::{
+    Attractors, BASIN_TOLERANCE, BasinSample, DECISION_FRACTION, DECISION_RADIUS,
+    DEFAULT_START_RADIUS, ODE_HORIZON, REST, Selection, Tally, basins, dominant_feature,
+    sphere_starts,
+};
 pub use compare::{Deviation, deviation};
 pub use dopri::{Dopri5, Tolerance};
 pub use fixed_points::{FixedPoint, FixedPointReport, Uninformative, fixed_points, uninformative};
 pub use ode::ReducedOde;
+pub use steady::{POLISH_DISTANCE, STEADY_HORIZON, STEADY_REST, steady_state};
 
 /// Why the comparator could not answer.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -41,6 +50,14 @@ pub enum ComparatorError {
         t: f64,
         /// The rejected step.
         step: f64,
+    },
+    /// The ODE did not settle on a fixed point.
+    #[error("no steady state: the ODE did not settle by t = {t}: {reason}")]
+    NotConverged {
+        /// Model time reached.
+        t: f64,
+        /// What was left unsettled.
+        reason: String,
     },
     /// `2 (g_0(0, R) − λ) R + τ v(0, R)` has no stable root.
     #[error(

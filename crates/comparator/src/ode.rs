@@ -117,12 +117,7 @@ impl<'a> ReducedOde<'a> {
         let mut stepper = Dopri5::new(rhs, start, y, 0.01, tolerance);
         for &target in rest {
             while stepper.t < target {
-                stepper
-                    .step(target)
-                    .map_err(|StepError::StepTooSmall { t, step }| {
-                        ComparatorError::StepTooSmall { t, step }
-                    })?;
-                check_domain(stepper.t, &stepper.y)?;
+                advance(&mut stepper, target)?;
             }
             let (q, r) = split(&stepper.y);
             trajectory.push(target, q, r);
@@ -145,16 +140,9 @@ impl<'a> ReducedOde<'a> {
             0.01,
             Tolerance::default(),
         );
-        let mut derivative = vec![0.0; init.len()];
         while stepper.t < t_max {
-            stepper
-                .step(t_max)
-                .map_err(
-                    |StepError::StepTooSmall { t, step }| ComparatorError::StepTooSmall { t, step },
-                )?;
-            check_domain(stepper.t, &stepper.y)?;
-            self.rhs(&stepper.y, &mut derivative);
-            if derivative.iter().all(|d| d.abs() < threshold) {
+            advance(&mut stepper, t_max)?;
+            if at_rest(&stepper, threshold) {
                 break;
             }
         }
@@ -177,6 +165,24 @@ fn output_times(t_end: f64, every: f64) -> impl Iterator<Item = f64> {
             }
         })
         .chain((!on_grid).then_some(t_end))
+}
+
+/// One accepted step of the ODE, not past `t_max`, that stays in the domain.
+pub(crate) fn advance<F: FnMut(&[f64], &mut [f64])>(
+    stepper: &mut Dopri5<F>,
+    t_max: f64,
+) -> Result<(), ComparatorError> {
+    stepper
+        .step(t_max)
+        .map_err(|StepError::StepTooSmall { t, step }| ComparatorError::StepTooSmall { t, step })?;
+    check_domain(stepper.t, &stepper.y)
+}
+
+/// Whether every component of the stepper's current derivative is below `threshold`.
+pub(crate) fn at_rest<F: FnMut(&[f64], &mut [f64])>(stepper: &Dopri5<F>, threshold: f64) -> bool {
+    stepper
+        .derivative()
+        .is_some_and(|d| d.iter().all(|d| d.abs() < threshold))
 }
 
 fn split(state: &[f64]) -> (&[f64], f64) {

@@ -1,0 +1,200 @@
+//! `mfcl sweep`: the steady state reached from the config's initial condition, for each
+//! value of one config key.
+
+use std::io::IsTerminal;
+
+use anyhow::anyhow;
+use mfcl_comparator::{ComparatorError, FixedPoint, steady_state, uninformative};
+use mfcl_model::Config;
+use rayon::prelude::*;
+use serde_json::{Value, json};
+
+use crate::{Failure, SweepArgs, commands, figures, output, progress};
+
+/// One value of the swept key and what the ODE reached there.
+pub struct SweepPoint {
+    /// The value of the key.
+    pub value: f64,
+    /// The polished steady state, or why there is none.
+    pub steady: Result<FixedPoint, ComparatorError>,
+    /// The growth rates `κ_j` at the uninformative state, where it has a steady norm.
+    pub growth_rates: Option<Vec<f64>>,
+}
+
+/// A whole sweep, in the order of the values.
+pub struct Sweep {
+    /// The dotted config key.
+    pub param: String,
+    /// Number of features `p`.
+    pub features: usize,
+    /// One entry per value.
+    pub points: Vec<SweepPoint>,
+}
+
+/// `A:B:K`: `K` evenly spaced values from `A` to `B` inclusive (`K = 1` gives `A`).
+pub fn parse_values(text: &str) -> anyhow::Result<Vec<f64>> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let [a, b, k] = parts[..] else {
+        return Err(anyhow!(
+            "--values {text}: expected A:B:K (K evenly spaced values from A to B), e.g. -0.9:0.9:19"
+        ));
+    };
+    let number = |s: &str, what: &str| {
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| anyhow!("--values {text}: {what} = {s:?} is not a finite number"))
+    };
+    let (a, b) = (number(a, "A")?, number(b, "B")?);
+    let k: usize = k.trim().parse().ok().filter(|&k| k >= 1).ok_or_else(|| {
+        anyhow!("--values {text}: K = {k:?} must be a whole number of at least 1")
+    })?;
+    Ok((0..k)
+        .map(|i| {
+            if k == 1 {
+                a
+            } else {
+                a + (b - a) * i as f64 / (k - 1) as f64
+            }
+        })
+        .collect())
+}
+
+/// `mfcl sweep CONFIG --param KEY --values A:B:K`.
+pub fn sweep(args: &SweepArgs) -> Result<(), Failure> {
+    let values = parse_values(&args.values).map_err(Failure::input)?;
+    // Every value is validated before any work starts.
+    let configs: Vec<Config> = values
+        .iter()
+        .map(|value| {
+            let mut sets = args.options.sets.clone();
+            sets.push(format!("{}={value:?}", args.param));
+            commands::load(Some(&args.config), &sets)
+        })
+        .collect::<Result<_, _>>()?;
+    if let Some(config) = configs.first() {
+        mfcl_comparator::ReducedOde::new(&config.problem).map_err(Failure::input)?;
+    }
+    let bar = progress::counter(
+        values.len() as u64,
+        "values",
+        !args.options.json && std::io::stderr().is_terminal(),
+    );
+    let points: Vec<SweepPoint> = values
+        .par_iter()
+        .zip(&configs)
+        .map(|(&value, config)| {
+            let point = SweepPoint {
+                value,
+                steady: steady_state(&config.problem, &config.init),
+                growth_rates: uninformative(&config.problem).ok().map(|u| u.growth_rates),
+            };
+            bar.inc(1);
+            point
+        })
+        .collect();
+    bar.finish_and_clear();
+    let sweep = Sweep {
+        param: args.param.clone(),
+        features: configs[0].problem.features(),
+        points,
+    };
+    if args.options.json {
+        output::print_json(&sweep_json(&sweep));
+    } else {
+        print_sweep(&sweep);
+    }
+    if let Some(path) = &args.plot {
+        figures::sweep_figure(path, &sweep).map_err(Failure::input)?;
+        if !args.options.json {
+            println!("wrote {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// DESIGN.md's `{"param", "values", "cosine", "norm2"}`, plus `"overlaps"`, `"stable"`,
+/// `"growth_rates"` and `"error"`; a value without a steady state has `null` everywhere
+/// but in `"error"`.
+pub fn sweep_json(sweep: &Sweep) -> Value {
+    let field = |f: &dyn Fn(&FixedPoint) -> Value| -> Vec<Value> {
+        sweep
+            .points
+            .iter()
+            .map(|p| p.steady.as_ref().map_or(Value::Null, f))
+            .collect()
+    };
+    json!({
+        "param": sweep.param,
+        "values": sweep.points.iter().map(|p| p.value).collect::<Vec<_>>(),
+        "cosine": field(&|f| json!(f.state.cosine())),
+        "norm2": field(&|f| json!(f.state.norm2)),
+        "overlaps": field(&|f| json!(f.state.overlaps)),
+        "stable": field(&|f| json!(f.stable)),
+        "growth_rates": sweep.points.iter().map(|p| json!(p.growth_rates)).collect::<Vec<_>>(),
+        "error": sweep.points.iter().map(|p| match &p.steady {
+            Ok(_) => Value::Null,
+            Err(error) => json!(error.to_string()),
+        }).collect::<Vec<_>>(),
+    })
+}
+
+fn print_sweep(sweep: &Sweep) {
+    let p = sweep.features;
+    let mut head = format!("{:>12}", sweep.param.rsplit('.').next().unwrap_or(""));
+    for j in 1..=p {
+        head += &format!("{:>12}", format!("m_{j}"));
+    }
+    head += &format!("{:>12}   stable", "R");
+    for j in 1..=p {
+        head += &format!("{:>12}", format!("kappa_{j}"));
+    }
+    println!(
+        "steady states from the config's initial condition, by {}:",
+        sweep.param
+    );
+    println!("{head}");
+    for point in &sweep.points {
+        let mut line = format!(" {:>11.6}", point.value);
+        match &point.steady {
+            Ok(f) => {
+                for m in f.state.cosine() {
+                    line += &format!(" {m:>11.8}");
+                }
+                let stable = if f.stable { "yes" } else { "no" };
+                line += &format!(" {:>11.8}   {stable:>6}", f.state.norm2);
+            }
+            Err(_) => {
+                line += &format!("{:>width$}", "not converged", width = 12 * (p + 1) + 9);
+            }
+        }
+        for kappa in point.growth_rates.iter().flatten() {
+            line += &format!(" {kappa:>11.6}");
+        }
+        println!("{line}");
+    }
+    for point in &sweep.points {
+        if let Err(error) = &point.steady {
+            println!("  {} = {}: {error}", sweep.param, point.value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_evenly_spaced_and_inclusive() {
+        assert_eq!(
+            parse_values("0:1:5").unwrap(),
+            vec![0.0, 0.25, 0.5, 0.75, 1.0]
+        );
+        assert_eq!(parse_values("-0.5:0.5:1").unwrap(), vec![-0.5]);
+        assert_eq!(parse_values("1:0:3").unwrap(), vec![1.0, 0.5, 0.0]);
+        for bad in ["0:1", "0:1:0", "a:1:3", "0:1:2.5", "0:inf:3", "0:1:3:4"] {
+            assert!(parse_values(bad).is_err(), "{bad}");
+        }
+    }
+}

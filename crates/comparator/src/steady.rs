@@ -1,0 +1,52 @@
+//! The steady state reached from an initial condition: what `mfcl sweep` reports.
+
+use mfcl_model::{OrderParameters, Problem};
+
+use crate::fixed_points::{classify, newton};
+use crate::{ComparatorError, FixedPoint, ReducedOde};
+
+/// Model time within which the ODE must come to rest.
+pub const STEADY_HORIZON: f64 = 1e4;
+/// The ODE is at rest when every component of `d(Q, R)/dt` is below this; Newton's method
+/// then polishes the state to a residual of 1e-11.
+pub const STEADY_REST: f64 = 1e-8;
+/// Newton's method may move the state at rest by at most this (max norm over `(Q, R)`);
+/// a larger jump means it found another fixed point, not the one the ODE was approaching.
+pub const POLISH_DISTANCE: f64 = 1e-4;
+
+/// Integrates the reduced ODE from `init` until it comes to rest, then polishes the state
+/// with Newton's method. The result is the fixed point with its stability; it is unstable
+/// only when `init` lies on an invariant set (e.g. `Q_j = 0`) of an unstable point.
+pub fn steady_state(
+    problem: &Problem,
+    init: &OrderParameters,
+) -> Result<FixedPoint, ComparatorError> {
+    let ode = ReducedOde::new(problem)?;
+    let mut y = init.overlaps.clone();
+    y.push(init.norm2);
+    let (rest, t) = ode.relax(&y, STEADY_HORIZON, STEADY_REST)?;
+    let mut derivative = vec![0.0; rest.len()];
+    ode.rhs(&rest, &mut derivative);
+    let residual = derivative.iter().fold(0.0f64, |m, d| m.max(d.abs()));
+    if residual >= STEADY_REST {
+        return Err(ComparatorError::NotConverged {
+            t,
+            reason: format!("the largest |d(Q, R)/dt| is still {residual:.1e}"),
+        });
+    }
+    let polished = newton(&ode, rest.clone()).ok_or_else(|| ComparatorError::NotConverged {
+        t,
+        reason: "Newton's method did not converge from the state at rest".into(),
+    })?;
+    let moved = polished
+        .iter()
+        .zip(&rest)
+        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    if moved > POLISH_DISTANCE {
+        return Err(ComparatorError::NotConverged {
+            t,
+            reason: format!("Newton's method moved the state at rest by {moved:.1e}"),
+        });
+    }
+    Ok(classify(&ode, polished))
+}
