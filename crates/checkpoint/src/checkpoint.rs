@@ -9,7 +9,7 @@ use mfcl_model::{Coefficients, Trajectory};
 use mfcl_solver::{ParticleState, Population, SgdState, Snapshot, Stream};
 use rand::SeedableRng;
 
-use crate::durable::{replace, temporary};
+use crate::durable::{replace, temporary, write_temporary};
 use crate::hdf::Ctx;
 use crate::layout::{Header, TrajectoryDatasets, read_snapshots, write_snapshot};
 use crate::{FileError, Result};
@@ -91,10 +91,13 @@ pub(crate) fn write_snapshot_file(
     })?;
     let path = snapshot_file(run, index);
     let temporary = temporary(&path, "new");
-    let ctx = Ctx::new(&temporary);
-    let file = ctx.h5(hdf5::File::create(&temporary))?;
-    write_snapshot(&ctx, &file, index, snapshot)?;
-    ctx.h5(file.close())?;
+    // Errors name the snapshot file, not its temporary.
+    let ctx = Ctx::new(&path);
+    write_temporary(&temporary, || {
+        let file = ctx.h5(hdf5::File::create(&temporary))?;
+        write_snapshot(&ctx, &file, index, snapshot)?;
+        ctx.h5(file.close())
+    })?;
     Ok((temporary, path))
 }
 
@@ -134,31 +137,39 @@ pub(crate) fn write_checkpoint_file(
         StateRef::Sgd(s) => s.step,
     };
     let temporary = temporary(&path, &step.to_string());
-    let ctx = Ctx::new(&temporary);
-    let file = ctx.h5(hdf5::File::create(&temporary))?;
-    header.write(&ctx, &file, CHECKPOINT_FORMAT)?;
-    ctx.write_scalar(&file, "snapshots", snapshots as u64)?;
-    let group = ctx.h5(file.create_group("state"))?;
-    ctx.write_scalar(&group, "step", step)?;
-    let population = match state {
-        StateRef::Particles(s) => {
-            if let Some(previous) = &s.previous {
-                let mut values = previous.drive.clone();
-                values.extend([previous.self_term, previous.noise_variance]);
-                ctx.write_array(&group, "previous", &values, &[values.len()])?;
+    // Errors name the checkpoint, not its temporary.
+    let ctx = Ctx::new(&path);
+    write_temporary(&temporary, || {
+        let file = ctx.h5(hdf5::File::create(&temporary))?;
+        header.write(&ctx, &file, CHECKPOINT_FORMAT)?;
+        ctx.write_scalar(&file, "snapshots", snapshots as u64)?;
+        let group = ctx.h5(file.create_group("state"))?;
+        ctx.write_scalar(&group, "step", step)?;
+        let population = match state {
+            StateRef::Particles(s) => {
+                if let Some(previous) = &s.previous {
+                    let mut values = previous.drive.clone();
+                    values.extend([previous.self_term, previous.noise_variance]);
+                    ctx.write_array(&group, "previous", &values, &[values.len()])?;
+                }
+                &s.population
             }
-            &s.population
-        }
-        StateRef::Sgd(s) => {
-            let views = s.noise.len() / s.population.len().max(1);
-            ctx.write_array(&group, "noise", &s.noise, &[s.population.len(), views])?;
-            ctx.write_array(&group, "samples", &stream_words(&s.samples), &[4])?;
-            &s.population
-        }
-    };
-    write_population(&ctx, &group, population)?;
-    TrajectoryDatasets::create(&ctx, &file, population.features)?.append(&ctx, trajectory, 0)?;
-    ctx.h5(file.close())?;
+            StateRef::Sgd(s) => {
+                let views = s.noise.len() / s.population.len().max(1);
+                ctx.write_array(&group, "noise", &s.noise, &[s.population.len(), views])?;
+                ctx.write_array(&group, "samples", &stream_words(&s.samples), &[4])?;
+                &s.population
+            }
+        };
+        write_population(&ctx, &group, population)?;
+        // HDF5 writes its caches out when the file's last open handle closes, and a failure
+        // there (a full disk) reaches us only if that handle is the file's own `close`: with
+        // the group still open, a checkpoint missing its metadata would be renamed into place.
+        drop(group);
+        TrajectoryDatasets::create(&ctx, &file, population.features)?
+            .append(&ctx, trajectory, 0)?;
+        ctx.h5(file.close())
+    })?;
     Ok((temporary, path))
 }
 

@@ -73,16 +73,29 @@ pub(crate) fn temporary(path: &Path, tag: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Makes `temporary` durable and moves it over `path` atomically.
+/// Writes `temporary` with `write`. If that fails (a full disk, most often), removes what it
+/// left: the space goes back, and the file it was to replace stays as it was.
+pub(crate) fn write_temporary<T>(temporary: &Path, write: impl FnOnce() -> Result<T>) -> Result<T> {
+    let written = write();
+    if written.is_err() {
+        let _ = std::fs::remove_file(temporary);
+    }
+    written
+}
+
+/// Makes `temporary` durable and moves it over `path` atomically. Errors name `path`, the
+/// file a person knows; a temporary that cannot be made durable is removed.
 pub(crate) fn replace(temporary: &Path, path: &Path) -> Result<()> {
     let io = |p: &Path| {
         let p = p.to_path_buf();
         move |error| FileError::Io { path: p, error }
     };
-    std::fs::File::open(temporary)
-        .and_then(|f| f.sync_all())
-        .map_err(io(temporary))?;
-    std::fs::rename(temporary, path).map_err(io(path))?;
+    write_temporary(temporary, || {
+        std::fs::File::open(temporary)
+            .and_then(|f| f.sync_all())
+            .and_then(|()| std::fs::rename(temporary, path))
+            .map_err(io(path))
+    })?;
     // The rename itself is durable once the directory is.
     let directory = path
         .parent()

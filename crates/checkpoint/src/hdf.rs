@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use hdf5::types::VarLenUnicode;
-use hdf5::{Extent, Group, H5Type, Location};
+use hdf5::{Extent, Group, H5Type, Location, MinorErrorCode};
 
 use crate::{FileError, Result};
 
@@ -22,9 +22,12 @@ impl Ctx {
     }
 
     pub fn h5<T>(&self, result: hdf5::Result<T>) -> Result<T> {
-        result.map_err(|error| FileError::Hdf5 {
-            path: self.path.clone(),
-            error,
+        result.map_err(|error| {
+            let path = self.path.clone();
+            match system_error(&error) {
+                Some(error) => FileError::Io { path, error },
+                None => FileError::Hdf5 { path, error },
+            }
         })
     }
 
@@ -102,5 +105,23 @@ impl Ctx {
                 .shape((Extent::resizable(0), Extent::fixed(w)))
                 .create(name),
         })
+    }
+}
+
+/// The system's error under an HDF5 failure to create, open, read or write a file ("No
+/// space left on device (os error 28)"). HDF5's file driver gives it only inside its message
+/// (`errno = 28, error message = ...`, among descriptors, offsets and a timestamp that ends
+/// in a line break), which is no message for a person. A failed lock keeps HDF5's words:
+/// "unable to lock file" says more than the system's "Resource temporarily unavailable".
+fn system_error(error: &hdf5::Error) -> Option<std::io::Error> {
+    if error.contains_minor(MinorErrorCode::CantLockFile) {
+        return None;
+    }
+    let message = error.to_string();
+    let (_, rest) = message.split_once("errno = ")?;
+    let digits = rest.split(|c: char| !c.is_ascii_digit()).next()?;
+    match digits.parse() {
+        Ok(0) | Err(_) => None,
+        Ok(code) => Some(std::io::Error::from_raw_os_error(code)),
     }
 }

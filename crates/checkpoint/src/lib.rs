@@ -34,7 +34,7 @@ pub use checkpoint::{
 };
 pub use layout::{Header, RunContents};
 pub use recorder::{Cadence, Persist, Recorder};
-pub use run_file::{RunFile, read_run};
+pub use run_file::{RunFile, read_header, read_run};
 
 use std::path::PathBuf;
 

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use mfcl_model::{FeatureLaw, Trajectory};
 use mfcl_solver::{Observer, ObserverError, ParticleSystem, Population, Sgd, Snapshot, Stepper};
 
-use crate::Result;
 use crate::checkpoint::{StateRef, checkpoint_path, write_checkpoint_file, write_snapshot_file};
 use crate::durable::Durable;
 use crate::layout::Header;
 use crate::run_file::RunFile;
+use crate::{FileError, Result};
 
 /// A stepper whose state the checkpoint crate knows how to store.
 pub trait Persist: Stepper {
@@ -86,6 +86,8 @@ pub struct Recorder {
     last_checkpoint: Instant,
     /// Time spent writing on the driving thread, for the I/O budget.
     io_time: Duration,
+    /// The write that stopped the run, for [`Recorder::take_failure`].
+    failure: Option<FileError>,
 }
 
 impl Recorder {
@@ -112,6 +114,7 @@ impl Recorder {
             durable: Durable::start(),
             last_checkpoint: Instant::now(),
             io_time: started.elapsed(),
+            failure: None,
         })
     }
 
@@ -145,6 +148,19 @@ impl Recorder {
         self.io_time
     }
 
+    /// The write that failed and stopped the run, if one did. The driver sees only its
+    /// message; this is the error itself, to report it as a file error, not as the run's.
+    pub fn take_failure(&mut self) -> Option<FileError> {
+        self.failure.take()
+    }
+
+    /// Keeps `error` for [`Recorder::take_failure`] and stops the run with its message.
+    fn stop(&mut self, error: FileError) -> ObserverError {
+        let message = error.to_string();
+        self.failure = Some(error);
+        message.into()
+    }
+
     /// Where the checkpoints go.
     pub fn checkpoint_path(&self) -> PathBuf {
         checkpoint_path(&self.path)
@@ -167,7 +183,9 @@ impl<S: Persist> Observer<S> for Recorder {
         trajectory: &Trajectory,
     ) -> std::result::Result<(), ObserverError> {
         let started = Instant::now();
-        self.run_file.append(trajectory)?;
+        self.run_file
+            .append(trajectory)
+            .map_err(|error| self.stop(error))?;
         self.io_time += started.elapsed();
         Ok(())
     }
@@ -180,7 +198,8 @@ impl<S: Persist> Observer<S> for Recorder {
         let step = stepper.steps_taken();
         if step.is_multiple_of(self.cadence.snapshot_every) {
             let started = Instant::now();
-            self.snapshot(stepper.population(), step, stepper.time())?;
+            self.snapshot(stepper.population(), step, stepper.time())
+                .map_err(|error| self.stop(error))?;
             self.io_time += started.elapsed();
         }
         let due_by_wall = self
@@ -192,7 +211,8 @@ impl<S: Persist> Observer<S> for Recorder {
             || step == self.cadence.total_steps
             || due_by_wall
         {
-            self.checkpoint(stepper, trajectory)?;
+            self.checkpoint(stepper, trajectory)
+                .map_err(|error| self.stop(error))?;
         }
         Ok(())
     }

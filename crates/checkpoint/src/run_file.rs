@@ -6,7 +6,7 @@ use std::path::Path;
 use mfcl_model::Trajectory;
 use mfcl_solver::Snapshot;
 
-use crate::durable::{replace, temporary};
+use crate::durable::{replace, temporary, write_temporary};
 use crate::hdf::Ctx;
 use crate::layout::{Header, RunContents, TrajectoryDatasets, read_snapshots, write_snapshot};
 use crate::{FileError, Result};
@@ -35,18 +35,18 @@ impl RunFile {
         snapshots: &[Snapshot],
     ) -> Result<RunFile> {
         let temporary = temporary(path, "new");
-        let ctx = Ctx::new(&temporary);
-        {
+        // Errors name the run file, not its temporary.
+        let ctx = Ctx::new(path);
+        write_temporary(&temporary, || {
             let file = ctx.h5(hdf5::File::create(&temporary))?;
             header.write(&ctx, &file, RUN_FORMAT)?;
             TrajectoryDatasets::create(&ctx, &file, features)?.append(&ctx, trajectory, 0)?;
             for (index, snapshot) in snapshots.iter().enumerate() {
                 write_snapshot(&ctx, &file, index, snapshot)?;
             }
-            ctx.h5(file.close())?;
-        }
+            ctx.h5(file.close())
+        })?;
         replace(&temporary, path)?;
-        let ctx = Ctx::new(path);
         let file = ctx.h5(hdf5::File::open_rw(path))?;
         let datasets = TrajectoryDatasets::open(&ctx, &file)?;
         Ok(RunFile {
@@ -75,6 +75,24 @@ impl RunFile {
 
 /// Reads a whole run file.
 pub fn read_run(path: &Path) -> Result<RunContents> {
+    let (ctx, file, header) = open(path)?;
+    let trajectory = TrajectoryDatasets::open(&ctx, &file)?.read(&ctx)?;
+    let snapshots = read_snapshots(&ctx, &file)?;
+    Ok(RunContents {
+        header,
+        trajectory,
+        snapshots,
+    })
+}
+
+/// Reads only the header of a run file (its config): all that `mfcl resume` needs of it,
+/// and intact even when a failed write (a full disk) left a snapshot in it incomplete.
+pub fn read_header(path: &Path) -> Result<Header> {
+    open(path).map(|(_, _, header)| header)
+}
+
+/// Opens a run file for reading and checks its format.
+fn open(path: &Path) -> Result<(Ctx, hdf5::File, Header)> {
     let ctx = Ctx::new(path);
     if !path.exists() {
         return Err(FileError::Io {
@@ -84,11 +102,5 @@ pub fn read_run(path: &Path) -> Result<RunContents> {
     }
     let file = ctx.h5(hdf5::File::open(path))?;
     let header = Header::read(&ctx, &file, RUN_FORMAT)?;
-    let trajectory = TrajectoryDatasets::open(&ctx, &file)?.read(&ctx)?;
-    let snapshots = read_snapshots(&ctx, &file)?;
-    Ok(RunContents {
-        header,
-        trajectory,
-        snapshots,
-    })
+    Ok((ctx, file, header))
 }

@@ -31,6 +31,9 @@ pub fn run(args: &BasinsArgs) -> Result<(), Failure> {
     if samples == 0 {
         return Err(Failure::input(anyhow!("--samples must be at least 1")));
     }
+    if let Some(path) = &args.plot {
+        figures::ensure_png("--plot", path).map_err(Failure::input)?;
+    }
     if args.plot.is_some() && problem.features() != 2 {
         return Err(Failure::input(anyhow!(
             "--plot draws the phase portrait of (m_1, m_2): it needs 2 features, the config has {}",
@@ -139,7 +142,7 @@ fn follow(
         state.push(order.norm2);
         let decision = attractors.decide(&state);
         let done = decision.is_some() || system.time() >= horizon;
-        if done || system.steps_taken() % record_every == 0 {
+        if done || system.steps_taken().is_multiple_of(record_every) {
             path.push(system.time(), &order.overlaps, order.norm2);
         }
         if done {

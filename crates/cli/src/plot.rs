@@ -12,18 +12,17 @@ use mfcl_solver::Snapshot;
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
-use plotters::style::{FontStyle, register_font};
 
 use crate::compare::reference_ode;
 use crate::inspect::{Run, read_run_file};
-use crate::{Failure, PlotArgs};
+use crate::{Failure, PlotArgs, figures};
 
 /// DejaVu Sans cut down to Latin, Greek, sub- and superscripts and a few symbols (see
 /// `assets/README.md`): text needs no system fonts, hence no fontconfig or freetype.
-const FONT: &[u8] = include_bytes!("../assets/DejaVuSans-subset.ttf");
+pub(crate) const FONT: &[u8] = include_bytes!("../assets/DejaVuSans-subset.ttf");
 
 /// The font family name under which [`FONT`] is registered.
-const FAMILY: &str = "sans-serif";
+pub(crate) const FAMILY: &str = "sans-serif";
 
 /// Figure size in pixels.
 const SIZE: (u32, u32) = (1500, 1050);
@@ -36,7 +35,7 @@ const MAX_SNAPSHOTS: usize = 6;
 const MAX_PANELS: usize = 4;
 
 /// One colour per feature (the "tab10" colours).
-const FEATURE_COLORS: [RGBColor; 8] = [
+pub(crate) const FEATURE_COLORS: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
     RGBColor(44, 160, 44),
@@ -59,31 +58,21 @@ const TIME_COLORS: [RGBColor; MAX_SNAPSHOTS] = [
 ];
 
 // Text sizes, in pixels: title, panel captions, axis descriptions, ticks and legends.
-const TITLE: u32 = 30;
+pub(crate) const TITLE: u32 = 30;
 const CAPTION: u32 = 24;
 const LABEL: u32 = 20;
 const TICKS: u32 = 17;
 
 /// A part of the figure.
-type Area<'b> = DrawingArea<BitMapBackend<'b>, Shift>;
+pub(crate) type Area<'b> = DrawingArea<BitMapBackend<'b>, Shift>;
 
 /// A panel with plain `(f64, f64)` coordinates.
-type Chart<'a, 'b> =
+pub(crate) type Chart<'a, 'b> =
     ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// `mfcl plot RUN.h5 --out PNG`.
 pub fn plot(args: &PlotArgs) -> Result<(), Failure> {
-    // The image encoder picks the format from the extension; only PNG is built in.
-    let is_png = args
-        .out
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
-    if !is_png {
-        return Err(Failure::input(anyhow!(
-            "--out {}: the figure is a PNG, its name must end in .png",
-            args.out.display()
-        )));
-    }
+    figures::ensure_png("--out", &args.out).map_err(Failure::input)?;
     let Run { contents, config } = read_run_file(&args.run)?;
     let trajectory = &contents.trajectory;
     if trajectory.is_empty() {
@@ -101,13 +90,7 @@ pub fn plot(args: &PlotArgs) -> Result<(), Failure> {
             None
         }
     };
-    if let Some(directory) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(directory)
-            .with_context(|| format!("cannot create the folder {}", directory.display()))
-            .map_err(Failure::input)?;
-    }
-    register_font(FAMILY, FontStyle::Normal, FONT)
-        .map_err(|_| Failure::failed(anyhow!("the embedded font is not a valid TrueType font")))?;
+    figures::prepare_output(&args.out).map_err(Failure::input)?;
     let title = title(&args.run, &config, ode.is_some());
     draw(
         &args.out,
@@ -176,7 +159,7 @@ fn draw(
 }
 
 /// `lo..hi` around `values` with 5% air on each side (a unit band around a constant).
-fn padded_range(values: impl IntoIterator<Item = f64>) -> Range<f64> {
+pub(crate) fn padded_range(values: impl IntoIterator<Item = f64>) -> Range<f64> {
     let (lo, hi) = values
         .into_iter()
         .filter(|v| v.is_finite())
@@ -199,7 +182,7 @@ fn time_range(trajectory: &Trajectory) -> Range<f64> {
 }
 
 /// A chart with the figure's fonts and a light grid.
-fn chart<'a, 'b>(
+pub(crate) fn chart<'a, 'b>(
     area: &'a Area<'b>,
     caption: &str,
     x: Range<f64>,
@@ -215,7 +198,7 @@ fn chart<'a, 'b>(
 }
 
 /// Axis descriptions, tick labels and a light grid.
-fn mesh(chart: &mut Chart<'_, '_>, x: &str, y: &str) -> anyhow::Result<()> {
+pub(crate) fn mesh(chart: &mut Chart<'_, '_>, x: &str, y: &str) -> anyhow::Result<()> {
     chart
         .configure_mesh()
         .x_desc(x)
@@ -242,7 +225,7 @@ fn tick(value: &f64) -> String {
 }
 
 /// The legend box: white, framed, in the figure's font.
-fn legend<'a, 'b: 'a>(
+pub(crate) fn legend<'a, 'b: 'a>(
     chart: &mut Chart<'a, 'b>,
     position: SeriesLabelPosition,
 ) -> anyhow::Result<()> {
@@ -259,7 +242,7 @@ fn legend<'a, 'b: 'a>(
 /// Where on the right of a time panel the legend covers the fewest points of the curves:
 /// the top, bottom or middle third of `y`, counting the points in the last 30% of `x`
 /// (ties go to the top, then the bottom).
-fn free_corner(
+pub(crate) fn free_corner(
     points: impl IntoIterator<Item = (f64, f64)>,
     x: &Range<f64>,
     y: &Range<f64>,
@@ -281,12 +264,12 @@ fn free_corner(
 }
 
 /// The short line that stands for a series in a legend.
-fn legend_line(color: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+pub(crate) fn legend_line(color: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
     move |(x, y)| PathElement::new([(x, y), (x + 24, y)], color.stroke_width(3))
 }
 
 /// `j` as a subscript: `₁`, `₂`, ….
-fn subscript(j: usize) -> String {
+pub(crate) fn subscript(j: usize) -> String {
     j.to_string()
         .chars()
         .map(|d| char::from_u32(0x2080 + d.to_digit(10).unwrap_or(0)).unwrap_or(d))
@@ -522,6 +505,7 @@ fn draw_densities(area: &Area<'_>, snapshots: &[Snapshot]) -> anyhow::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use plotters::style::{FontStyle, register_font};
 
     #[test]
     fn snapshots_are_chosen_evenly_with_both_ends() {

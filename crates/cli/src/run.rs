@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use mfcl_checkpoint::{
-    Cadence, Header, Persist, Recorder, SolverState, checkpoint_path, load_checkpoint, read_run,
+    Cadence, FileError, Header, Persist, Recorder, SolverState, checkpoint_path, load_checkpoint,
+    read_header,
 };
 use mfcl_comparator::{ComparatorError, Deviation};
 use mfcl_model::{Config, SolverKind, Trajectory};
@@ -74,26 +75,31 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
 /// rebuilding the run file from it first, so that the result equals an uninterrupted run.
 pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
     let checkpoint_file = checkpoint_path(&args.run);
-    let run_file = read_run(&args.run);
+    // Only the header: a snapshot that a full disk left incomplete does not matter, the run
+    // file is rebuilt anyway.
+    let run_file = read_header(&args.run);
     let (header, recorded, snapshots, start) = if checkpoint_file.exists() {
         let checkpoint = load_checkpoint(&args.run)
             .with_context(|| format!("cannot resume {}: no usable checkpoint", args.run.display()))
             .map_err(Failure::input)?;
-        match &run_file {
-            Ok(contents) if contents.header.config != checkpoint.header.config => {
+        let header = match run_file {
+            // The run file's config is the one to go on with: an extension (`--t-end`)
+            // records its new t_end there before its first checkpoint.
+            Ok(header) if same_run(&header.config, &checkpoint.header.config) => header,
+            Ok(_) => {
                 return Err(Failure::input(anyhow!(
                     "{} and {} belong to different runs: their configs differ",
                     args.run.display(),
                     checkpoint_file.display()
                 )));
             }
-            Ok(_) => {}
             Err(error) => {
-                eprintln!("warning: {error}; rebuilding the run file from the checkpoint")
+                eprintln!("warning: {error}; rebuilding the run file from the checkpoint");
+                checkpoint.header
             }
-        }
+        };
         (
-            checkpoint.header,
+            header,
             checkpoint.trajectory,
             checkpoint.snapshots,
             Some(checkpoint.state),
@@ -101,7 +107,7 @@ pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
     } else {
         // Stopped before its first checkpoint: a run is determined by its config, which the
         // run file's header holds, so starting over gives exactly what resuming would.
-        let contents = run_file
+        let header = run_file
             .with_context(|| {
                 format!(
                     "cannot resume {}: no checkpoint, and the run file is unusable",
@@ -113,7 +119,7 @@ pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
             "note: {} has no checkpoint yet; starting it again from t = 0",
             args.run.display()
         );
-        (contents.header, Trajectory::default(), Vec::new(), None)
+        (header, Trajectory::default(), Vec::new(), None)
     };
     let sets: Vec<String> = args
         .t_end
@@ -143,6 +149,18 @@ pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
         start,
     };
     execute(job, args.threads, args.json)
+}
+
+/// Whether two stored configs are of the same run: equal apart from `run.t_end`, which an
+/// extension changes in the run file before the checkpoint catches up.
+fn same_run(a: &str, b: &str) -> bool {
+    match (Config::parse(a), Config::parse(b)) {
+        (Ok(a), Ok(mut b)) => {
+            b.run.t_end = a.run.t_end;
+            (a.problem, a.init, a.run) == (b.problem, b.init, b.run)
+        }
+        _ => a == b,
+    }
 }
 
 /// Turns Ctrl-C into a clean stop between two steps (see [`drive_with_recorder`]).
@@ -299,9 +317,17 @@ fn drive_with_recorder<S: Persist>(
         schedule.total_steps,
     );
     if let Some(directory) = job.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(directory)
-            .with_context(|| format!("cannot create the output folder {}", directory.display()))
-            .map_err(Failure::input)?;
+        std::fs::create_dir_all(directory).map_err(|error| {
+            // For a file where a folder should be, the system says only "File exists".
+            let why = match directory.ancestors().find(|a| a.is_file()) {
+                Some(file) => format!("{} is a file, not a folder", file.display()),
+                None => error.to_string(),
+            };
+            Failure::input(anyhow!(
+                "cannot create the output folder {}: {why}",
+                directory.display()
+            ))
+        })?;
     }
     let features = config.problem.features();
     let recorder = Recorder::start(
@@ -313,7 +339,8 @@ fn drive_with_recorder<S: Persist>(
         &job.recorded,
         &job.snapshots,
     )
-    .with_context(|| format!("cannot write the run file {}", job.path.display()))
+    // The error names the file.
+    .context("cannot write the run file")
     .map_err(Failure::input)?;
     let progress = Progress::start(
         &schedule,
@@ -331,28 +358,16 @@ fn drive_with_recorder<S: Persist>(
     let wall = started.elapsed();
     let (progress, (mut recorder, ctrl_c)) = observer;
     progress.finish();
-    if ctrl_c.pressed() {
+    let written = match recorder.take_failure() {
+        Some(error) => Err(error),
         // Stopped between two steps: checkpoint exactly there, so that resume loses nothing.
-        recorder
-            .checkpoint(stepper, &trajectory)
-            .with_context(|| {
-                format!(
-                    "interrupted, and the final checkpoint failed ({})",
-                    job.path.display()
-                )
-            })
-            .map_err(Failure::input)?;
-    }
+        None if ctrl_c.pressed() => recorder.checkpoint(stepper, &trajectory),
+        None => Ok(()),
+    };
     // The last checkpoint must be on disk before the run reports success.
-    recorder
-        .finish()
-        .with_context(|| {
-            format!(
-                "cannot complete the checkpoint {}",
-                recorder.checkpoint_path().display()
-            )
-        })
-        .map_err(Failure::input)?;
+    written
+        .and_then(|()| recorder.finish())
+        .map_err(|error| write_failed(error, &job.path, stepper.time()))?;
     Ok(RunReport {
         // A fresh stepper always records t = 0, and the ODE lands on every time it is given.
         ode: crate::compare::reference_ode(config, &trajectory).map(|ode| {
@@ -368,4 +383,16 @@ fn drive_with_recorder<S: Persist>(
         checkpoint: recorder.checkpoint_path(),
         io: recorder.io_time(),
     })
+}
+
+/// A write that failed during a run, a full disk most often. A checkpoint replaces the
+/// previous one only once complete and the snapshot files it counts are written the same
+/// way, so the last checkpoint is intact, and `mfcl resume` rebuilds the run file from it
+/// (even when the failed write was to the run file) and carries on as if nothing happened.
+fn write_failed(error: FileError, run: &Path, t: f64) -> Failure {
+    Failure::input(anyhow!(
+        "the run stopped at t = {t}: cannot write {error}; what was written up to the last \
+         checkpoint is kept: free space (or fix the cause) and run `mfcl resume {}` to continue",
+        run.display()
+    ))
 }

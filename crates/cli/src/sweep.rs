@@ -64,6 +64,9 @@ pub fn parse_values(text: &str) -> anyhow::Result<Vec<f64>> {
 /// `mfcl sweep CONFIG --param KEY --values A:B:K`.
 pub fn sweep(args: &SweepArgs) -> Result<(), Failure> {
     let values = parse_values(&args.values).map_err(Failure::input)?;
+    if let Some(path) = &args.plot {
+        figures::ensure_png("--plot", path).map_err(Failure::input)?;
+    }
     // Every value is validated before any work starts.
     let configs: Vec<Config> = values
         .iter()
@@ -142,7 +145,9 @@ pub fn sweep_json(sweep: &Sweep) -> Value {
 
 fn print_sweep(sweep: &Sweep) {
     let p = sweep.features;
-    let mut head = format!("{:>12}", sweep.param.rsplit('.').next().unwrap_or(""));
+    let name = sweep.param.rsplit('.').next().unwrap_or("");
+    let width = 12.max(name.len() + 1);
+    let mut head = format!("{name:>width$}");
     for j in 1..=p {
         head += &format!("{:>12}", format!("m_{j}"));
     }
@@ -156,7 +161,7 @@ fn print_sweep(sweep: &Sweep) {
     );
     println!("{head}");
     for point in &sweep.points {
-        let mut line = format!(" {:>11.6}", point.value);
+        let mut line = format!(" {:>w$.6}", point.value, w = width - 1);
         match &point.steady {
             Ok(f) => {
                 for m in f.state.cosine() {

@@ -158,7 +158,7 @@ pub fn fixed_points(
         .collect();
     let mut found: Vec<Vec<f64>> = Vec::new();
     for start in starts {
-        let Some(point) = newton(&ode, start) else {
+        let Some(point) = polish(&ode, start) else {
             continue;
         };
         let canonical: Vec<f64> = point
@@ -190,10 +190,39 @@ pub fn fixed_points(
     })
 }
 
-/// Damped Newton on the ODE's right-hand side; `None` if it does not converge to a point
-/// with `R > 0`.
-pub(crate) fn newton(ode: &ReducedOde, mut y: Vec<f64>) -> Option<Vec<f64>> {
+/// Below this, an overlap that Newton's method left nonzero is tried at exactly zero.
+const SNAP: f64 = 1e-3;
+
+/// Newton's method from `y`, then once more with every overlap below [`SNAP`] held at
+/// exactly zero.
+///
+/// `Q_j = 0` is invariant for centred hidden laws, and some fixed points are degenerate
+/// across it (a Gaussian hidden law makes the transverse eigenvalue exactly zero: the
+/// rate equals the growth rate of Finding 1). There the residual vanishes like `Q_j³`, so
+/// Newton's method stops at `|Q_j| ~ 1e-4` with a residual below tolerance; the point on
+/// the invariant plane is the true one. Holding those overlaps fixed also keeps the
+/// (singular) transverse block of the Jacobian out of the solve.
+pub(crate) fn polish(ode: &ReducedOde, y: Vec<f64>) -> Option<Vec<f64>> {
+    let all = vec![true; y.len()];
+    let point = newton(ode, y, &all)?;
+    let p = point.len() - 1;
+    let free: Vec<bool> = (0..=p).map(|j| j == p || point[j].abs() >= SNAP).collect();
+    if free.iter().zip(&point).all(|(free, y)| *free || *y == 0.0) {
+        return Some(point);
+    }
+    let snapped: Vec<f64> = point
+        .iter()
+        .zip(&free)
+        .map(|(&y, &free)| if free { y } else { 0.0 })
+        .collect();
+    newton(ode, snapped, &free).or(Some(point))
+}
+
+/// Damped Newton on the ODE's right-hand side over the components marked `free` (the
+/// others stay as they are); `None` if it does not converge to a point with `R > 0`.
+fn newton(ode: &ReducedOde, mut y: Vec<f64>, free: &[bool]) -> Option<Vec<f64>> {
     let n = y.len();
+    let index: Vec<usize> = (0..n).filter(|&i| free[i]).collect();
     let residual = |y: &[f64]| {
         let mut d = vec![0.0; n];
         ode.rhs(y, &mut d);
@@ -205,15 +234,15 @@ pub(crate) fn newton(ode: &ReducedOde, mut y: Vec<f64>) -> Option<Vec<f64>> {
         if size(&f) < RESIDUAL {
             return Some(y);
         }
-        let jac = ode.jacobian(&y);
-        let step = jac.lu().solve(&DVector::from_column_slice(&f))?;
+        let jac = ode.jacobian(&y).select_rows(&index).select_columns(&index);
+        let rhs = DVector::from_iterator(index.len(), index.iter().map(|&i| f[i]));
+        let step = jac.lu().solve(&rhs)?;
         let mut damping = 1.0;
         loop {
-            let trial: Vec<f64> = y
-                .iter()
-                .zip(step.iter())
-                .map(|(y, s)| y - damping * s)
-                .collect();
+            let mut trial = y.clone();
+            for (&i, s) in index.iter().zip(step.iter()) {
+                trial[i] -= damping * s;
+            }
             let f_trial = residual(&trial);
             if f_trial.iter().all(|x| x.is_finite()) && size(&f_trial) < size(&f) {
                 y = trial;
