@@ -1,27 +1,8 @@
 //! The binary as a user meets it: exit codes, JSON shapes, and messages.
 
-use std::process::{Command, Output};
+mod common;
 
-fn mfcl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mfcl"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .output()
-        .expect("the binary runs")
-}
-
-fn json(output: &Output) -> serde_json::Value {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("stdout is one JSON document")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use common::{json, mfcl, stderr};
 
 #[test]
 fn ode_json_has_the_trajectory_shape_and_the_worked_example() {
@@ -93,7 +74,7 @@ fn l1_is_refused_with_exit_2() {
 
 #[test]
 fn bad_input_exits_2_with_one_clear_line() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["ode", "missing.toml"], "cannot read config missing.toml"),
         (
             &[
@@ -116,6 +97,10 @@ fn bad_input_exits_2_with_one_clear_line() {
         (
             &["ode", "data/configs/quickstart.toml", "--set", "novalue"],
             "novalue",
+        ),
+        (
+            &["ode", "data/configs/bad/syntax_error.toml"],
+            "invalid TOML: at line 2, column 7: unclosed table",
         ),
     ];
     for (args, message) in cases {

@@ -2,34 +2,14 @@
 //! figures, and refusals of bad input.
 
 use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn mfcl_with(args: &[&str], threads: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mfcl"))
-        .args(args)
-        .env("RAYON_NUM_THREADS", threads)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .output()
-        .expect("the binary runs")
-}
-
-fn mfcl(args: &[&str]) -> Output {
-    mfcl_with(args, "2")
-}
-
-fn json(output: &Output) -> serde_json::Value {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("stdout is one JSON document")
-}
+use common::{json, mfcl, mfcl_with, stderr};
 
 /// Exit code 2 and one line on stderr that contains `needle`.
 fn refused(args: &[&str], needle: &str) {
     let output = mfcl(args);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = stderr(&output);
     assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
     assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
     assert!(stderr.contains(needle), "{args:?}: {stderr}");
@@ -132,8 +112,8 @@ fn basins_json_is_reproducible() {
         "24",
         "--json",
     ];
-    let doc = json(&mfcl_with(&args, "1"));
-    assert_eq!(doc, json(&mfcl_with(&args, "2")));
+    let doc = json(&mfcl_with(&args, 1));
+    assert_eq!(doc, json(&mfcl_with(&args, 2)));
     assert_eq!(doc["samples"], 24);
     let selected: Vec<f64> = doc["selected"]
         .as_array()
@@ -166,9 +146,9 @@ fn particle_basins_are_reproducible_and_drawn() {
         "--plot",
         png.to_str().unwrap(),
     ];
-    let doc = json(&mfcl_with(&args, "1"));
+    let doc = json(&mfcl_with(&args, 1));
     assert!(is_png(&png));
-    assert_eq!(doc, json(&mfcl_with(&args, "2")));
+    assert_eq!(doc, json(&mfcl_with(&args, 2)));
     assert_eq!(doc["solver"], "particles");
     assert_eq!(doc["particles"], 4000);
     assert_eq!(doc["samples"], 4);

@@ -119,6 +119,22 @@ pub enum ConfigError {
 
 type Result<T> = std::result::Result<T, ConfigError>;
 
+/// `at line L, column C: what` on one line; the toml crate's own rendering quotes the line
+/// with a caret under it, over several lines.
+fn syntax_message(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim();
+    let Some(span) = error.span() else {
+        return message.to_owned();
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!(
+        "at line {line}, column {column}: {}",
+        message.replace('\n', "; ")
+    )
+}
+
 impl Config {
     /// Parses and validates a config document.
     pub fn parse(text: &str) -> Result<Config> {
@@ -130,7 +146,7 @@ impl Config {
     pub fn parse_with<S: AsRef<str>>(text: &str, overrides: &[S]) -> Result<Config> {
         let mut table: Table = text
             .parse()
-            .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
+            .map_err(|e: toml::de::Error| ConfigError::Syntax(syntax_message(text, &e)))?;
         for arg in overrides {
             apply_override(&mut table, arg.as_ref())?;
         }
@@ -385,9 +401,27 @@ fn read_run(mut run: Section) -> Result<RunSettings> {
     let seed = run
         .get("seed", 1)
         .integer("an integer >= 0", |_: &u64| true)?;
-    let record_every = positive(&mut run, "record_every", 0.1)?;
-    let snapshot_every = positive(&mut run, "snapshot_every", 1.0)?;
-    let checkpoint_every = positive(&mut run, "checkpoint_every", 1.0)?;
+    // The particle solver takes whole steps of dt: any other time would be rounded to one.
+    let is_whole = |x: f64| {
+        let steps = x / dt;
+        solver != SolverKind::Particles || (steps - steps.round()).abs() <= 1e-9 * steps.max(1.0)
+    };
+    if !is_whole(t_end) {
+        return Err(ConfigError::Invalid {
+            key: "run.t_end".into(),
+            value: t_end.to_string(),
+            allowed: format!("a multiple of run.dt = {dt}"),
+        });
+    }
+    let mut interval = |key: &str, default: f64| {
+        run.get(key, default).number(
+            &format!("a number > 0 that is a multiple of run.dt = {dt}"),
+            |x| x > 0.0 && is_whole(x),
+        )
+    };
+    let record_every = interval("record_every", 0.1)?;
+    let snapshot_every = interval("snapshot_every", 1.0)?;
+    let checkpoint_every = interval("checkpoint_every", 1.0)?;
     let checkpoint_every_secs = run
         .take("checkpoint_every_secs")
         .map(|item| item.number("a number > 0", |x| x > 0.0))
