@@ -228,7 +228,10 @@ fn print_basins(summary: &Summary, report: &FixedPointReport) {
             .collect();
         let selects = match dominant_feature(&point.state.overlaps, point.state.norm2) {
             Selection::Feature(k) => format!("selects feature {}", k + 1),
-            Selection::Undecided => "selects no single feature".into(),
+            Selection::Undecided if point.state.overlaps.iter().all(|q| q.abs() < 1e-9) => {
+                "the uninformative state, selects no feature".into()
+            }
+            Selection::Undecided => "selects no single feature (a tie)".into(),
         };
         println!(
             "  m = [{}], R = {:.6}: {selects}",

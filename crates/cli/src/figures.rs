@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::{Context, anyhow, bail};
 use mfcl_comparator::{
     BasinSample, FixedPoint, FixedPointReport, ReducedOde, Selection, Tally, dominant_feature,
+    rest_norm,
 };
 use mfcl_model::Config;
 use plotters::prelude::*;
@@ -33,12 +34,6 @@ const PORTRAIT_HALF_WIDTH: f64 = 1.06;
 /// radius [`FLOW_RADIUS`], at the grid points inside that disc.
 const FLOW_GRID: usize = 17;
 const FLOW_RADIUS: f64 = 0.98;
-
-/// The norm at rest is searched for on this many points of a geometric grid of `R`.
-const NORM_SCAN: (f64, f64, usize) = (1e-3, 1e2, 41);
-
-/// Bisection stops when the bracket of the norm at rest is this small, relative to `R`.
-const NORM_TOLERANCE: f64 = 1e-10;
 
 /// Length of the longest flow arrow, in units of `m`: a little over half the grid spacing,
 /// so that neighbouring arrows do not touch.
@@ -146,7 +141,7 @@ fn rhs_at(ode: &ReducedOde, m: (f64, f64), r: f64) -> [f64; 3] {
 
 /// `dm/dt` at `m` with `R` at rest, or `None` where the norm has no rest in the scanned range.
 fn flow_at(ode: &ReducedOde, m: (f64, f64)) -> Option<Arrow> {
-    let r = rest_norm(ode, m)?;
+    let r = rest_norm(ode, &[m.0, m.1])?;
     let [dq1, dq2, dr] = rhs_at(ode, m, r);
     // dm_j/dt = (dQ_j/dt)/√R − Q_j (dR/dt)/(2 R^{3/2}) with Q_j = m_j √R; the second term
     // is only the root's residual, kept so that the formula is the exact one.
@@ -156,41 +151,6 @@ fn flow_at(ode: &ReducedOde, m: (f64, f64)) -> Option<Arrow> {
         dq2 / root - m.1 * dr / (2.0 * r),
     );
     (velocity.0.is_finite() && velocity.1.is_finite()).then_some(Arrow { base: m, velocity })
-}
-
-/// The squared norm at which `dR/dt = 0` at the cosines `m`: the first root, from small `R`,
-/// where `dR/dt` turns from positive to negative. That root attracts `R` at fixed `m`, so it
-/// is where trajectories relax to; a root where `dR/dt` turns negative to positive repels.
-fn rest_norm(ode: &ReducedOde, m: (f64, f64)) -> Option<f64> {
-    let (low, high, count) = NORM_SCAN;
-    let drift = |r: f64| rhs_at(ode, m, r)[2];
-    let grid = (0..count).map(|k| low * (high / low).powf(k as f64 / (count - 1) as f64));
-    let mut previous: Option<(f64, f64)> = None;
-    for r in grid {
-        let d = drift(r);
-        if let Some((r0, d0)) = previous
-            && d0 > 0.0
-            && d <= 0.0
-        {
-            return Some(bisect(drift, r0, r));
-        }
-        previous = Some((r, d));
-    }
-    None
-}
-
-/// The root of `f` in `low..high`, where `f(low) > 0 ≥ f(high)`, by bisection to a bracket
-/// of [`NORM_TOLERANCE`] relative to `high`.
-fn bisect(f: impl Fn(f64) -> f64, mut low: f64, mut high: f64) -> f64 {
-    while high - low > NORM_TOLERANCE * high {
-        let middle = 0.5 * (low + high);
-        if f(middle) > 0.0 {
-            low = middle;
-        } else {
-            high = middle;
-        }
-    }
-    0.5 * (low + high)
 }
 
 /// `c₁ = 2 × rademacher, c₂ = 2 × sparse:0.6`.
@@ -717,22 +677,13 @@ fn draw_curve(chart: &mut Chart<'_, '_>, curve: &Curve) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use mfcl_comparator::{ComparatorError, uninformative};
+    use mfcl_comparator::ComparatorError;
     use mfcl_model::OrderParameters;
 
     use super::*;
 
     fn two_features() -> Config {
         Config::parse(include_str!("../../../data/configs/two_features.toml")).unwrap()
-    }
-
-    #[test]
-    fn the_norm_at_rest_at_the_origin_is_that_of_the_uninformative_state() {
-        let config = two_features();
-        let ode = ReducedOde::new(&config.problem).unwrap();
-        let r0 = uninformative(&config.problem).unwrap().norm2;
-        let r = rest_norm(&ode, (0.0, 0.0)).unwrap();
-        assert!((r - r0).abs() < 1e-8 * r0, "{r} against {r0}");
     }
 
     #[test]

@@ -48,33 +48,44 @@ const STABILITY_MARGIN: f64 = 1e-9;
 /// Residual (max norm of the ODE's right-hand side) accepted as a fixed point.
 const RESIDUAL: f64 = 1e-11;
 
-/// `2 (g_0(0, R) − λ) R + τ v(0, R)`, which is `(dR/dt) / τ` at `Q = 0`.
-fn norm_drift(ode: &ReducedOde, r: f64) -> f64 {
-    let mut state = vec![0.0; ode.dimension()];
-    let mut derivative = state.clone();
-    state[ode.dimension() - 1] = r;
+/// `dR/dt` at the cosines `m` (so `Q = m √R`) and the squared norm `r`; at `m = 0` it is
+/// `τ (2 (g_0(0, R) − λ) R + τ v(0, R))`.
+fn norm_drift(ode: &ReducedOde, cosines: &[f64], r: f64) -> f64 {
+    let mut state: Vec<f64> = cosines.iter().map(|m| m * r.sqrt()).collect();
+    state.push(r);
+    let mut derivative = vec![0.0; state.len()];
     ode.rhs(&state, &mut derivative);
-    derivative[ode.dimension() - 1] / ode.problem().learning_rate
+    derivative[cosines.len()]
 }
 
-/// Finds `R_0` (the first root, from small `R`, where the drift turns from positive to
-/// negative, i.e. the smallest root that is stable in `R`) and the growth rates.
+/// The squared norm at which the norm is at rest, `dR/dt = 0`, at fixed cosines `m`: the
+/// first root, from small `R`, where `dR/dt` turns from positive to negative, i.e. the
+/// smallest root that attracts `R`. Scanned upwards over [`NORM2_RANGE`], then Brent's
+/// method; `None` if there is no such root there.
+pub fn rest_norm(ode: &ReducedOde, cosines: &[f64]) -> Option<f64> {
+    let (lo, hi) = NORM2_RANGE;
+    let ratio = 10f64.powf(1.0 / SCAN_PER_DECADE);
+    let drift = |r: f64| norm_drift(ode, cosines, r);
+    let (mut a, mut fa) = (lo, drift(lo));
+    loop {
+        let b = a * ratio;
+        if b > hi * (1.0 + 1e-9) {
+            return None;
+        }
+        let fb = drift(b);
+        if fa > 0.0 && fb <= 0.0 {
+            return Some(brent(drift, a, b, fa, fb));
+        }
+        (a, fa) = (b, fb);
+    }
+}
+
+/// Finds `R_0`, the [`rest_norm`] at `Q = 0`, and the growth rates.
 pub fn uninformative(problem: &Problem) -> Result<Uninformative, ComparatorError> {
     let ode = ReducedOde::new(problem)?;
     let (lo, hi) = NORM2_RANGE;
-    let ratio = 10f64.powf(1.0 / SCAN_PER_DECADE);
-    let (mut a, mut fa) = (lo, norm_drift(&ode, lo));
-    let norm2 = loop {
-        let b = a * ratio;
-        if b > hi * (1.0 + 1e-9) {
-            return Err(ComparatorError::NoSteadyNorm { lo, hi });
-        }
-        let fb = norm_drift(&ode, b);
-        if fa > 0.0 && fb <= 0.0 {
-            break brent(|r| norm_drift(&ode, r), a, b, fa, fb);
-        }
-        (a, fa) = (b, fb);
-    };
+    let norm2 = rest_norm(&ode, &vec![0.0; problem.features()])
+        .ok_or(ComparatorError::NoSteadyNorm { lo, hi })?;
     let tau = problem.learning_rate;
     let lambda = problem
         .regularizer

@@ -20,7 +20,9 @@ pub use basins::{
 };
 pub use compare::{Deviation, deviation};
 pub use dopri::{Dopri5, Tolerance};
-pub use fixed_points::{FixedPoint, FixedPointReport, Uninformative, fixed_points, uninformative};
+pub use fixed_points::{
+    FixedPoint, FixedPointReport, Uninformative, fixed_points, rest_norm, uninformative,
+};
 pub use ode::ReducedOde;
 pub use steady::{POLISH_DISTANCE, STEADY_HORIZON, STEADY_REST, steady_state};
 

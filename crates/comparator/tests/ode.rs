@@ -1,6 +1,8 @@
 //! The reduced ODE and its fixed points, checked against closed forms and MODEL.md §6.
 
-use mfcl_comparator::{ComparatorError, ReducedOde, Tolerance, fixed_points, uninformative};
+use mfcl_comparator::{
+    ComparatorError, ReducedOde, Tolerance, fixed_points, rest_norm, uninformative,
+};
 use mfcl_model::{
     Activation, Config, HiddenLaw, HiddenShape, OrderParameters, Problem, Regularizer,
 };
@@ -294,4 +296,22 @@ fn divergence_is_reported() {
         uninformative(&problem),
         Err(ComparatorError::NoSteadyNorm { .. })
     ));
+}
+
+/// The norm at rest at fixed cosines is where `dR/dt` vanishes; at the cosines of a fixed
+/// point it is that point's norm, and at zero cosines it is `R_0`.
+#[test]
+fn rest_norm_passes_through_the_fixed_points() {
+    let config = quickstart();
+    let ode = ReducedOde::new(&config.problem).unwrap();
+    let report = fixed_points(&config.problem, &config.init, 10.0).unwrap();
+    for point in &report.fixed_points {
+        let r = rest_norm(&ode, &point.state.cosine()).unwrap();
+        assert!((r - point.state.norm2).abs() < 1e-9, "{r} vs {point:?}");
+    }
+    let m = [0.5];
+    let r = rest_norm(&ode, &m).unwrap();
+    let mut derivative = [0.0; 2];
+    ode.rhs(&[m[0] * r.sqrt(), r], &mut derivative);
+    assert!(derivative[1].abs() < 1e-12, "{derivative:?}");
 }
