@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build --release -q -p mfcl
-target/release/mfcl run "$@"
-target/release/mfcl compare runs/quickstart.h5
-target/release/mfcl plot runs/quickstart.h5 --out runs/quickstart.png
+mfcl=${CARGO_TARGET_DIR:-target}/release/mfcl
+"$mfcl" run "$@"
+"$mfcl" compare runs/quickstart.h5
+"$mfcl" plot runs/quickstart.h5 --out runs/quickstart.png
 echo "figure: runs/quickstart.png"
+echo "the binary: $mfcl (to call it as mfcl: export PATH=\"$(cd "$(dirname "$mfcl")" && pwd):\$PATH\")"

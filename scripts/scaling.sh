@@ -12,12 +12,16 @@ threads=("${@:-1 2 4 8 16}")
 read -r -a threads <<<"${threads[*]}"
 
 cargo build --release -q -p mfcl
+mfcl=${CARGO_TARGET_DIR:-target}/release/mfcl
+# A run file of its own: the default would replace the quickstart's runs/quickstart.h5.
+out=runs/scaling.h5
 base=""
 printf "%8s %16s %10s\n" threads "steps/s" efficiency
 for k in "${threads[@]}"; do
-    rate=$(target/release/mfcl run --threads "$k" --json \
+    rate=$("$mfcl" run --threads "$k" --json --out "$out" \
         --set run.particles="$n" --set run.t_end="$t_end" --set run.record_every="$t_end" |
         python3 -c 'import json, sys; print(json.load(sys.stdin)["steps_per_second"])')
     base=${base:-$rate}
     python3 -c "print(f'{$k:8d} {$rate:16.4e} {$rate / ($base * $k):10.1%}')"
 done
+rm -rf "$out" "${out%.h5}.checkpoint.h5" "${out%.h5}.snapshots"

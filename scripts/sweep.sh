@@ -22,7 +22,7 @@
 #   scripts/sweep.sh --seeds "$(seq 1 4)" --set run.particles=200000 --set run.t_end=5
 #   scripts/sweep.sh data/configs/two_features.toml --param model.noise.correlation \
 #       --values "-0.5 0 0.5" --seeds "1 2" --jobs 2
-#   scripts/sweep.sh --seeds "$(seq 1 32)" --dry-run > jobs.txt    # then scripts/sweep.slurm
+#   scripts/sweep.sh --seeds "$(seq 1 32)" --dry-run > runs/jobs.txt    # then scripts/sweep.slurm
 set -euo pipefail
 
 usage="usage: scripts/sweep.sh [CONFIG] [--seeds \"S ...\"] [--param KEY --values \"V ...\"] [--set KEY=VALUE]... [--out DIR] [--name NAME] [--threads K] [--jobs J] [--dry-run]"

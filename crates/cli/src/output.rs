@@ -111,6 +111,14 @@ pub fn print_trajectory(trajectory: &Trajectory) {
     }
 }
 
+/// `t`, `Q_j`, `R`, `m_j` of the last recorded sample, under its header.
+pub fn print_last_sample(trajectory: &Trajectory) {
+    if let Some(last) = trajectory.len().checked_sub(1) {
+        println!("{}", trajectory_header(trajectory));
+        println!("{}", sample_row(trajectory, last));
+    }
+}
+
 /// What one step of `solver` updates, for throughput figures.
 pub fn step_unit(solver: SolverKind) -> &'static str {
     match solver {
@@ -134,8 +142,7 @@ pub fn print_run_summary(config: &Config, report: &RunReport) {
     }
     let trajectory = &report.trajectory;
     println!();
-    println!("{}", trajectory_header(trajectory));
-    println!("{}", sample_row(trajectory, trajectory.len() - 1));
+    print_last_sample(trajectory);
     println!();
     match &report.ode {
         Ok(deviation) => print_deviation(deviation, trajectory),

@@ -231,9 +231,13 @@ fn execute(job: Job, threads: Option<NonZeroUsize>, json: bool) -> Result<(), Fa
     }?;
     if json {
         output::print_json(&output::run_json(&report));
-    } else if report.error.is_some() {
-        // A summary of a run cut short would mislead; what was recorded is the useful part.
-        output::print_trajectory(&report.trajectory);
+    } else if let Some(error) = &report.error {
+        // A summary of a run cut short would mislead. A divergence is explained by what led
+        // to it; a run stopped on purpose (Ctrl-C) or by a failed write only by where it was.
+        match error {
+            SolverError::Diverged { .. } => output::print_trajectory(&report.trajectory),
+            _ => output::print_last_sample(&report.trajectory),
+        }
     } else {
         output::print_run_summary(&config, &report);
     }
