@@ -80,13 +80,13 @@ pub fn run(args: &BasinsArgs) -> Result<(), Failure> {
         config: &config,
         solver: args.solver,
         radius,
-        norm2,
+        report: &report,
         tally: &tally,
     };
     if args.options.json {
-        output::print_json(&basins_json(&summary, &report));
+        output::print_json(&basins_json(&summary));
     } else {
-        print_basins(&summary, &report);
+        print_basins(&summary);
     }
     if let Some(path) = &args.plot {
         figures::phase_portrait(path, &config, &report, &results).map_err(Failure::input)?;
@@ -157,7 +157,7 @@ struct Summary<'a> {
     config: &'a Config,
     solver: BasinSolver,
     radius: f64,
-    norm2: f64,
+    report: &'a FixedPointReport,
     tally: &'a Tally,
 }
 
@@ -169,15 +169,15 @@ fn standard_error(fraction: f64, samples: usize) -> f64 {
 /// DESIGN.md's `{"samples", "selected", "undecided"}`, plus `"standard_error"` (per
 /// feature), `"solver"`, `"radius"` (ODE starts), `"norm2"` (`R_0`), and the stable fixed
 /// points with the feature each one selects.
-fn basins_json(summary: &Summary, report: &FixedPointReport) -> Value {
-    let tally = summary.tally;
+fn basins_json(summary: &Summary) -> Value {
+    let (tally, report) = (summary.tally, summary.report);
     let mut doc = json!({
         "samples": tally.samples,
         "selected": tally.selected,
         "undecided": tally.undecided,
         "standard_error": tally.selected.iter().map(|&f| standard_error(f, tally.samples)).collect::<Vec<_>>(),
         "solver": summary.solver.name(),
-        "norm2": summary.norm2,
+        "norm2": report.uninformative.norm2,
         "stable_fixed_points": report.fixed_points.iter().filter(|f| f.stable).map(|f| json!({
             "overlaps": f.state.overlaps,
             "norm2": f.state.norm2,
@@ -198,14 +198,15 @@ fn basins_json(summary: &Summary, report: &FixedPointReport) -> Value {
     doc
 }
 
-fn print_basins(summary: &Summary, report: &FixedPointReport) {
-    let (config, tally) = (summary.config, summary.tally);
+fn print_basins(summary: &Summary) {
+    let (config, tally, report) = (summary.config, summary.tally, summary.report);
+    let norm2 = report.uninformative.norm2;
     let p = config.problem.features();
     match summary.solver {
         BasinSolver::Ode => println!(
             "{} starts Q = {} u (u uniform on the unit sphere of R^{p}), R = R_0 = {:.8}, \
              followed with the reduced ODE",
-            tally.samples, summary.radius, summary.norm2
+            tally.samples, summary.radius, norm2
         ),
         BasinSolver::Particles => println!(
             "{} particle runs (N = {}, dt = {}, seeds {}..{}) from Q = 0, R = R_0 = {:.8}",
@@ -214,7 +215,7 @@ fn print_basins(summary: &Summary, report: &FixedPointReport) {
             config.run.dt,
             config.run.seed,
             config.run.seed.wrapping_add(tally.samples as u64 - 1),
-            summary.norm2
+            norm2
         ),
     }
     println!();

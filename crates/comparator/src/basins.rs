@@ -14,7 +14,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
 use crate::ode::{advance, at_rest};
-use crate::{ComparatorError, Dopri5, FixedPointReport, ReducedOde, Tolerance};
+use crate::{ComparatorError, Dopri5, FixedPointReport, ReducedOde, Tolerance, max_distance};
 
 /// Default radius `r0` of the starts `Q = r0 · u`.
 pub const DEFAULT_START_RADIUS: f64 = 0.02;
@@ -109,7 +109,7 @@ impl Attractors {
                 let nearest = states
                     .iter()
                     .filter(|other| *other != y)
-                    .map(|other| distance(other, y))
+                    .map(|other| max_distance(other, y))
                     .fold(f64::INFINITY, f64::min);
                 Attractor {
                     state: y.clone(),
@@ -137,18 +137,9 @@ impl Attractors {
             .collect();
         self.points
             .iter()
-            .find(|a| distance(&a.state, &canonical) <= a.radius)
+            .find(|a| max_distance(&a.state, &canonical) <= a.radius)
             .map(|a| a.selection)
     }
-
-    /// The stable fixed points and their ball radii.
-    pub fn balls(&self) -> impl Iterator<Item = (&[f64], f64)> {
-        self.points.iter().map(|a| (a.state.as_slice(), a.radius))
-    }
-}
-
-fn distance(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).fold(0.0, |d, (a, b)| d.max((a - b).abs()))
 }
 
 /// `count` starts `Q = radius · u`, `R = norm2`, with `u` uniform on the unit sphere of

@@ -4,7 +4,7 @@
 use mfcl_model::{OrderParameters, Problem};
 use nalgebra::{DMatrix, DVector};
 
-use crate::{ComparatorError, ReducedOde};
+use crate::{ComparatorError, ReducedOde, max_abs};
 
 /// The uninformative state `Q = 0, R = R_0` and the growth rate of each feature there.
 #[derive(Debug, Clone, PartialEq)]
@@ -188,8 +188,7 @@ pub fn fixed_points(
     }
 
     let mut fixed_points: Vec<FixedPoint> = found.into_iter().map(|y| classify(&ode, y)).collect();
-    let largest_cosine =
-        |f: &FixedPoint| f.state.cosine().iter().fold(0.0f64, |m, c| m.max(c.abs()));
+    let largest_cosine = |f: &FixedPoint| max_abs(f.state.cosine());
     fixed_points.sort_by(|a, b| largest_cosine(a).total_cmp(&largest_cosine(b)));
     // The uninformative point (cosine 0) is first; the informative ones follow by decreasing cosine.
     if fixed_points.len() > 1 {
@@ -239,7 +238,7 @@ fn newton(ode: &ReducedOde, mut y: Vec<f64>, free: &[bool]) -> Option<Vec<f64>> 
         ode.rhs(y, &mut d);
         d
     };
-    let size = |d: &[f64]| d.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let size = |d: &[f64]| max_abs(d.iter().copied());
     let mut f = residual(&y);
     for _ in 0..60 {
         if size(&f) < RESIDUAL {

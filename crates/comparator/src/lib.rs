@@ -72,3 +72,14 @@ pub enum ComparatorError {
         hi: f64,
     },
 }
+
+/// The largest absolute value, 0 for none: the max norm that residuals, distances between
+/// states and cosines are measured in throughout this crate.
+pub(crate) fn max_abs(values: impl IntoIterator<Item = f64>) -> f64 {
+    values.into_iter().fold(0.0, |m, x| m.max(x.abs()))
+}
+
+/// The max-norm distance between two states.
+pub(crate) fn max_distance(a: &[f64], b: &[f64]) -> f64 {
+    max_abs(a.iter().zip(b).map(|(a, b)| a - b))
+}

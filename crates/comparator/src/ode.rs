@@ -3,8 +3,8 @@
 use mfcl_model::{OrderParameters, Problem, Trajectory};
 use nalgebra::DMatrix;
 
-use crate::ComparatorError;
 use crate::dopri::{Dopri5, StepError, Tolerance};
+use crate::{ComparatorError, max_abs};
 
 /// Beyond this squared norm a trajectory is declared divergent.
 const NORM2_BOUND: f64 = 1e8;
@@ -182,7 +182,7 @@ pub(crate) fn advance<F: FnMut(&[f64], &mut [f64])>(
 pub(crate) fn at_rest<F: FnMut(&[f64], &mut [f64])>(stepper: &Dopri5<F>, threshold: f64) -> bool {
     stepper
         .derivative()
-        .is_some_and(|d| d.iter().all(|d| d.abs() < threshold))
+        .is_some_and(|d| max_abs(d.iter().copied()) < threshold)
 }
 
 fn split(state: &[f64]) -> (&[f64], f64) {

@@ -3,7 +3,7 @@
 use mfcl_model::{OrderParameters, Problem};
 
 use crate::fixed_points::{classify, polish};
-use crate::{ComparatorError, FixedPoint, ReducedOde};
+use crate::{ComparatorError, FixedPoint, ReducedOde, max_abs, max_distance};
 
 /// Model time within which the ODE must come to rest.
 pub const STEADY_HORIZON: f64 = 1e4;
@@ -29,7 +29,7 @@ pub fn steady_state(
     let (rest, t) = ode.relax(&y, STEADY_HORIZON, STEADY_REST)?;
     let mut derivative = vec![0.0; rest.len()];
     ode.rhs(&rest, &mut derivative);
-    let residual = derivative.iter().fold(0.0f64, |m, d| m.max(d.abs()));
+    let residual = max_abs(derivative);
     if residual >= STEADY_REST {
         return Err(ComparatorError::NotConverged {
             t,
@@ -40,10 +40,7 @@ pub fn steady_state(
         t,
         reason: "Newton's method did not converge from the state at rest".into(),
     })?;
-    let moved = polished
-        .iter()
-        .zip(&rest)
-        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    let moved = max_distance(&polished, &rest);
     if moved > POLISH_DISTANCE {
         return Err(ComparatorError::NotConverged {
             t,

@@ -17,7 +17,9 @@ pub trait Stepper {
     /// Steps taken since `t = 0`.
     fn steps_taken(&self) -> u64;
     /// Model time of the current state.
-    fn time(&self) -> f64;
+    fn time(&self) -> f64 {
+        self.time_of(self.steps_taken())
+    }
     /// Model time of step `k`.
     fn time_of(&self, k: u64) -> f64;
     /// `(Q, R)` of the current state.

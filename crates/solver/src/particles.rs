@@ -199,10 +199,6 @@ impl Stepper for ParticleSystem {
         self.state.step
     }
 
-    fn time(&self) -> f64 {
-        self.time_of(self.state.step)
-    }
-
     fn time_of(&self, k: u64) -> f64 {
         k as f64 * self.dt
     }
