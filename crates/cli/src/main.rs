@@ -1,23 +1,31 @@
 //! `mfcl`: the command line. Library crates return typed errors; this binary adds context
 //! and maps failures to the exit codes of DESIGN.md (0 success, 1 failed check, 2 bad input).
 
-mod basins;
-mod commands;
-mod compare;
-mod export;
-mod figures;
-mod inspect;
-mod output;
-mod plot;
-mod progress;
-mod run;
-mod sweep;
+//!
+//! The crate is layered, and imports point downwards only:
+//! - `commands/`: one module per subcommand, owning its arguments, work and output;
+//! - `figures/`: the shared chart module and one module per figure;
+//! - at the bottom, what every command shares: `failure`, `config`, `run_file`, `output`,
+//!   `progress` and `threads`, which import nothing above them.
 
-use std::num::NonZeroUsize;
-use std::path::PathBuf;
+mod commands;
+mod config;
+mod failure;
+mod figures;
+mod output;
+mod progress;
+mod run_file;
+mod threads;
+
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
+
+use commands::{
+    basins::BasinsArgs, compare::CompareArgs, export::ExportArgs, inspect::InspectArgs,
+    plot::PlotArgs, run::ResumeArgs, run::RunArgs, sweep::SweepArgs,
+};
+use config::ConfigArgs;
 
 /// Simulate how a nonlinear contrastive learner trains in the high-dimensional limit.
 #[derive(Parser)]
@@ -58,194 +66,6 @@ enum Command {
     Inspect(InspectArgs),
 }
 
-/// A config file plus overrides, and the output format.
-#[derive(Args)]
-struct ConfigArgs {
-    /// The TOML config (see the README's config reference).
-    config: PathBuf,
-    #[command(flatten)]
-    options: ConfigOptions,
-}
-
-/// What every command that reads a config takes besides the config itself.
-#[derive(Args)]
-struct ConfigOptions {
-    /// Override a config key, e.g. `--set model.noise.correlation=-0.5` (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    sets: Vec<String>,
-    /// Print one JSON document on stdout instead of a table.
-    #[arg(long)]
-    json: bool,
-}
-
-/// `mfcl run`: an optional config, overrides, and how to run it.
-#[derive(Args)]
-struct RunArgs {
-    /// The TOML config; without one, the embedded quickstart
-    /// (data/configs/quickstart.toml).
-    config: Option<PathBuf>,
-    #[command(flatten)]
-    options: ConfigOptions,
-    /// Number of worker threads (default: one per core). Results do not depend on it.
-    #[arg(long, value_name = "K")]
-    threads: Option<NonZeroUsize>,
-    /// The run file to write (default: the config's run.output, else runs/NAME.h5); the
-    /// checkpoint RUN.checkpoint.h5 and the folder RUN.snapshots go beside it.
-    #[arg(long, value_name = "PATH")]
-    out: Option<PathBuf>,
-}
-
-/// How `mfcl basins` follows its starts.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum BasinSolver {
-    /// The reduced ODE from `Q = r0 u`, `R = R_0` (L2 or no regularizer).
-    Ode,
-    /// Independent particle runs (the config's N and dt, seeds seed, seed + 1, ...) from
-    /// `Q = 0`, `R = R_0`: the finite-size check of the ODE picture.
-    Particles,
-}
-
-impl BasinSolver {
-    /// The command-line spelling.
-    pub fn name(self) -> &'static str {
-        match self {
-            BasinSolver::Ode => "ode",
-            BasinSolver::Particles => "particles",
-        }
-    }
-}
-
-/// Arguments of `mfcl basins`.
-#[derive(Args)]
-struct BasinsArgs {
-    /// The TOML config; its run.seed seeds the starts.
-    config: PathBuf,
-    #[command(flatten)]
-    options: ConfigOptions,
-    /// Number of starts (default 1000 for the ODE, 200 particle runs).
-    #[arg(long, value_name = "K")]
-    samples: Option<usize>,
-    /// Radius r0 of the ODE's starts Q = r0 u, u uniform on the unit sphere (default 0.02).
-    #[arg(long, value_name = "R0")]
-    radius: Option<f64>,
-    /// Follow the starts with the reduced ODE or with particle runs.
-    #[arg(long, value_enum, default_value = "ode")]
-    solver: BasinSolver,
-    /// Also draw the phase portrait of (m_1, m_2) as a PNG (two features only).
-    #[arg(long, value_name = "PNG")]
-    plot: Option<PathBuf>,
-}
-
-/// Arguments of `mfcl sweep`.
-#[derive(Args)]
-struct SweepArgs {
-    /// The TOML config; the steady state is sought from its [init].
-    config: PathBuf,
-    #[command(flatten)]
-    options: ConfigOptions,
-    /// The dotted config key to vary, e.g. model.noise.correlation.
-    #[arg(long, value_name = "KEY")]
-    param: String,
-    /// K evenly spaced values from A to B inclusive, e.g. -0.9:0.9:19.
-    #[arg(long, value_name = "A:B:K", allow_hyphen_values = true)]
-    values: String,
-    /// Also draw the steady state and growth rates against the value as a PNG.
-    #[arg(long, value_name = "PNG")]
-    plot: Option<PathBuf>,
-}
-
-/// Arguments of `mfcl resume`.
-#[derive(Args)]
-struct ResumeArgs {
-    /// The run file; its checkpoint is RUN.checkpoint.h5 beside it.
-    run: PathBuf,
-    /// Extend the run to this model time (at least the time already reached).
-    #[arg(long = "t-end", value_name = "T")]
-    t_end: Option<f64>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_name = "K")]
-    threads: Option<NonZeroUsize>,
-    /// Print one JSON document on stdout instead of a summary.
-    #[arg(long)]
-    json: bool,
-}
-
-/// Arguments of `mfcl compare`.
-#[derive(Args)]
-struct CompareArgs {
-    /// The run file.
-    run: PathBuf,
-    /// Largest allowed `max_t |m_j - m_j^ODE|` for every feature. Default: it follows the
-    /// run's statistical error, 5/sqrt(N) + 1e-4 (dt/0.01)^2 for N particles with step dt,
-    /// 10/sqrt(n) for SGD in dimension n. Starts very near the uninformative state amplify
-    /// fluctuations further and may need a larger tolerance.
-    #[arg(long, value_name = "X")]
-    tol: Option<f64>,
-    /// Print one JSON document on stdout instead of a table.
-    #[arg(long)]
-    json: bool,
-}
-
-/// Arguments of `mfcl export`.
-#[derive(Args)]
-struct ExportArgs {
-    /// The run file.
-    run: PathBuf,
-    /// What to export.
-    #[arg(long, value_enum)]
-    what: export::What,
-    /// The file format.
-    #[arg(long, value_enum)]
-    format: export::Format,
-    /// The folder to write into (created if missing; files of the same name are replaced).
-    #[arg(long, value_name = "DIR")]
-    out: PathBuf,
-}
-
-/// Arguments of `mfcl plot`.
-#[derive(Args)]
-struct PlotArgs {
-    /// The run file.
-    run: PathBuf,
-    /// The PNG to write.
-    #[arg(long, value_name = "PNG")]
-    out: PathBuf,
-}
-
-/// Arguments of `mfcl inspect`.
-#[derive(Args)]
-struct InspectArgs {
-    /// The run file; its checkpoint is RUN.checkpoint.h5 beside it.
-    run: PathBuf,
-    /// Print one JSON document on stdout instead of a summary.
-    #[arg(long)]
-    json: bool,
-}
-
-/// A failure and the exit code it maps to.
-pub struct Failure {
-    code: u8,
-    error: anyhow::Error,
-}
-
-impl Failure {
-    /// Bad input or an unusable file: exit 2.
-    pub fn input(error: impl Into<anyhow::Error>) -> Failure {
-        Failure {
-            code: 2,
-            error: error.into(),
-        }
-    }
-
-    /// Valid input, but the work itself failed (a run diverged): exit 1.
-    pub fn failed(error: impl Into<anyhow::Error>) -> Failure {
-        Failure {
-            code: 1,
-            error: error.into(),
-        }
-    }
-}
-
 fn main() -> ExitCode {
     restore_default_sigpipe();
     // Lets inspect, compare, export and plot read a run file while `mfcl run` is still
@@ -256,16 +76,16 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run::run(&args),
-        Command::Resume(args) => run::resume(&args),
-        Command::Ode(args) => commands::ode(&args),
-        Command::FixedPoints(args) => commands::fixed_points(&args),
-        Command::Basins(args) => basins::run(&args),
-        Command::Sweep(args) => sweep::sweep(&args),
-        Command::Compare(args) => compare::compare(&args),
-        Command::Export(args) => export::export(&args),
-        Command::Plot(args) => plot::plot(&args),
-        Command::Inspect(args) => inspect::inspect(&args),
+        Command::Run(args) => commands::run::run(&args),
+        Command::Resume(args) => commands::run::resume(&args),
+        Command::Ode(args) => commands::ode::ode(&args),
+        Command::FixedPoints(args) => commands::fixed_points::fixed_points(&args),
+        Command::Basins(args) => commands::basins::run(&args),
+        Command::Sweep(args) => commands::sweep::sweep(&args),
+        Command::Compare(args) => commands::compare::compare(&args),
+        Command::Export(args) => commands::export::export(&args),
+        Command::Plot(args) => commands::plot::plot(&args),
+        Command::Inspect(args) => commands::inspect::inspect(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

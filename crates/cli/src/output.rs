@@ -1,11 +1,8 @@
-//! JSON documents in the shapes of DESIGN.md, and readable tables.
+//! What several commands print: JSON documents in the shapes of DESIGN.md, and tables.
 
-use indicatif::HumanCount;
-use mfcl_comparator::{ComparatorError, Deviation, FixedPointReport};
-use mfcl_model::{Config, SolverKind, Trajectory, cosine};
+use mfcl_comparator::Deviation;
+use mfcl_model::{SolverKind, Trajectory, cosine};
 use serde_json::{Value, json};
-
-use crate::run::RunReport;
 
 /// `{"t", "overlaps", "norm2", "cosine"}`.
 pub fn trajectory_json(trajectory: &Trajectory) -> Value {
@@ -25,42 +22,6 @@ pub fn deviation_json(deviation: &Deviation) -> Value {
     })
 }
 
-/// The trajectory, plus `"wall_seconds"`, `"steps_per_second"` (particle- or
-/// coordinate-steps), `"io_seconds"`, `"run_file"`, `"checkpoint"`, `"ode_deviation"`
-/// where an ODE exists and `"error"` if the run stopped early.
-pub fn run_json(report: &RunReport) -> Value {
-    let mut doc = trajectory_json(&report.trajectory);
-    doc["wall_seconds"] = json!(report.wall.as_secs_f64());
-    doc["steps_per_second"] = json!(report.throughput());
-    doc["io_seconds"] = json!(report.io.as_secs_f64());
-    doc["run_file"] = json!(report.run_file.display().to_string());
-    doc["checkpoint"] = json!(report.checkpoint.display().to_string());
-    if let Ok(deviation) = &report.ode {
-        doc["ode_deviation"] = deviation_json(deviation);
-    }
-    if let Some(error) = &report.error {
-        doc["error"] = json!(error.to_string());
-    }
-    doc
-}
-
-/// `{"uninformative": {...}, "fixed_points": [...]}`.
-pub fn fixed_points_json(report: &FixedPointReport) -> Value {
-    json!({
-        "uninformative": {
-            "norm2": report.uninformative.norm2,
-            "growth_rates": report.uninformative.growth_rates,
-        },
-        "fixed_points": report.fixed_points.iter().map(|f| json!({
-            "overlaps": f.state.overlaps,
-            "norm2": f.state.norm2,
-            "cosine": f.state.cosine(),
-            "eigenvalues": f.eigenvalues.iter().map(|&(re, im)| [re, im]).collect::<Vec<_>>(),
-            "stable": f.stable,
-        })).collect::<Vec<_>>(),
-    })
-}
-
 /// One JSON document on stdout.
 pub fn print_json(value: &Value) {
     println!(
@@ -69,7 +30,9 @@ pub fn print_json(value: &Value) {
     );
 }
 
-fn header(names: &[&str], p: usize) -> String {
+/// Column names of 12 characters: `t` and `R` as they are, every other name once per
+/// feature (`Q_1`, `Q_2`, …).
+pub fn header(names: &[&str], p: usize) -> String {
     names
         .iter()
         .flat_map(|name| match *name {
@@ -83,7 +46,7 @@ fn header(names: &[&str], p: usize) -> String {
 
 /// Columns of 12 characters, as in [`header`]; the leading space keeps a value too wide for
 /// its column (a run heading for divergence) apart from its neighbour.
-fn row(values: impl IntoIterator<Item = f64>) -> String {
+pub fn row(values: impl IntoIterator<Item = f64>) -> String {
     values.into_iter().map(|v| format!(" {v:>11.8}")).collect()
 }
 
@@ -124,87 +87,6 @@ pub fn step_unit(solver: SolverKind) -> &'static str {
     match solver {
         SolverKind::Particles => "particle-steps",
         SolverKind::Sgd => "coordinate-steps",
-    }
-}
-
-/// The solver and its size, the final state, the deviation from the ODE, the cost.
-pub fn print_run_summary(config: &Config, report: &RunReport) {
-    let run = &config.run;
-    match run.solver {
-        SolverKind::Particles => println!(
-            "particles: N = {}, dt = {}, t_end = {}, seed = {}",
-            run.particles, run.dt, run.t_end, run.seed
-        ),
-        SolverKind::Sgd => println!(
-            "sgd: n = {}, t_end = {}, seed = {}",
-            run.dimension, run.t_end, run.seed
-        ),
-    }
-    let trajectory = &report.trajectory;
-    println!();
-    print_last_sample(trajectory);
-    println!();
-    match &report.ode {
-        Ok(deviation) => print_deviation(deviation, trajectory),
-        Err(ComparatorError::NoClosedOde(regularizer)) => println!(
-            "no ODE to compare with: the moments do not close for regularizer \"{regularizer}\""
-        ),
-        Err(error) => println!("no ODE to compare with: {error}"),
-    }
-    println!();
-    println!(
-        "{} steps in {:.2} s: {} {}/s",
-        report.steps,
-        report.wall.as_secs_f64(),
-        HumanCount(report.throughput() as u64),
-        step_unit(run.solver)
-    );
-    println!(
-        "run file {} (checkpoint {}); writing took {:.2} s, {:.1}% of the wall time",
-        report.run_file.display(),
-        report.checkpoint.display(),
-        report.io.as_secs_f64(),
-        100.0 * report.io.as_secs_f64() / report.wall.as_secs_f64()
-    );
-}
-
-/// The uninformative state, then one line per fixed point.
-pub fn print_fixed_points(report: &FixedPointReport) {
-    let u = &report.uninformative;
-    println!("uninformative state: Q = 0, R_0 = {:.8}", u.norm2);
-    for (j, kappa) in u.growth_rates.iter().enumerate() {
-        let verdict = if *kappa > 0.0 {
-            "learnable"
-        } else {
-            "not learnable"
-        };
-        println!("  growth rate kappa_{} = {kappa:.8}  ({verdict})", j + 1);
-    }
-    let p = u.growth_rates.len();
-    println!();
-    println!("fixed points (up to the sign symmetry of symmetric hidden laws):");
-    println!("{}   stable  eigenvalues", header(&["Q", "R", "m"], p));
-    for point in &report.fixed_points {
-        let values = point
-            .state
-            .overlaps
-            .iter()
-            .copied()
-            .chain([point.state.norm2])
-            .chain(point.state.cosine());
-        let eigenvalues: Vec<String> = point
-            .eigenvalues
-            .iter()
-            .map(|&(re, im)| {
-                if im == 0.0 {
-                    format!("{re:.6}")
-                } else {
-                    format!("{re:.6}{im:+.6}i")
-                }
-            })
-            .collect();
-        let stable = if point.stable { "yes" } else { "no" };
-        println!("{}   {stable:>6}  {}", row(values), eigenvalues.join(", "));
     }
 }
 

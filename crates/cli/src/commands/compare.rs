@@ -1,13 +1,33 @@
 //! `mfcl compare RUN.h5`: a run against the reduced ODE integrated onto the run's own
 //! time grid, with a tolerance that follows the run's statistical error.
 
+use clap::Args;
+use std::path::PathBuf;
+
 use anyhow::anyhow;
-use mfcl_comparator::{ComparatorError, ReducedOde, Tolerance};
-use mfcl_model::{Config, RunSettings, SolverKind, Trajectory};
+use mfcl_comparator::ComparatorError;
+use mfcl_model::{RunSettings, SolverKind};
 use serde_json::json;
 
-use crate::inspect::{Run, read_run_file, size};
-use crate::{CompareArgs, Failure, output};
+use crate::failure::Failure;
+use crate::output;
+use crate::run_file::{Run, read_run_file, reference_ode, size};
+
+/// Arguments of `mfcl compare`.
+#[derive(Args)]
+pub struct CompareArgs {
+    /// The run file.
+    run: PathBuf,
+    /// Largest allowed `max_t |m_j - m_j^ODE|` for every feature. Default: it follows the
+    /// run's statistical error, 5/sqrt(N) + 1e-4 (dt/0.01)^2 for N particles with step dt,
+    /// 10/sqrt(n) for SGD in dimension n. Starts very near the uninformative state amplify
+    /// fluctuations further and may need a larger tolerance.
+    #[arg(long, value_name = "X")]
+    tol: Option<f64>,
+    /// Print one JSON document on stdout instead of a table.
+    #[arg(long)]
+    json: bool,
+}
 
 /// `c` in the statistical part `c / √N` of the default tolerance for particles. A run's
 /// deviation is a maximum over time of fluctuations of order `1/√N`, amplified while the
@@ -42,18 +62,6 @@ fn default_tolerance(run: &RunSettings) -> f64 {
         }
         SolverKind::Sgd => SGD_C / root_size,
     }
-}
-
-/// The reduced ODE from the config's `init`, sampled at the times of `trajectory`.
-pub fn reference_ode(
-    config: &Config,
-    trajectory: &Trajectory,
-) -> Result<Trajectory, ComparatorError> {
-    ReducedOde::new(&config.problem)?.integrate_at(
-        &config.init,
-        &trajectory.t,
-        Tolerance::default(),
-    )
 }
 
 /// `mfcl compare RUN.h5 [--tol X] [--json]`.

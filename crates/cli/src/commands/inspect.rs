@@ -1,71 +1,25 @@
-//! `mfcl inspect RUN.h5`, and the reading of run files that every command taking one
-//! shares: a file that cannot be used is bad input (exit 2) with one line saying why.
+//! `mfcl inspect RUN.h5`: a run file's config, solver, size, progress, snapshots and
+//! checkpoint.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::anyhow;
-use mfcl_checkpoint::{RunContents, checkpoint_path, load_checkpoint, read_run};
-use mfcl_model::{Config, RunSettings, SolverKind};
+use clap::Args;
+use mfcl_checkpoint::{checkpoint_path, load_checkpoint};
+use mfcl_model::{RunSettings, SolverKind};
 use serde_json::{Value, json};
 
-use crate::{Failure, InspectArgs, output};
+use crate::failure::Failure;
+use crate::output;
+use crate::run_file::{Run, read_run_file, size};
 
-/// A run file, whole, and the config it was run with.
-pub struct Run {
-    /// What the file holds.
-    pub contents: RunContents,
-    /// The config stored in its header, parsed and validated.
-    pub config: Config,
-}
-
-/// Reads the run file at `path` and parses its config. Missing, damaged and foreign files,
-/// and configs that this version refuses, are bad input.
-pub fn read_run_file(path: &Path) -> Result<Run, Failure> {
-    // One line, as `main` prints it: HDF5 and TOML messages may contain line breaks.
-    let unusable = |why: String| {
-        Failure::input(anyhow!(
-            "cannot read the run file {}",
-            why.replace('\n', " ")
-        ))
-    };
-    let name = path.display();
-    if !path.exists() {
-        return Err(unusable(format!("{name}: no such file")));
-    }
-    if path.is_dir() {
-        return Err(unusable(format!("{name}: it is a folder")));
-    }
-    let contents = read_run(path).map_err(|error| {
-        // The error's own text (not `{:#}`): it starts with the path and already ends with
-        // what HDF5 said, its source. HDF5 locks a file while a process writes it: say what
-        // that means (the hdf5 crate exposes no error code for it, only this text).
-        let message = error.to_string();
-        let hint = if message.contains("unable to lock file") {
-            " (a run still writing it holds the lock: wait until it ends)"
-        } else {
-            ""
-        };
-        unusable(format!("{message}{hint}"))
-    })?;
-    let config = Config::parse(&contents.header.config)
-        .map_err(|error| unusable(format!("{name}: the config it holds is invalid: {error}")))?;
-    let features = config.problem.features();
-    if let Some(found) = contents.trajectory.overlaps.first().map(Vec::len)
-        && found != features
-    {
-        return Err(unusable(format!(
-            "{name}: the trajectory has {found} overlaps per sample but the config has {features} features"
-        )));
-    }
-    Ok(Run { contents, config })
-}
-
-/// `N` for particles, `n` for SGD: the size that sets a run's statistical error.
-pub fn size(run: &RunSettings) -> usize {
-    match run.solver {
-        SolverKind::Particles => run.particles,
-        SolverKind::Sgd => run.dimension,
-    }
+/// Arguments of `mfcl inspect`.
+#[derive(Args)]
+pub struct InspectArgs {
+    /// The run file; its checkpoint is RUN.checkpoint.h5 beside it.
+    run: PathBuf,
+    /// Print one JSON document on stdout instead of a summary.
+    #[arg(long)]
+    json: bool,
 }
 
 /// The checkpoint beside a run file, as far as it can be read.

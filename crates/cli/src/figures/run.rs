@@ -1,28 +1,18 @@
-//! `mfcl plot RUN.h5 --out PNG`: a one-page figure of a run, drawn with plotters (no
-//! Python): the cosines and the norm against time, with the reduced ODE dashed where one
-//! exists, and the density of `x` per `ξ`-atom at up to six snapshots.
+//! The figure of `mfcl plot`: the cosines and the norm against time, with the reduced ODE
+//! dashed where one exists, and the density of `x` per `ξ`-atom at up to six snapshots.
 
 use std::ops::Range;
 use std::path::Path;
 
-use anyhow::{Context, anyhow};
-use mfcl_comparator::ComparatorError;
-use mfcl_model::{Config, SolverKind, Trajectory};
+use anyhow::anyhow;
+use mfcl_model::Trajectory;
 use mfcl_solver::Snapshot;
-use plotters::coord::Shift;
-use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use crate::compare::reference_ode;
-use crate::inspect::{Run, read_run_file};
-use crate::{Failure, PlotArgs, figures};
-
-/// DejaVu Sans cut down to Latin, Greek, sub- and superscripts and a few symbols (see
-/// `assets/README.md`): text needs no system fonts, hence no fontconfig or freetype.
-pub(crate) const FONT: &[u8] = include_bytes!("../assets/DejaVuSans-subset.ttf");
-
-/// The font family name under which [`FONT`] is registered.
-pub(crate) const FAMILY: &str = "sans-serif";
+use super::{
+    Area, FAMILY, FEATURE_COLORS, TITLE, chart, free_corner, legend, legend_line, mesh,
+    padded_range, subscript,
+};
 
 /// Figure size in pixels.
 const SIZE: (u32, u32) = (1500, 1050);
@@ -33,20 +23,6 @@ const MAX_SNAPSHOTS: usize = 6;
 /// At most this many `ξ`-atom panels; with more atoms (p ≥ 3 Rademacher features) one panel
 /// shows the density of all coordinates together.
 const MAX_PANELS: usize = 4;
-
-/// One colour per feature (the "tab10" colours).
-pub(crate) const FEATURE_COLORS: [RGBColor; 8] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(255, 127, 14),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(23, 190, 207),
-];
-
-/// One colour per drawn snapshot, dark to light with time: viridis from 0 to 0.85 (its last,
 /// yellow colours are hard to see on white).
 const TIME_COLORS: [RGBColor; MAX_SNAPSHOTS] = [
     RGBColor(68, 1, 84),
@@ -57,79 +33,8 @@ const TIME_COLORS: [RGBColor; MAX_SNAPSHOTS] = [
     RGBColor(155, 217, 60),
 ];
 
-// Text sizes, in pixels: title, panel captions, axis descriptions, ticks and legends.
-pub(crate) const TITLE: u32 = 30;
-const CAPTION: u32 = 24;
-const LABEL: u32 = 20;
-const TICKS: u32 = 17;
-
-/// A part of the figure.
-pub(crate) type Area<'b> = DrawingArea<BitMapBackend<'b>, Shift>;
-
-/// A panel with plain `(f64, f64)` coordinates.
-pub(crate) type Chart<'a, 'b> =
-    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
-
-/// `mfcl plot RUN.h5 --out PNG`.
-pub fn plot(args: &PlotArgs) -> Result<(), Failure> {
-    figures::ensure_png("--out", &args.out).map_err(Failure::input)?;
-    let Run { contents, config } = read_run_file(&args.run)?;
-    let trajectory = &contents.trajectory;
-    if trajectory.is_empty() {
-        return Err(Failure::input(anyhow!(
-            "{}: nothing to plot, no sample has been recorded yet",
-            args.run.display()
-        )));
-    }
-    // Without an ODE (l1, elastic, or one that fails) the figure shows the run alone.
-    let ode = match reference_ode(&config, trajectory) {
-        Ok(ode) => Some(ode),
-        Err(ComparatorError::NoClosedOde(_)) => None,
-        Err(error) => {
-            eprintln!("warning: the reduced ODE failed, the figure shows the run alone: {error}");
-            None
-        }
-    };
-    figures::prepare_output(&args.out).map_err(Failure::input)?;
-    let title = title(&args.run, &config, ode.is_some());
-    draw(
-        &args.out,
-        &title,
-        trajectory,
-        ode.as_ref(),
-        &contents.snapshots,
-    )
-    .with_context(|| format!("cannot draw {}", args.out.display()))
-    .map_err(Failure::input)?;
-    println!("wrote {}", args.out.display());
-    Ok(())
-}
-
-/// The run file's name, the solver and its size, the seed, and that there is no ODE to
-/// show when there is none.
-fn title(path: &Path, config: &Config, has_ode: bool) -> String {
-    let name = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let run = &config.run;
-    let solver = match run.solver {
-        SolverKind::Particles => format!("particles, N = {}, dt = {}", run.particles, run.dt),
-        SolverKind::Sgd => format!("SGD, n = {}", run.dimension),
-    };
-    let no_ode = if has_ode {
-        String::new()
-    } else {
-        format!(
-            " — regularizer {}, no reduced ODE",
-            config.problem.regularizer.name()
-        )
-    };
-    format!("{name}: {solver}, seed {}{no_ode}", run.seed)
-}
-
 /// The whole figure: time series on top, densities below (when there are snapshots).
-fn draw(
+pub fn draw(
     out: &Path,
     title: &str,
     trajectory: &Trajectory,
@@ -158,122 +63,10 @@ fn draw(
     Ok(())
 }
 
-/// `lo..hi` around `values` with 5% air on each side (a unit band around a constant).
-pub(crate) fn padded_range(values: impl IntoIterator<Item = f64>) -> Range<f64> {
-    let (lo, hi) = values
-        .into_iter()
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        });
-    // No finite value (lo = +∞), or a single one.
-    if lo >= hi {
-        let centre = if lo.is_finite() { lo } else { 0.0 };
-        return centre - 0.5..centre + 0.5;
-    }
-    let air = 0.05 * (hi - lo);
-    lo - air..hi + air
-}
-
 /// The time axis of both top panels.
 fn time_range(trajectory: &Trajectory) -> Range<f64> {
     let t_end = trajectory.t.last().copied().unwrap_or(0.0);
     0.0..if t_end > 0.0 { t_end } else { 1.0 }
-}
-
-/// A chart with the figure's fonts and a light grid.
-pub(crate) fn chart<'a, 'b>(
-    area: &'a Area<'b>,
-    caption: &str,
-    x: Range<f64>,
-    y: Range<f64>,
-) -> anyhow::Result<Chart<'a, 'b>> {
-    let chart = ChartBuilder::on(area)
-        .caption(caption, (FAMILY, CAPTION))
-        .margin(18)
-        .x_label_area_size(50)
-        .y_label_area_size(70)
-        .build_cartesian_2d(x, y)?;
-    Ok(chart)
-}
-
-/// Axis descriptions, tick labels and a light grid.
-pub(crate) fn mesh(chart: &mut Chart<'_, '_>, x: &str, y: &str) -> anyhow::Result<()> {
-    chart
-        .configure_mesh()
-        .x_desc(x)
-        .y_desc(y)
-        .axis_desc_style((FAMILY, LABEL))
-        .label_style((FAMILY, TICKS))
-        .x_label_formatter(&tick)
-        .y_label_formatter(&tick)
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(RGBColor(225, 225, 225))
-        .draw()?;
-    Ok(())
-}
-
-/// A tick label without trailing zeros: `2`, `0.98`, not `2.0`, `0.980`.
-fn tick(value: &f64) -> String {
-    let text = format!("{value:.6}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text == "-0" {
-        "0".into()
-    } else {
-        text.replace('-', "−")
-    }
-}
-
-/// The legend box: white, framed, in the figure's font.
-pub(crate) fn legend<'a, 'b: 'a>(
-    chart: &mut Chart<'a, 'b>,
-    position: SeriesLabelPosition,
-) -> anyhow::Result<()> {
-    chart
-        .configure_series_labels()
-        .position(position)
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(180, 180, 180))
-        .label_font((FAMILY, TICKS))
-        .draw()?;
-    Ok(())
-}
-
-/// Where on the right of a time panel the legend covers the fewest points of the curves:
-/// the top, bottom or middle third of `y`, counting the points in the last 30% of `x`
-/// (ties go to the top, then the bottom).
-pub(crate) fn free_corner(
-    points: impl IntoIterator<Item = (f64, f64)>,
-    x: &Range<f64>,
-    y: &Range<f64>,
-) -> SeriesLabelPosition {
-    let right = x.start + 0.7 * (x.end - x.start);
-    let mut counts = [0usize; 3]; // bottom, middle, top third
-    for (_, value) in points.into_iter().filter(|&(t, _)| t >= right) {
-        let third = 3.0 * (value - y.start) / (y.end - y.start);
-        counts[(third.max(0.0) as usize).min(2)] += 1;
-    }
-    [
-        (counts[2], SeriesLabelPosition::UpperRight),
-        (counts[0], SeriesLabelPosition::LowerRight),
-        (counts[1], SeriesLabelPosition::MiddleRight),
-    ]
-    .into_iter()
-    .min_by_key(|&(count, _)| count)
-    .map_or(SeriesLabelPosition::UpperRight, |(_, corner)| corner)
-}
-
-/// The short line that stands for a series in a legend.
-pub(crate) fn legend_line(color: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
-    move |(x, y)| PathElement::new([(x, y), (x + 24, y)], color.stroke_width(3))
-}
-
-/// `j` as a subscript: `₁`, `₂`, ….
-pub(crate) fn subscript(j: usize) -> String {
-    j.to_string()
-        .chars()
-        .map(|d| char::from_u32(0x2080 + d.to_digit(10).unwrap_or(0)).unwrap_or(d))
-        .collect()
 }
 
 /// The cosines `m_j(t)` of the run (solid) and of the ODE (dashed, black).
@@ -505,7 +298,6 @@ fn draw_densities(area: &Area<'_>, snapshots: &[Snapshot]) -> anyhow::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plotters::style::{FontStyle, register_font};
 
     #[test]
     fn snapshots_are_chosen_evenly_with_both_ends() {
@@ -544,15 +336,5 @@ mod tests {
         assert_eq!(atom_label(1.0), "+1");
         assert_eq!(atom_label(-1.0), "−1");
         assert_eq!(atom_label(1.2909944), "+1.291");
-        assert_eq!(subscript(12), "₁₂");
-        assert_eq!(tick(&2.0), "2");
-        assert_eq!(tick(&0.98), "0.98");
-        assert_eq!(tick(&-0.0), "0");
-        assert_eq!(tick(&-0.5), "−0.5");
-    }
-
-    #[test]
-    fn the_embedded_font_is_valid() {
-        assert!(register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
     }
 }

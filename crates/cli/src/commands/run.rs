@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
+use clap::Args;
+use indicatif::HumanCount;
 use mfcl_checkpoint::{
     Cadence, FileError, Header, Persist, Recorder, SolverState, checkpoint_path, load_checkpoint,
     read_header,
@@ -20,9 +22,49 @@ use mfcl_solver::{
     Interrupted, Observer, ObserverError, ParticleSystem, Schedule, Sgd, Snapshot, SolverError,
     Stepper, drive_from,
 };
+use serde_json::{Value, json};
 
+use crate::config::{ConfigOptions, load};
+use crate::failure::Failure;
+use crate::output::{
+    self, deviation_json, print_deviation, print_last_sample, step_unit, trajectory_json,
+};
 use crate::progress::Progress;
-use crate::{Failure, ResumeArgs, RunArgs, commands, output};
+use crate::run_file::reference_ode;
+use crate::threads;
+
+/// `mfcl run`: an optional config, overrides, and how to run it.
+#[derive(Args)]
+pub struct RunArgs {
+    /// The TOML config; without one, the embedded quickstart
+    /// (data/configs/quickstart.toml).
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    options: ConfigOptions,
+    /// Number of worker threads (default: one per core). Results do not depend on it.
+    #[arg(long, value_name = "K")]
+    threads: Option<NonZeroUsize>,
+    /// The run file to write (default: the config's run.output, else runs/NAME.h5); the
+    /// checkpoint RUN.checkpoint.h5 and the folder RUN.snapshots go beside it.
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+}
+
+/// Arguments of `mfcl resume`.
+#[derive(Args)]
+pub struct ResumeArgs {
+    /// The run file; its checkpoint is RUN.checkpoint.h5 beside it.
+    run: PathBuf,
+    /// Extend the run to this model time (at least the time already reached).
+    #[arg(long = "t-end", value_name = "T")]
+    t_end: Option<f64>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_name = "K")]
+    threads: Option<NonZeroUsize>,
+    /// Print one JSON document on stdout instead of a summary.
+    #[arg(long)]
+    json: bool,
+}
 
 /// What a run produced, whether it reached `t_end` or not.
 pub struct RunReport {
@@ -57,7 +99,7 @@ impl RunReport {
 
 /// `mfcl run [CONFIG]`.
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
-    let config = commands::load(args.config.as_deref(), &args.options.sets)?;
+    let config = load(args.config.as_deref(), &args.options.sets)?;
     let path = output_path(args.out.as_deref(), &config, args.config.as_deref());
     let header = Header::new(&config.source, config.run.solver.name(), config.run.seed);
     let job = Job {
@@ -225,12 +267,9 @@ fn execute(job: Job, threads: Option<NonZeroUsize>, json: bool) -> Result<(), Fa
     let show_progress = !json && std::io::stderr().is_terminal();
     let config = job.config.clone();
     let work = || simulate(job, show_progress);
-    let report = match threads {
-        Some(threads) => thread_pool(threads)?.install(work),
-        None => work(),
-    }?;
+    let report = threads::install(threads, work)??;
     if json {
-        output::print_json(&output::run_json(&report));
+        output::print_json(&run_json(&report));
     } else if let Some(error) = &report.error {
         // A summary of a run cut short would mislead. A divergence is explained by what led
         // to it; a run stopped on purpose (Ctrl-C) or by a failed write only by where it was.
@@ -239,22 +278,12 @@ fn execute(job: Job, threads: Option<NonZeroUsize>, json: bool) -> Result<(), Fa
             _ => output::print_last_sample(&report.trajectory),
         }
     } else {
-        output::print_run_summary(&config, &report);
+        print_run_summary(&config, &report);
     }
     match report.error {
         Some(error) => Err(Failure::failed(error)),
         None => Ok(()),
     }
-}
-
-/// A pool of exactly `threads` workers. Results do not depend on their number (DESIGN.md
-/// "Determinism"), only the speed does.
-fn thread_pool(threads: NonZeroUsize) -> Result<rayon::ThreadPool, Failure> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.get())
-        .build()
-        .with_context(|| format!("cannot start {threads} threads"))
-        .map_err(Failure::failed)
 }
 
 /// Builds (or restores) the stepper that the config names and drives it.
@@ -374,7 +403,7 @@ fn drive_with_recorder<S: Persist>(
         .map_err(|error| write_failed(error, &job.path, stepper.time()))?;
     Ok(RunReport {
         // A fresh stepper always records t = 0, and the ODE lands on every time it is given.
-        ode: crate::compare::reference_ode(config, &trajectory).map(|ode| {
+        ode: reference_ode(config, &trajectory).map(|ode| {
             mfcl_comparator::deviation(&trajectory, &ode)
                 .expect("the ODE is sampled on the run's grid")
         }),
@@ -399,4 +428,64 @@ fn write_failed(error: FileError, run: &Path, t: f64) -> Failure {
          checkpoint is kept: free space (or fix the cause) and run `mfcl resume {}` to continue",
         run.display()
     ))
+}
+
+/// The trajectory, plus `"wall_seconds"`, `"steps_per_second"` (particle- or
+/// coordinate-steps), `"io_seconds"`, `"run_file"`, `"checkpoint"`, `"ode_deviation"`
+/// where an ODE exists and `"error"` if the run stopped early.
+fn run_json(report: &RunReport) -> Value {
+    let mut doc = trajectory_json(&report.trajectory);
+    doc["wall_seconds"] = json!(report.wall.as_secs_f64());
+    doc["steps_per_second"] = json!(report.throughput());
+    doc["io_seconds"] = json!(report.io.as_secs_f64());
+    doc["run_file"] = json!(report.run_file.display().to_string());
+    doc["checkpoint"] = json!(report.checkpoint.display().to_string());
+    if let Ok(deviation) = &report.ode {
+        doc["ode_deviation"] = deviation_json(deviation);
+    }
+    if let Some(error) = &report.error {
+        doc["error"] = json!(error.to_string());
+    }
+    doc
+}
+
+/// The solver and its size, the final state, the deviation from the ODE, the cost.
+fn print_run_summary(config: &Config, report: &RunReport) {
+    let run = &config.run;
+    match run.solver {
+        SolverKind::Particles => println!(
+            "particles: N = {}, dt = {}, t_end = {}, seed = {}",
+            run.particles, run.dt, run.t_end, run.seed
+        ),
+        SolverKind::Sgd => println!(
+            "sgd: n = {}, t_end = {}, seed = {}",
+            run.dimension, run.t_end, run.seed
+        ),
+    }
+    let trajectory = &report.trajectory;
+    println!();
+    print_last_sample(trajectory);
+    println!();
+    match &report.ode {
+        Ok(deviation) => print_deviation(deviation, trajectory),
+        Err(ComparatorError::NoClosedOde(regularizer)) => println!(
+            "no ODE to compare with: the moments do not close for regularizer \"{regularizer}\""
+        ),
+        Err(error) => println!("no ODE to compare with: {error}"),
+    }
+    println!();
+    println!(
+        "{} steps in {:.2} s: {} {}/s",
+        report.steps,
+        report.wall.as_secs_f64(),
+        HumanCount(report.throughput() as u64),
+        step_unit(run.solver)
+    );
+    println!(
+        "run file {} (checkpoint {}); writing took {:.2} s, {:.1}% of the wall time",
+        report.run_file.display(),
+        report.checkpoint.display(),
+        report.io.as_secs_f64(),
+        100.0 * report.io.as_secs_f64() / report.wall.as_secs_f64()
+    );
 }

@@ -1,34 +1,38 @@
 //! `mfcl sweep`: the steady state reached from the config's initial condition, for each
 //! value of one config key.
 
+use clap::Args;
+use std::path::PathBuf;
+
 use std::io::IsTerminal;
 
 use anyhow::anyhow;
-use mfcl_comparator::{ComparatorError, FixedPoint, steady_state, uninformative};
+use mfcl_comparator::{FixedPoint, steady_state, uninformative};
 use mfcl_model::Config;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use crate::{Failure, SweepArgs, commands, figures, output, progress};
+use crate::config::{ConfigOptions, load};
+use crate::failure::Failure;
+use crate::figures::sweep::{Sweep, SweepPoint, sweep_figure};
+use crate::{figures, output, progress};
 
-/// One value of the swept key and what the ODE reached there.
-pub struct SweepPoint {
-    /// The value of the key.
-    pub value: f64,
-    /// The polished steady state, or why there is none.
-    pub steady: Result<FixedPoint, ComparatorError>,
-    /// The growth rates `κ_j` at the uninformative state, where it has a steady norm.
-    pub growth_rates: Option<Vec<f64>>,
-}
-
-/// A whole sweep, in the order of the values.
-pub struct Sweep {
-    /// The dotted config key.
-    pub param: String,
-    /// Number of features `p`.
-    pub features: usize,
-    /// One entry per value.
-    pub points: Vec<SweepPoint>,
+/// Arguments of `mfcl sweep`.
+#[derive(Args)]
+pub struct SweepArgs {
+    /// The TOML config; the steady state is sought from its [init].
+    config: PathBuf,
+    #[command(flatten)]
+    options: ConfigOptions,
+    /// The dotted config key to vary, e.g. model.noise.correlation.
+    #[arg(long, value_name = "KEY")]
+    param: String,
+    /// K evenly spaced values from A to B inclusive, e.g. -0.9:0.9:19.
+    #[arg(long, value_name = "A:B:K", allow_hyphen_values = true)]
+    values: String,
+    /// Also draw the steady state and growth rates against the value as a PNG.
+    #[arg(long, value_name = "PNG")]
+    plot: Option<PathBuf>,
 }
 
 /// `A:B:K`: `K` evenly spaced values from `A` to `B` inclusive (`K = 1` gives `A`).
@@ -73,7 +77,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), Failure> {
         .map(|value| {
             let mut sets = args.options.sets.clone();
             sets.push(format!("{}={value:?}", args.param));
-            commands::load(Some(&args.config), &sets)
+            load(Some(&args.config), &sets)
         })
         .collect::<Result<_, _>>()?;
     if let Some(config) = configs.first() {
@@ -109,7 +113,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), Failure> {
         print_sweep(&sweep);
     }
     if let Some(path) = &args.plot {
-        figures::sweep_figure(path, &sweep).map_err(Failure::input)?;
+        sweep_figure(path, &sweep).map_err(Failure::input)?;
         if !args.options.json {
             println!("wrote {}", path.display());
         }

@@ -1,6 +1,9 @@
 //! `mfcl basins`: the probability that a random start near the uninformative state selects
 //! each feature, from the reduced ODE or from independent particle runs.
 
+use clap::Args;
+use std::path::PathBuf;
+
 use std::io::IsTerminal;
 
 use anyhow::anyhow;
@@ -13,7 +16,50 @@ use mfcl_solver::{ParticleSystem, SolverError, Stepper};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use crate::{BasinSolver, BasinsArgs, Failure, commands, figures, output, progress};
+use crate::config::{ConfigOptions, load};
+use crate::failure::Failure;
+use crate::{figures, output, progress};
+
+/// How `mfcl basins` follows its starts.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BasinSolver {
+    /// The reduced ODE from `Q = r0 u`, `R = R_0` (L2 or no regularizer).
+    Ode,
+    /// Independent particle runs (the config's N and dt, seeds seed, seed + 1, ...) from
+    /// `Q = 0`, `R = R_0`: the finite-size check of the ODE picture.
+    Particles,
+}
+
+impl BasinSolver {
+    /// The command-line spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            BasinSolver::Ode => "ode",
+            BasinSolver::Particles => "particles",
+        }
+    }
+}
+
+/// Arguments of `mfcl basins`.
+#[derive(Args)]
+pub struct BasinsArgs {
+    /// The TOML config; its run.seed seeds the starts.
+    pub config: PathBuf,
+    #[command(flatten)]
+    options: ConfigOptions,
+    /// Number of starts (default 1000 for the ODE, 200 particle runs).
+    #[arg(long, value_name = "K")]
+    samples: Option<usize>,
+    /// Radius r0 of the ODE's starts Q = r0 u, u uniform on the unit sphere (default 0.02).
+    #[arg(long, value_name = "R0")]
+    radius: Option<f64>,
+    /// Follow the starts with the reduced ODE or with particle runs.
+    #[arg(long, value_enum, default_value = "ode")]
+    solver: BasinSolver,
+    /// Also draw the phase portrait of (m_1, m_2) as a PNG (two features only).
+    #[arg(long, value_name = "PNG")]
+    plot: Option<PathBuf>,
+}
 
 /// Model time after which a particle run is left undecided.
 pub const PARTICLE_HORIZON: f64 = 200.0;
@@ -22,7 +68,7 @@ const DEFAULT_SAMPLES: (usize, usize) = (1000, 200);
 
 /// `mfcl basins CONFIG`.
 pub fn run(args: &BasinsArgs) -> Result<(), Failure> {
-    let config = commands::load(Some(&args.config), &args.options.sets)?;
+    let config = load(Some(&args.config), &args.options.sets)?;
     let problem = &config.problem;
     let samples = args.samples.unwrap_or(match args.solver {
         BasinSolver::Ode => DEFAULT_SAMPLES.0,
@@ -89,7 +135,8 @@ pub fn run(args: &BasinsArgs) -> Result<(), Failure> {
         print_basins(&summary);
     }
     if let Some(path) = &args.plot {
-        figures::phase_portrait(path, &config, &report, &results).map_err(Failure::input)?;
+        figures::portrait::phase_portrait(path, &config, &report, &results)
+            .map_err(Failure::input)?;
         if !args.options.json {
             println!("wrote {}", path.display());
         }

@@ -2,6 +2,7 @@
 //! file's contents as plain CSV or NumPy `.npy` files, for tools that read neither HDF5
 //! nor mfcl.
 
+use clap::Args;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -10,8 +11,24 @@ use anyhow::Context;
 use mfcl_model::Trajectory;
 use mfcl_solver::Snapshot;
 
-use crate::inspect::{Run, read_run_file};
-use crate::{ExportArgs, Failure};
+use crate::failure::Failure;
+use crate::run_file::{Run, read_run_file};
+
+/// Arguments of `mfcl export`.
+#[derive(Args)]
+pub struct ExportArgs {
+    /// The run file.
+    run: PathBuf,
+    /// What to export.
+    #[arg(long, value_enum)]
+    what: What,
+    /// The file format.
+    #[arg(long, value_enum)]
+    format: Format,
+    /// The folder to write into (created if missing; files of the same name are replaced).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
 
 /// What `--what` selects.
 #[derive(Clone, Copy, clap::ValueEnum)]

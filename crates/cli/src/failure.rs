@@ -1,0 +1,28 @@
+//! The failure type of every command, and the exit code it maps to (DESIGN.md: 0 success,
+//! 1 a failed check, 2 bad input or an unusable file).
+
+/// A failure and the exit code it maps to.
+pub struct Failure {
+    /// The process's exit code.
+    pub code: u8,
+    /// What went wrong, with its context.
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    /// Bad input or an unusable file: exit 2.
+    pub fn input(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: 2,
+            error: error.into(),
+        }
+    }
+
+    /// Valid input, but the work itself failed (a run diverged, a check failed): exit 1.
+    pub fn failed(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: 1,
+            error: error.into(),
+        }
+    }
+}

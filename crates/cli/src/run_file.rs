@@ -1,0 +1,81 @@
+//! Reading run files, which every command that takes one shares: a file that cannot be used
+//! is bad input (exit 2) with one line saying why; and the reduced ODE a run is compared with.
+
+use std::path::Path;
+
+use anyhow::anyhow;
+use mfcl_checkpoint::{RunContents, read_run};
+use mfcl_comparator::{ComparatorError, ReducedOde, Tolerance};
+use mfcl_model::{Config, RunSettings, SolverKind, Trajectory};
+
+use crate::failure::Failure;
+
+/// A run file, whole, and the config it was run with.
+pub struct Run {
+    /// What the file holds.
+    pub contents: RunContents,
+    /// The config stored in its header, parsed and validated.
+    pub config: Config,
+}
+
+/// Reads the run file at `path` and parses its config. Missing, damaged and foreign files,
+/// and configs that this version refuses, are bad input.
+pub fn read_run_file(path: &Path) -> Result<Run, Failure> {
+    // One line, as `main` prints it: HDF5 and TOML messages may contain line breaks.
+    let unusable = |why: String| {
+        Failure::input(anyhow!(
+            "cannot read the run file {}",
+            why.replace('\n', " ")
+        ))
+    };
+    let name = path.display();
+    if !path.exists() {
+        return Err(unusable(format!("{name}: no such file")));
+    }
+    if path.is_dir() {
+        return Err(unusable(format!("{name}: it is a folder")));
+    }
+    let contents = read_run(path).map_err(|error| {
+        // The error's own text (not `{:#}`): it starts with the path and already ends with
+        // what HDF5 said, its source. HDF5 locks a file while a process writes it: say what
+        // that means (the hdf5 crate exposes no error code for it, only this text).
+        let message = error.to_string();
+        let hint = if message.contains("unable to lock file") {
+            " (a run still writing it holds the lock: wait until it ends)"
+        } else {
+            ""
+        };
+        unusable(format!("{message}{hint}"))
+    })?;
+    let config = Config::parse(&contents.header.config)
+        .map_err(|error| unusable(format!("{name}: the config it holds is invalid: {error}")))?;
+    let features = config.problem.features();
+    if let Some(found) = contents.trajectory.overlaps.first().map(Vec::len)
+        && found != features
+    {
+        return Err(unusable(format!(
+            "{name}: the trajectory has {found} overlaps per sample but the config has {features} features"
+        )));
+    }
+    Ok(Run { contents, config })
+}
+
+/// `N` for particles, `n` for SGD: the size that sets a run's statistical error.
+pub fn size(run: &RunSettings) -> usize {
+    match run.solver {
+        SolverKind::Particles => run.particles,
+        SolverKind::Sgd => run.dimension,
+    }
+}
+
+/// The reduced ODE from the config's `init`, sampled at the times of `trajectory`.
+pub fn reference_ode(
+    config: &Config,
+    trajectory: &Trajectory,
+) -> Result<Trajectory, ComparatorError> {
+    ReducedOde::new(&config.problem)?.integrate_at(
+        &config.init,
+        &trajectory.t,
+        Tolerance::default(),
+    )
+}
