@@ -1,4 +1,5 @@
-//! The config file (DESIGN.md "Config (TOML)"): parsing, `--set` overrides and validation.
+//! The config file (DESIGN.md "Config (TOML)"): parsing, `--unset` and `--set` edits,
+//! validation, and the resolved document with every default written out.
 //!
 //! The document is read by hand rather than through serde so that every error can name the
 //! full dotted key, the value as the user wrote it and what would have been accepted.
@@ -115,6 +116,22 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
+    /// An `--unset key` argument that is malformed or names a key the schema does not know.
+    #[error("--unset {arg}: {reason}")]
+    Unset {
+        /// The argument as given.
+        arg: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A document without `[model]`. Every other table may be left out, but a file without
+    /// the problem is more likely the wrong file or a truncated one than a request for the
+    /// all-defaults problem.
+    #[error(
+        "no [model] table: a config must define at least [model] \
+         (data/configs/quickstart.toml is a complete example)"
+    )]
+    NoModel,
 }
 
 type Result<T> = std::result::Result<T, ConfigError>;
@@ -142,24 +159,40 @@ impl Config {
     }
 
     /// Parses a config document, applies `--set key=value` overrides in order, then
-    /// validates the result.
+    /// validates the result: [`Config::parse_edited`] without unsets.
     pub fn parse_with<S: AsRef<str>>(text: &str, overrides: &[S]) -> Result<Config> {
+        Config::parse_edited::<S>(text, &[], overrides)
+    }
+
+    /// Parses a config document, edits it, then validates the result. The edits apply in
+    /// this order: first every `--unset key` removes its key (a dotted path as for `--set`,
+    /// array elements by index: `train.strength`, `model.hidden.1`, `init`), then every
+    /// `--set key=value` in turn, so that a set always wins over an unset of the same key.
+    ///
+    /// An unset key must be one that the schema knows, but need not be in the document:
+    /// unsetting an absent key does nothing, so that scripts may unset whatever a config
+    /// might hold.
+    pub fn parse_edited<S: AsRef<str>>(text: &str, unsets: &[S], sets: &[S]) -> Result<Config> {
         let mut table: Table = text
             .parse()
             .map_err(|e: toml::de::Error| ConfigError::Syntax(syntax_message(text, &e)))?;
-        for arg in overrides {
+        for arg in unsets {
+            apply_unset(&mut table, arg.as_ref())?;
+        }
+        for arg in sets {
             apply_override(&mut table, arg.as_ref())?;
         }
         // Reading takes keys out of the tables; the document itself is kept for `source`.
-        let mut root = Section::new(String::new(), table.clone(), ROOT_KEYS)?;
+        let mut root = Section::new(String::new(), table.clone())?;
         root.get("format_version", FORMAT_VERSION).integer(
             &format!("{FORMAT_VERSION} (the only format version this program reads)"),
             |&v: &i64| v == FORMAT_VERSION,
         )?;
-        let mut problem = read_model(root.section("model", MODEL_KEYS)?)?;
-        read_train(root.section("train", TRAIN_KEYS)?, &mut problem)?;
-        let init = read_init(root.section("init", INIT_KEYS)?, problem.features())?;
-        let run = read_run(root.section("run", RUN_KEYS)?)?;
+        let model = root.take("model").ok_or(ConfigError::NoModel)?;
+        let mut problem = read_model(model.section()?)?;
+        read_train(root.section("train")?, &mut problem)?;
+        let init = read_init(root.section("init")?, problem.features())?;
+        let run = read_run(root.section("run")?)?;
         // Cannot fail for a table that passed validation; reported rather than unwrapped.
         let source = toml::to_string(&table).map_err(|e| ConfigError::Syntax(e.to_string()))?;
         Ok(Config {
@@ -168,6 +201,113 @@ impl Config {
             run,
             source,
         })
+    }
+
+    /// The config as a TOML document with every default written out: one `[[model.hidden]]`
+    /// table per feature (atoms laws with their `atoms` and `weights` as the document gave
+    /// them), exactly the strengths that the regularizer uses, and
+    /// `run.checkpoint_every_secs` and `run.output` only if set. This is what `mfcl check`
+    /// prints; parsing it gives this config's problem, init and run again.
+    pub fn resolved(&self) -> String {
+        // Atoms laws are written as the document gave them: see `written_atoms`.
+        let document: Table = self.source.parse().unwrap_or_default();
+        let problem = &self.problem;
+        let hidden = problem
+            .hidden
+            .iter()
+            .enumerate()
+            .map(|(j, law)| {
+                let mut entries = vec![
+                    ("law", Value::from(law.shape.name())),
+                    ("scale", law.scale.into()),
+                ];
+                if let HiddenShape::Atoms { values, weights } = &law.shape {
+                    let (atoms, weights) = written_atoms(&document, j)
+                        .unwrap_or_else(|| (numbers(values), numbers(weights)));
+                    entries.extend([("atoms", atoms), ("weights", weights)]);
+                }
+                table(entries).into()
+            })
+            .collect();
+        let noise = &problem.noise;
+        let model = table([
+            ("features", count(problem.features() as u64)),
+            ("feature_law", problem.feature_law.name().into()),
+            ("activation", problem.activation.name().into()),
+            ("negatives", count(problem.negative.into())),
+            ("hidden", Value::Array(hidden)),
+            (
+                "noise",
+                table([
+                    ("base", noise.base.into()),
+                    ("augment", noise.augment.into()),
+                    ("correlation", noise.correlation.into()),
+                ])
+                .into(),
+            ),
+        ]);
+        let strengths = match problem.regularizer {
+            Regularizer::None => vec![],
+            Regularizer::L2(l) | Regularizer::L1(l) => vec![("strength", l)],
+            Regularizer::Elastic { l1, l2 } => vec![("strength_l1", l1), ("strength_l2", l2)],
+        };
+        let train = table(
+            [
+                ("learning_rate", problem.learning_rate.into()),
+                ("regularizer", problem.regularizer.name().into()),
+            ]
+            .into_iter()
+            .chain(strengths.into_iter().map(|(key, l)| (key, l.into()))),
+        );
+        let init = table([
+            ("overlaps", numbers(&self.init.overlaps)),
+            ("norm2", self.init.norm2.into()),
+        ]);
+        let run = &self.run;
+        let optional = [
+            (
+                "checkpoint_every_secs",
+                run.checkpoint_every_secs.map(Value::from),
+            ),
+            ("output", run.output.as_deref().map(Value::from)),
+        ];
+        let run = table(
+            [
+                ("solver", run.solver.name().into()),
+                ("particles", count(run.particles as u64)),
+                ("dimension", count(run.dimension as u64)),
+                ("t_end", run.t_end.into()),
+                ("dt", run.dt.into()),
+                ("seed", count(run.seed)),
+                ("record_every", run.record_every.into()),
+                ("snapshot_every", run.snapshot_every.into()),
+                ("checkpoint_every", run.checkpoint_every.into()),
+            ]
+            .into_iter()
+            .chain(
+                optional
+                    .into_iter()
+                    .filter_map(|(key, value)| Some((key, value?))),
+            ),
+        );
+        table([
+            ("format_version", FORMAT_VERSION.into()),
+            ("model", model.into()),
+            ("train", train.into()),
+            ("init", init.into()),
+            ("run", run.into()),
+        ])
+        .to_string()
+    }
+
+    /// Sets `run.output`, in the settings and in `source`, so that the stored document
+    /// records the path that a run actually writes (`--out`). A path that `run.output`
+    /// does not accept (the empty one) is refused and the config left as it was.
+    pub fn set_output(&mut self, path: &str) -> Result<()> {
+        // Quoted, so that the path is read as a string whatever it looks like.
+        let set = format!("run.output={}", Value::from(path));
+        *self = Config::parse_with(&self.source, &[set])?;
+        Ok(())
     }
 
     /// The quickstart of `data/configs/quickstart.toml`, compiled in.
@@ -209,6 +349,48 @@ const RUN_KEYS: &[&str] = &[
     "checkpoint_every_secs",
     "output",
 ];
+
+/// The tables of the document by dotted path, `#` standing for any array index, with the
+/// keys that each allows: what the reader accepts and what `--unset` may name.
+const TABLES: &[(&str, &[&str])] = &[
+    ("", ROOT_KEYS),
+    ("model", MODEL_KEYS),
+    ("model.hidden.#", HIDDEN_KEYS),
+    ("model.noise", NOISE_KEYS),
+    ("train", TRAIN_KEYS),
+    ("init", INIT_KEYS),
+    ("run", RUN_KEYS),
+];
+/// The keys whose values are arrays, whose elements `--unset` may name by index.
+const ARRAYS: &[&str] = &[
+    "model.hidden",
+    "model.hidden.#.atoms",
+    "model.hidden.#.weights",
+    "init.overlaps",
+];
+
+/// A dotted path with every index replaced by `#`, as in [`TABLES`] and [`ARRAYS`].
+fn schema_path(path: &str) -> String {
+    path.split('.')
+        .map(|segment| {
+            if segment.parse::<usize>().is_ok() {
+                "#"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The keys allowed in the table at `path`; `None` if `path` is not a table.
+fn table_keys(path: &str) -> Option<&'static [&'static str]> {
+    let path = schema_path(path);
+    TABLES
+        .iter()
+        .find(|(table, _)| *table == path)
+        .map(|(_, keys)| *keys)
+}
 
 /// `[model]`; the training keys are filled in by [`read_train`].
 fn read_model(mut model: Section) -> Result<Problem> {
@@ -254,7 +436,7 @@ fn read_model(mut model: Section) -> Result<Problem> {
         )));
     }
 
-    let mut noise = model.section("noise", NOISE_KEYS)?;
+    let mut noise = model.section("noise")?;
     let noise = Noise {
         base: noise
             .get("base", 1.0)
@@ -279,7 +461,7 @@ fn read_model(mut model: Section) -> Result<Problem> {
 
 /// One `[[model.hidden]]` table.
 fn read_hidden(item: Item) -> Result<HiddenLaw> {
-    let mut table = item.section(HIDDEN_KEYS)?;
+    let mut table = item.section()?;
     // `None` stands for "atoms", whose shape needs the `atoms` and `weights` keys.
     let shape = table.get("law", "rademacher").law(
         &[
@@ -316,7 +498,7 @@ fn read_atoms(table: &mut Section) -> Result<HiddenShape> {
         .collect::<Result<Vec<_>>>()?;
     let n = values.len();
     let weights = table
-        .get("weights", Value::Array(vec![Value::from(1.0); n]))
+        .get("weights", equal_weights(n))
         .elements(&format!("an array of one number per atom ({n})"), |len| {
             len == n
         })?
@@ -325,6 +507,11 @@ fn read_atoms(table: &mut Section) -> Result<HiddenShape> {
         .collect::<Result<Vec<_>>>()?;
     HiddenShape::atoms(&values, &weights)
         .ok_or_else(|| atoms.invalid("atoms that are not all equal (a law of nonzero variance)"))
+}
+
+/// The default `weights` of `n` atoms.
+fn equal_weights(n: usize) -> Value {
+    Value::Array(vec![Value::from(1.0); n])
 }
 
 /// `[train]`: learning rate and regularizer.
@@ -350,10 +537,15 @@ fn read_train(mut train: Section, problem: &mut Problem) -> Result<()> {
         },
         _ => Regularizer::None,
     };
-    // The regularizer took the strengths it uses; any other one contradicts it.
+    // The regularizer took the strengths it uses; any other one contradicts it. Usually it
+    // is left over from another regularizer (a `--set train.regularizer=none` on a config
+    // with a strength), hence the remedy.
     for key in ["strength", "strength_l1", "strength_l2"] {
         if let Some(item) = train.take(key) {
-            return Err(item.invalid(format!("no {key} with regularizer = \"{name}\"")));
+            return Err(item.invalid(format!(
+                "no {key} with regularizer = \"{name}\" (remove it, or pass --unset {})",
+                item.key
+            )));
         }
     }
     Ok(())
@@ -445,6 +637,41 @@ fn read_run(mut run: Section) -> Result<RunSettings> {
     })
 }
 
+/// A table of the resolved document, its entries in the order given.
+fn table<'a>(entries: impl IntoIterator<Item = (&'a str, Value)>) -> Table {
+    entries
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect()
+}
+
+fn numbers(xs: &[f64]) -> Value {
+    Value::Array(xs.iter().map(|&x| x.into()).collect())
+}
+
+/// A count as TOML: an integer, or above `i64::MAX`, which TOML integers cannot hold, the
+/// integral float that the reader also accepts (and that such a count was read from).
+fn count(n: u64) -> Value {
+    i64::try_from(n).map_or(Value::Float(n as f64), Value::Integer)
+}
+
+/// The `atoms` and `weights` that `document` gives feature `j`'s atoms law, as written
+/// (equal weights where none are). The law keeps them standardised, and standardising those
+/// again is not exact in floating point: written back, the law's own values would read as a
+/// slightly different law. `None` for a config whose document does not have them (one
+/// built by hand), which then falls back to those values.
+fn written_atoms(document: &Table, j: usize) -> Option<(Value, Value)> {
+    let hidden = document.get("model")?.get("hidden")?.as_array()?;
+    // One table for all features, or one per feature.
+    let law = hidden.get(if hidden.len() == 1 { 0 } else { j })?;
+    let atoms = law.get("atoms")?;
+    let weights = match law.get("weights") {
+        Some(weights) => weights.clone(),
+        None => equal_weights(atoms.as_array()?.len()),
+    };
+    Some((atoms.clone(), weights))
+}
+
 /// A table being read, with its dotted path.
 struct Section {
     path: String,
@@ -468,9 +695,10 @@ fn join(path: &str, key: &str) -> String {
 }
 
 impl Section {
-    /// Rejects keys outside `allowed` before anything is read, so that a misspelt key is
-    /// reported as such rather than as a missing or defaulted one.
-    fn new(path: String, table: Table, allowed: &[&str]) -> Result<Section> {
+    /// Rejects keys that [`TABLES`] does not allow at `path` before anything is read, so that
+    /// a misspelt key is reported as such rather than as a missing or defaulted one.
+    fn new(path: String, table: Table) -> Result<Section> {
+        let allowed = table_keys(&path).expect("the reader opens only the tables of TABLES");
         if let Some(key) = table.keys().find(|key| !allowed.contains(&key.as_str())) {
             return Err(ConfigError::UnknownKey {
                 key: join(&path, key),
@@ -506,8 +734,8 @@ impl Section {
     }
 
     /// A sub-table; an absent one reads as empty, so that every key takes its default.
-    fn section(&mut self, name: &str, allowed: &[&str]) -> Result<Section> {
-        self.get(name, Table::new()).section(allowed)
+    fn section(&mut self, name: &str) -> Result<Section> {
+        self.get(name, Table::new()).section()
     }
 }
 
@@ -525,9 +753,9 @@ impl Item {
         }
     }
 
-    fn section(self, allowed: &[&str]) -> Result<Section> {
+    fn section(self) -> Result<Section> {
         match self.value {
-            Value::Table(table) => Section::new(self.key, table, allowed),
+            Value::Table(table) => Section::new(self.key, table),
             _ => Err(self.invalid("a table")),
         }
     }
@@ -630,13 +858,7 @@ fn apply_override(root: &mut Table, arg: &str) -> Result<()> {
     let Some((key, text)) = arg.split_once('=') else {
         return Err(fail("expected key=value".into()));
     };
-    let segments: Vec<&str> = key.trim().split('.').collect();
-    if segments.iter().any(|s| s.is_empty()) {
-        return Err(fail(format!(
-            "expected a dotted key such as run.seed, not \"{}\"",
-            key.trim()
-        )));
-    }
+    let segments = dotted(key).map_err(fail)?;
     let text = text.trim();
     let value = format!("v = {text}")
         .parse::<Table>()
@@ -662,11 +884,9 @@ fn apply_override(root: &mut Table, arg: &str) -> Result<()> {
                 .or_insert_with(|| vacant(segments.get(i + 1))),
             Value::Array(items) => {
                 let len = items.len();
-                let index: usize = segment.parse().map_err(|_| {
-                    fail(format!(
-                        "{at} is an array: expected an index, not \"{segment}\""
-                    ))
-                })?;
+                let index: usize = segment
+                    .parse()
+                    .map_err(|_| fail(not_an_index(&at, segment)))?;
                 items.get_mut(index).ok_or_else(|| {
                     fail(format!(
                         "index {index} is out of range: {at} has length {len}"
@@ -681,5 +901,80 @@ fn apply_override(root: &mut Table, arg: &str) -> Result<()> {
         };
     }
     *node = value;
+    Ok(())
+}
+
+/// The segments of a dotted key (`model.hidden.1.scale`), as `--set` and `--unset` take it.
+fn dotted(key: &str) -> std::result::Result<Vec<&str>, String> {
+    let key = key.trim();
+    let segments: Vec<&str> = key.split('.').collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return Err(format!(
+            "expected a dotted key such as run.seed, not \"{key}\""
+        ));
+    }
+    Ok(segments)
+}
+
+fn not_an_index(array: &str, segment: &str) -> String {
+    format!("{array} is an array: expected an index, not \"{segment}\"")
+}
+
+/// Applies one `--unset key` to the document: removes the key, or the array element, if
+/// the document has it.
+fn apply_unset(root: &mut Table, arg: &str) -> Result<()> {
+    let fail = |reason: String| ConfigError::Unset {
+        arg: arg.to_string(),
+        reason,
+    };
+    let segments = dotted(arg).map_err(fail)?;
+    // The key is checked against the schema, not the document, so that a misspelt key is
+    // an error even where the document has nothing to remove.
+    for (i, segment) in segments.iter().enumerate() {
+        let at = segments[..i].join(".");
+        let known = match table_keys(&at) {
+            Some(keys) if keys.contains(segment) => Ok(()),
+            Some(keys) => Err(ConfigError::UnknownKey {
+                key: join(&at, segment),
+                allowed: keys.join(", "),
+            }
+            .to_string()),
+            None if ARRAYS.contains(&schema_path(&at).as_str()) => segment
+                .parse::<usize>()
+                .map(|_| ())
+                .map_err(|_| not_an_index(&at, segment)),
+            None => Err(format!("{at} is neither a table nor an array")),
+        };
+        known.map_err(fail)?;
+    }
+
+    let (last, parents) = segments.split_last().expect("a dotted key has a segment");
+    let Some((first, rest)) = parents.split_first() else {
+        root.remove(*last);
+        return Ok(());
+    };
+    let mut parent = root.get_mut(*first);
+    for segment in rest {
+        parent = match parent {
+            Some(Value::Table(table)) => table.get_mut(*segment),
+            Some(Value::Array(items)) => segment.parse().ok().and_then(|i: usize| items.get_mut(i)),
+            _ => None,
+        };
+    }
+    // Nothing to remove where the document lacks the key. A value where the schema has a
+    // table or an array is left for validation to report.
+    match parent {
+        Some(Value::Table(table)) => {
+            table.remove(*last);
+        }
+        Some(Value::Array(items)) => {
+            if let Ok(index) = last.parse::<usize>()
+                && index < items.len()
+            {
+                items.remove(index);
+            }
+        }
+        _ => {}
+    }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Config parsing, driven by the files under `data/configs`: every `good/*.toml` must load,
 //! every `bad/*.toml` must fail with the message stated on its first line
-//! (`# error: <part of the message>`). Overrides (`--set`) are tested here directly.
+//! (`# error: <part of the message>`). Edits (`--unset`, `--set`), the resolved document and
+//! `set_output` are tested here directly.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use mfcl_model::{
     Activation, Config, ConfigError, FeatureLaw, HiddenShape, Regularizer, SolverKind,
 };
+use toml::{Table, Value};
 
 const CONFIGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/configs");
 
@@ -27,7 +29,8 @@ fn read(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Parses, then checks that the effective document reproduces the config.
+/// Parses, then checks that the effective document and the resolved one both reproduce the
+/// config.
 fn load(text: &str, name: &str) -> Config {
     let config = Config::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
     let again = Config::parse(&config.source)
@@ -36,7 +39,33 @@ fn load(text: &str, name: &str) -> Config {
         again, config,
         "{name}: reparsing the source changed the config"
     );
+    let resolved = config.resolved();
+    let again = Config::parse(&resolved)
+        .unwrap_or_else(|e| panic!("{name}: resolved does not reparse: {e}\n{resolved}"));
+    assert_eq!(
+        (&again.problem, &again.init, &again.run),
+        (&config.problem, &config.init, &config.run),
+        "{name}: reparsing the resolved document changed the config\n{resolved}"
+    );
+    assert_eq!(
+        again.resolved(),
+        resolved,
+        "{name}: resolving is not idempotent"
+    );
     config
+}
+
+/// The resolved document of `config` as a table, and the keys of its table at `path`.
+fn resolved_keys(config: &Config, path: &[&str]) -> Vec<String> {
+    let mut value = Value::Table(config.resolved().parse::<Table>().unwrap());
+    for segment in path {
+        value = match value {
+            Value::Table(mut table) => table.remove(*segment).unwrap(),
+            Value::Array(mut items) => items.swap_remove(segment.parse().unwrap()),
+            other => panic!("{other} at {segment}"),
+        };
+    }
+    value.as_table().unwrap().keys().cloned().collect()
 }
 
 fn error(text: &str, overrides: &[&str]) -> String {
@@ -50,6 +79,15 @@ fn error(text: &str, overrides: &[&str]) -> String {
 fn good_configs_load_and_round_trip() {
     let paths = files("good");
     assert!(paths.len() >= 6, "only {} good configs", paths.len());
+    for path in paths {
+        load(&read(&path), &path.display().to_string());
+    }
+}
+
+#[test]
+fn example_configs_load_and_round_trip() {
+    let paths = files("");
+    assert!(paths.len() >= 5, "only {} example configs", paths.len());
     for path in paths {
         load(&read(&path), &path.display().to_string());
     }
@@ -98,8 +136,23 @@ fn quickstart_is_the_worked_example() {
 }
 
 #[test]
-fn an_empty_document_takes_every_default() {
-    let config = load("", "empty");
+fn a_document_without_model_is_refused() {
+    for text in ["", "\n", "# only a comment\n", "[run]\nseed = 2"] {
+        assert_eq!(Config::parse(text), Err(ConfigError::NoModel), "{text:?}");
+    }
+    assert_eq!(
+        ConfigError::NoModel.to_string(),
+        "no [model] table: a config must define at least [model] \
+         (data/configs/quickstart.toml is a complete example)"
+    );
+    // A `--set` into [model] creates it.
+    let config = Config::parse_with("", &["model.features=2", "init.overlaps=[0, 0]"]).unwrap();
+    assert_eq!(config.problem.features(), 2);
+}
+
+#[test]
+fn an_empty_model_table_takes_every_default() {
+    let config = load("[model]", "[model]");
     let problem = &config.problem;
     assert_eq!(problem.feature_law, FeatureLaw::Rademacher);
     assert_eq!(problem.activation, Activation::Tanh);
@@ -189,7 +242,7 @@ fn overrides_take_typed_values_and_bare_strings() {
 
 #[test]
 fn overrides_create_missing_sections_and_apply_in_order() {
-    let config = Config::parse_with("", &["run.seed=3", "run.seed=4"]).unwrap();
+    let config = Config::parse_with("[model]", &["run.seed=3", "run.seed=4"]).unwrap();
     assert_eq!(config.run.seed, 4);
 }
 
@@ -268,11 +321,345 @@ fn overrides_go_through_validation() {
         "{message}"
     );
     // A bare word where a number belongs is a string, and said so.
-    let message = error("", &["run.t_end=ten"]);
+    let message = error("[model]", &["run.t_end=ten"]);
     assert!(
         message.contains("run.t_end = \"ten\": expected a number > 0"),
         "{message}"
     );
+}
+
+fn quickstart_text() -> String {
+    read(&Path::new(CONFIGS).join("quickstart.toml"))
+}
+
+fn edited(text: &str, unsets: &[&str], sets: &[&str]) -> Config {
+    Config::parse_edited(text, unsets, sets)
+        .unwrap_or_else(|e| panic!("--unset {unsets:?} --set {sets:?}: {e}"))
+}
+
+#[test]
+fn unset_is_the_remedy_for_a_leftover_strength() {
+    let quickstart = quickstart_text();
+    let message = error(&quickstart, &["train.regularizer=none"]);
+    assert!(
+        message.contains(
+            "train.strength = 0.5: expected no strength with regularizer = \"none\" \
+             (remove it, or pass --unset train.strength)"
+        ),
+        "{message}"
+    );
+    let config = edited(
+        &quickstart,
+        &["train.strength"],
+        &["train.regularizer=none"],
+    );
+    assert_eq!(config.problem.regularizer, Regularizer::None);
+    // The edits are part of the effective document.
+    assert_eq!(Config::parse(&config.source).unwrap(), config);
+
+    let config = edited(
+        &quickstart,
+        &["train.strength"],
+        &[
+            "train.regularizer=elastic",
+            "train.strength_l1=0.1",
+            "train.strength_l2=0.2",
+        ],
+    );
+    assert_eq!(
+        config.problem.regularizer,
+        Regularizer::Elastic { l1: 0.1, l2: 0.2 }
+    );
+}
+
+#[test]
+fn unsets_apply_before_sets() {
+    let quickstart = quickstart_text();
+    // Whatever the order of the arguments, a set of the key wins over its unset.
+    let config = edited(&quickstart, &["run.seed"], &["run.seed=5"]);
+    assert_eq!(config.run.seed, 5);
+    let config = edited(&quickstart, &["run.output", "run.seed"], &[]);
+    assert_eq!((config.run.output, config.run.seed), (None, 1));
+}
+
+#[test]
+fn unsets_remove_tables_and_array_elements() {
+    let text = read(&Path::new(CONFIGS).join("two_features.toml"));
+    let base = Config::parse(&text).unwrap();
+    // One hidden table left: it applies to both features.
+    let config = edited(&text, &["model.hidden.1"], &[]);
+    assert_eq!(
+        config.problem.hidden,
+        vec![base.problem.hidden[0].clone(); 2]
+    );
+    let config = edited(&text, &["init"], &[]);
+    assert_eq!(
+        (config.init.overlaps, config.init.norm2),
+        (vec![0.1; 2], 1.0)
+    );
+    let message = Config::parse_edited(&text, &["init.overlaps.0"], &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("expected an array of one number per feature (2)"),
+        "{message}"
+    );
+    assert_eq!(
+        Config::parse_edited(&text, &["model"], &[]),
+        Err(ConfigError::NoModel)
+    );
+}
+
+#[test]
+fn unsetting_an_absent_known_key_does_nothing() {
+    let quickstart = quickstart_text();
+    let config = Config::parse(&quickstart).unwrap();
+    let unsets = [
+        "run.checkpoint_every_secs",
+        "model.hidden.3",
+        "model.hidden.0.atoms",
+        "model.hidden.0.weights.2",
+        "init.overlaps.1",
+    ];
+    assert_eq!(edited(&quickstart, &unsets, &[]), config);
+    // Nor does unsetting what a table that is not there would hold.
+    assert_eq!(
+        edited(
+            "[model]",
+            &["train.strength", "run.output", "model.noise.base"],
+            &[]
+        ),
+        Config::parse("[model]").unwrap()
+    );
+}
+
+#[test]
+fn unsetting_an_unknown_key_is_an_error() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "train.strenght",
+            "--unset train.strenght: unknown key train.strenght (allowed keys: learning_rate, \
+             regularizer, strength, strength_l1, strength_l2)",
+        ),
+        (
+            "modle",
+            "--unset modle: unknown key modle (allowed keys: format_version, model, train, init, run)",
+        ),
+        (
+            "model.hidden.0.scal",
+            "unknown key model.hidden.0.scal (allowed keys: law, scale, atoms, weights)",
+        ),
+        (
+            "model.hidden.law",
+            "--unset model.hidden.law: model.hidden is an array: expected an index, not \"law\"",
+        ),
+        (
+            "run.seed.0",
+            "--unset run.seed.0: run.seed is neither a table nor an array",
+        ),
+        ("run..seed", "expected a dotted key such as run.seed"),
+        ("", "expected a dotted key such as run.seed"),
+        ("run.seed=3", "unknown key run.seed=3"),
+    ];
+    // Checked whether or not the document has the table, so that a typo is never a silent
+    // no-op.
+    for text in ["[model]", quickstart_text().as_str()] {
+        for (arg, expected) in cases {
+            let result = Config::parse_edited(text, &[arg], &[]);
+            let message = result.clone().unwrap_err().to_string();
+            assert!(message.contains(expected), "--unset {arg}: got {message}");
+            assert!(matches!(result, Err(ConfigError::Unset { .. })), "{arg}");
+        }
+    }
+}
+
+#[test]
+fn resolved_writes_every_default_and_only_the_keys_in_use() {
+    let defaults = Config::parse("[model]").unwrap();
+    let keys = |path: &[&str]| resolved_keys(&defaults, path);
+    assert_eq!(
+        keys(&[]),
+        ["format_version", "model", "train", "init", "run"]
+    );
+    assert_eq!(
+        keys(&["model"]),
+        [
+            "features",
+            "feature_law",
+            "activation",
+            "negatives",
+            "hidden",
+            "noise"
+        ]
+    );
+    assert_eq!(keys(&["model", "hidden", "0"]), ["law", "scale"]);
+    assert_eq!(
+        keys(&["model", "noise"]),
+        ["base", "augment", "correlation"]
+    );
+    assert_eq!(keys(&["train"]), ["learning_rate", "regularizer"]);
+    assert_eq!(keys(&["init"]), ["overlaps", "norm2"]);
+    let run = [
+        "solver",
+        "particles",
+        "dimension",
+        "t_end",
+        "dt",
+        "seed",
+        "record_every",
+        "snapshot_every",
+        "checkpoint_every",
+    ];
+    assert_eq!(keys(&["run"]), run);
+    let resolved = defaults.resolved();
+    for line in [
+        "format_version = 1\n",
+        "feature_law = \"rademacher\"\n",
+        "[[model.hidden]]\nlaw = \"rademacher\"\nscale = 1.0\n",
+        "regularizer = \"none\"\n",
+        "overlaps = [0.1]\n",
+        "solver = \"particles\"\nparticles = 100000\ndimension = 10000\n",
+    ] {
+        assert!(resolved.contains(line), "{line:?} in\n{resolved}");
+    }
+
+    let sgd = load(
+        &read(&Path::new(CONFIGS).join("good/sgd_integer_floats.toml")),
+        "sgd",
+    );
+    let all_run: Vec<&str> = run
+        .into_iter()
+        .chain(["checkpoint_every_secs", "output"])
+        .collect();
+    assert_eq!(resolved_keys(&sgd, &["run"]), all_run);
+    assert_eq!(
+        resolved_keys(&sgd, &["train"]),
+        ["learning_rate", "regularizer", "strength"]
+    );
+
+    // One hidden table per feature, with atoms and weights for atoms laws.
+    let atoms = load(
+        &read(&Path::new(CONFIGS).join("good/two_features_atoms.toml")),
+        "atoms",
+    );
+    assert_eq!(
+        resolved_keys(&atoms, &["model", "hidden", "0"]),
+        ["law", "scale", "atoms", "weights"]
+    );
+    assert_eq!(
+        resolved_keys(&atoms, &["model", "hidden", "1"]),
+        ["law", "scale"]
+    );
+    assert_eq!(
+        resolved_keys(&atoms, &["train"]),
+        ["learning_rate", "regularizer", "strength_l1", "strength_l2"]
+    );
+    let shared = Config::parse(
+        "[model]\nfeatures = 3\n[[model.hidden]]\nlaw = \"atoms\"\natoms = [-1, 0, 3]",
+    )
+    .unwrap();
+    let resolved = load(&shared.source, "shared").resolved();
+    assert_eq!(
+        resolved.matches("[[model.hidden]]").count(),
+        3,
+        "{resolved}"
+    );
+    assert_eq!(
+        resolved.matches("weights = [1.0, 1.0, 1.0]").count(),
+        3,
+        "{resolved}"
+    );
+}
+
+#[test]
+fn resolved_uses_the_parser_spellings() {
+    let config = edited(
+        "[model]",
+        &[],
+        &[
+            "model.feature_law=sparse:0.25",
+            "model.activation=erf",
+            "model.hidden=[{law=\"sparse:1\"}]",
+            "run.solver=sgd",
+            "run.checkpoint_every_secs=60",
+            "run.output=runs/a \"b\".h5",
+        ],
+    );
+    let resolved = load(&config.source, "spellings").resolved();
+    for line in [
+        "feature_law = \"sparse:0.25\"\n",
+        "activation = \"erf\"\n",
+        "law = \"sparse:1\"\n",
+        "solver = \"sgd\"\n",
+        "checkpoint_every_secs = 60.0\n",
+    ] {
+        assert!(resolved.contains(line), "{line:?} in\n{resolved}");
+    }
+    assert_eq!(
+        Config::parse(&resolved).unwrap().run.output.as_deref(),
+        Some("runs/a \"b\".h5")
+    );
+}
+
+#[test]
+fn resolved_keeps_counts_beyond_toml_integers() {
+    // TOML integers stop at i64::MAX; larger seeds can only be written as integral floats.
+    let config = edited("[model]", &[], &["run.seed=1.8e19", "run.particles=1e19"]);
+    assert_eq!(config.run.seed, 18_000_000_000_000_000_000);
+    let again = Config::parse(&config.resolved()).unwrap();
+    assert_eq!(again.run, config.run);
+}
+
+#[test]
+fn resolved_writes_a_hand_made_atoms_law_by_its_values() {
+    // No document gives the atoms, so the standardised ones are written: the same law up
+    // to rounding.
+    let mut config = Config::parse("[model]").unwrap();
+    config.problem.hidden[0].shape =
+        HiddenShape::atoms(&[-1.0, 0.0, 3.0], &[1.0, 2.0, 1.0]).unwrap();
+    let again = Config::parse(&config.resolved()).unwrap();
+    let (
+        HiddenShape::Atoms { values, weights },
+        HiddenShape::Atoms {
+            values: values_again,
+            weights: weights_again,
+        },
+    ) = (
+        &config.problem.hidden[0].shape,
+        &again.problem.hidden[0].shape,
+    )
+    else {
+        panic!("{:?}", again.problem.hidden[0]);
+    };
+    for (a, b) in values
+        .iter()
+        .zip(values_again)
+        .chain(weights.iter().zip(weights_again))
+    {
+        assert!((a - b).abs() < 1e-15, "{a} against {b}");
+    }
+}
+
+#[test]
+fn set_output_records_the_path_in_the_source() {
+    for text in [quickstart_text().as_str(), "[model]"] {
+        let mut config = Config::parse(text).unwrap();
+        // A path that TOML would read as a number must stay a string.
+        for path in ["runs/other dir/x=1 \"q\".h5", "1.5"] {
+            config.set_output(path).unwrap();
+            assert_eq!(config.run.output.as_deref(), Some(path));
+            let again = Config::parse(&config.source).unwrap();
+            assert_eq!(again.run.output.as_deref(), Some(path));
+            assert_eq!(again, config);
+        }
+        let before = config.clone();
+        let message = config.set_output("").unwrap_err().to_string();
+        assert!(
+            message.contains("run.output = \"\": expected a non-empty string"),
+            "{message}"
+        );
+        assert_eq!(config, before);
+    }
 }
 
 /// Arbitrary values at every key, and every truncation of a full document, give a config or
@@ -346,5 +733,17 @@ fn no_input_panics() {
     }
     for end in (0..=quickstart.len()).filter(|&end| quickstart.is_char_boundary(end)) {
         let _ = Config::parse(&quickstart[..end]);
+    }
+    let unsets = keys.iter().copied().chain([
+        "",
+        ".",
+        "model.",
+        "model.hidden.99",
+        "model.hidden.-1",
+        "init.overlaps.x",
+    ]);
+    for key in unsets {
+        let _ = Config::parse_edited(&quickstart, &[key], &[]);
+        let _ = Config::parse_edited("[model]", &[key], &[]);
     }
 }
