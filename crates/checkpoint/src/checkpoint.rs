@@ -12,9 +12,13 @@ use rand::SeedableRng;
 use crate::durable::{replace, temporary, write_temporary};
 use crate::hdf::Ctx;
 use crate::layout::{Header, TrajectoryDatasets, read_snapshots, write_snapshot};
+use crate::ownership::{FileKind, claim_checkpoint, expect_kind, identify};
 use crate::{FileError, Result};
 
-const CHECKPOINT_FORMAT: &str = "mfcl-checkpoint";
+/// The `format` attribute of checkpoints.
+pub(crate) const CHECKPOINT_FORMAT: &str = "mfcl-checkpoint";
+/// What `RUN.checkpoint.h5` adds to the run file's stem.
+const CHECKPOINT_SUFFIX: &str = "checkpoint.h5";
 
 /// The state of either solver, owned.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +63,15 @@ impl Checkpoint {
 
 /// `RUN.checkpoint.h5` beside `RUN.h5`.
 pub fn checkpoint_path(run: &Path) -> PathBuf {
-    sibling(run, "checkpoint.h5")
+    sibling(run, CHECKPOINT_SUFFIX)
+}
+
+/// `RUN.h5` for the checkpoint `RUN.checkpoint.h5`, to point a person who gave the one at
+/// the other. `None` for a checkpoint not named so.
+pub(crate) fn run_of_checkpoint(checkpoint: &Path) -> Option<PathBuf> {
+    let name = checkpoint.file_name()?.to_str()?;
+    let stem = name.strip_suffix(CHECKPOINT_SUFFIX)?.strip_suffix('.')?;
+    Some(checkpoint.with_file_name(format!("{stem}.h5")))
 }
 
 /// The folder `RUN.snapshots` beside `RUN.h5`: one file per snapshot, written once, so that
@@ -75,6 +87,28 @@ fn sibling(run: &Path, suffix: &str) -> PathBuf {
 
 fn snapshot_file(run: &Path, index: usize) -> PathBuf {
     snapshots_dir(run).join(format!("{index:06}.h5"))
+}
+
+/// What a name in the snapshot folder is, by its form alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SnapshotName {
+    /// `NNNNNN.h5`, as [`snapshot_file`] names it.
+    File,
+    /// `NNNNNN.h5.TAG.tmp`, as [`temporary`] names it: a write that a crash interrupted.
+    Temporary,
+}
+
+/// The index of a snapshot file or temporary named `name`; `None` for any other name.
+pub(crate) fn snapshot_index(name: &str) -> Option<(usize, SnapshotName)> {
+    let (file, kind) = match name.strip_suffix(".tmp") {
+        Some(rest) => (rest.rsplit_once('.')?.0, SnapshotName::Temporary),
+        None => (name, SnapshotName::File),
+    };
+    let digits = file.strip_suffix(".h5")?;
+    if digits.len() < 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((digits.parse().ok()?, kind))
 }
 
 /// Writes snapshot `index` of the run to its own file under a temporary name; returns the
@@ -111,7 +145,9 @@ fn read_snapshot_file(run: &Path, index: usize) -> Result<Snapshot> {
 }
 
 /// Writes the checkpoint of the run file `run` durably: to a temporary name, fsynced,
-/// renamed into place. The `snapshots` it counts must already be in their files.
+/// renamed into place. The `snapshots` it counts must already be in their files. Refuses
+/// (with [`FileError::NotOurs`]) to replace a file at the checkpoint's path that is not
+/// mfcl's, as [`claim_run`](crate::claim_run) does.
 pub fn save_checkpoint(
     run: &Path,
     header: &Header,
@@ -119,6 +155,7 @@ pub fn save_checkpoint(
     trajectory: &Trajectory,
     snapshots: usize,
 ) -> Result<()> {
+    claim_checkpoint(run, identify(run))?;
     let (temporary, path) = write_checkpoint_file(run, header, state, trajectory, snapshots)?;
     replace(&temporary, &path)
 }
@@ -173,19 +210,28 @@ pub(crate) fn write_checkpoint_file(
     Ok((temporary, path))
 }
 
+/// The step at which the checkpoint of the run file `run` was taken, read without its
+/// state: whether a run's last checkpoint is in place costs no more than this.
+pub fn checkpoint_step(run: &Path) -> Result<u64> {
+    let (ctx, file, _) = open_checkpoint(run)?;
+    let group = ctx.h5(file.group("state"))?;
+    ctx.read_scalar(&group, "step")
+}
+
+/// Opens the checkpoint of the run file `run` and checks its kind and format version.
+fn open_checkpoint(run: &Path) -> Result<(Ctx, hdf5::File, Header)> {
+    let path = checkpoint_path(run);
+    let ctx = Ctx::new(&path);
+    expect_kind(&path, FileKind::Checkpoint)?;
+    let file = ctx.h5(hdf5::File::open(&path))?;
+    let header = Header::read(&ctx, &file, CHECKPOINT_FORMAT)?;
+    Ok((ctx, file, header))
+}
+
 /// Reads the checkpoint of the run file `run`, with the snapshots it counts, refusing files
 /// of another kind or format version.
 pub fn load_checkpoint(run: &Path) -> Result<Checkpoint> {
-    let path = checkpoint_path(run);
-    let ctx = Ctx::new(&path);
-    if !path.exists() {
-        return Err(FileError::Io {
-            path,
-            error: std::io::ErrorKind::NotFound.into(),
-        });
-    }
-    let file = ctx.h5(hdf5::File::open(&path))?;
-    let header = Header::read(&ctx, &file, CHECKPOINT_FORMAT)?;
+    let (ctx, file, header) = open_checkpoint(run)?;
     let group = ctx.h5(file.group("state"))?;
     let step: u64 = ctx.read_scalar(&group, "step")?;
     let population = read_population(&ctx, &group)?;
@@ -295,6 +341,39 @@ fn stream_from_words(words: &[u64]) -> Option<Stream> {
 mod tests {
     use super::*;
     use rand::Rng;
+
+    #[test]
+    fn snapshot_names_are_recognised_by_form() {
+        let run = Path::new("runs/qs.h5");
+        for index in [0, 7, 123_456, 1_234_567] {
+            let file = snapshot_file(run, index);
+            let name = file.file_name().unwrap().to_str().unwrap();
+            assert_eq!(snapshot_index(name), Some((index, SnapshotName::File)));
+            let temporary = temporary(&file, "new");
+            let name = temporary.file_name().unwrap().to_str().unwrap();
+            assert_eq!(snapshot_index(name), Some((index, SnapshotName::Temporary)));
+        }
+        for other in [
+            "notes.txt",
+            "1.h5",
+            "00000a.h5",
+            "000001.h5.tmp",
+            "000001.png",
+            ".h5",
+        ] {
+            assert_eq!(snapshot_index(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_names_its_run_file() {
+        let run = Path::new("runs/qs.h5");
+        assert_eq!(
+            run_of_checkpoint(&checkpoint_path(run)).as_deref(),
+            Some(run)
+        );
+        assert_eq!(run_of_checkpoint(Path::new("runs/qs.h5")), None);
+    }
 
     #[test]
     fn stream_state_round_trips() {

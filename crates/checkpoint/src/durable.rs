@@ -86,22 +86,32 @@ pub(crate) fn write_temporary<T>(temporary: &Path, write: impl FnOnce() -> Resul
 /// Makes `temporary` durable and moves it over `path` atomically. Errors name `path`, the
 /// file a person knows; a temporary that cannot be made durable is removed.
 pub(crate) fn replace(temporary: &Path, path: &Path) -> Result<()> {
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |error| FileError::Io { path: p, error }
-    };
     write_temporary(temporary, || {
         std::fs::File::open(temporary)
             .and_then(|f| f.sync_all())
             .and_then(|()| std::fs::rename(temporary, path))
-            .map_err(io(path))
+            .map_err(|error| FileError::Io {
+                path: path.to_path_buf(),
+                error,
+            })
     })?;
     // The rename itself is durable once the directory is.
-    let directory = path
-        .parent()
+    sync_folder(folder_of(path))
+}
+
+/// The folder that holds `path` (`.` for a bare file name).
+pub(crate) fn folder_of(path: &Path) -> &Path {
+    path.parent()
         .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::File::open(directory)
+        .unwrap_or(Path::new("."))
+}
+
+/// Makes the creations, renames and removals of entries in `folder` durable.
+pub(crate) fn sync_folder(folder: &Path) -> Result<()> {
+    std::fs::File::open(folder)
         .and_then(|d| d.sync_all())
-        .map_err(io(directory))
+        .map_err(|error| FileError::Io {
+            path: folder.to_path_buf(),
+            error,
+        })
 }

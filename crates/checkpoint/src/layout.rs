@@ -80,6 +80,8 @@ pub struct RunContents {
     pub trajectory: Trajectory,
     /// `/snapshots`, in order.
     pub snapshots: Vec<Snapshot>,
+    /// Why the run diverged, if it did (the root attribute `diverged`).
+    pub diverged: Option<String>,
 }
 
 /// The extendable `/trajectory` datasets.

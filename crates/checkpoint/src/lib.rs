@@ -16,6 +16,16 @@
 //! went through after the checkpoint (a crash in the middle of a write included) does not
 //! matter, and the result equals an uninterrupted run's.
 //!
+//! # Only mfcl's own files
+//!
+//! The checkpoint and snapshot paths derive from the run path alone, whatever it names, so
+//! mfcl replaces, rebuilds or removes only what it recognises as its own: an mfcl run file,
+//! an mfcl checkpoint, and a snapshot folder holding only snapshot files. [`identify`] says
+//! what is at a path in a person's words; [`claim_run`], which every new run file goes
+//! through, refuses anything else and leaves it untouched. Starting a run over an earlier
+//! one removes the earlier run's checkpoint and snapshot files that the new run does not
+//! continue, so none of them survives beside the new run's.
+//!
 //! HDF5 serialises every call through one global lock, so all file access happens on the
 //! thread that drives the run.
 
@@ -25,14 +35,16 @@ mod checkpoint;
 mod durable;
 mod hdf;
 mod layout;
+mod ownership;
 mod recorder;
 mod run_file;
 
 pub use checkpoint::{
-    Checkpoint, SolverState, StateRef, checkpoint_path, load_checkpoint, save_checkpoint,
-    snapshots_dir,
+    Checkpoint, SolverState, StateRef, checkpoint_path, checkpoint_step, load_checkpoint,
+    save_checkpoint, snapshots_dir,
 };
 pub use layout::{Header, RunContents};
+pub use ownership::{FileKind, claim_run, identify};
 pub use recorder::{Cadence, Persist, Recorder};
 pub use run_file::{RunFile, read_header, read_run};
 
@@ -78,13 +90,65 @@ pub enum FileError {
         /// The file's version.
         found: u32,
     },
-    /// Structurally wrong content (a missing dataset, inconsistent sizes).
+    /// Structurally wrong content (a missing dataset, inconsistent sizes), or an HDF5 file
+    /// that HDF5 cannot open (damaged or truncated).
     #[error("{path}: {what}")]
     Damaged {
         /// The file.
         path: PathBuf,
         /// What is wrong.
         what: String,
+    },
+    /// Where mfcl would write a run file, a checkpoint or the snapshot folder, something
+    /// that is not mfcl's: it is left as it was (see [`claim_run`]).
+    #[error("{path} is {what}, not {expected}: refusing to replace it")]
+    NotOurs {
+        /// What is there.
+        path: PathBuf,
+        /// Its kind.
+        what: FileKind,
+        /// What mfcl would have written there, in words ("an mfcl run file").
+        expected: &'static str,
+    },
+    /// The run's snapshot folder holds something that is not a snapshot file: the folder
+    /// is left as it was (see [`claim_run`]).
+    #[error(
+        "{path} is {what}, not an mfcl snapshot: refusing to write the run's snapshots into \
+         {folder}"
+    )]
+    ForeignSnapshot {
+        /// The file in the folder.
+        path: PathBuf,
+        /// Its kind.
+        what: FileKind,
+        /// The snapshot folder.
+        folder: PathBuf,
+    },
+    /// A file that mfcl would replace is locked by another process, which is writing it.
+    #[error(
+        "{path} is open for writing in another program (another mfcl run?): refusing to replace it"
+    )]
+    InUse {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A file read as a run file or checkpoint is something else.
+    #[error("{path} is {what}, not {expected}")]
+    WrongKind {
+        /// The file.
+        path: PathBuf,
+        /// What it is.
+        what: FileKind,
+        /// What was asked for, in words ("an mfcl run file").
+        expected: &'static str,
+    },
+    /// A checkpoint given where its run file was expected.
+    #[error("{path} is an mfcl checkpoint, not a run file: give the run file {run}")]
+    CheckpointGiven {
+        /// The checkpoint.
+        path: PathBuf,
+        /// Its run file.
+        run: PathBuf,
     },
 }
 

@@ -92,7 +92,8 @@ pub struct Recorder {
 
 impl Recorder {
     /// Creates the run file at `path` holding what a resumed run already has (nothing for a
-    /// fresh run).
+    /// fresh run), through [`RunFile::create`]: it refuses to replace files that are not
+    /// mfcl's ([`claim_run`](crate::claim_run)) and removes what a previous run there left.
     pub fn start(
         path: &Path,
         header: Header,
@@ -141,6 +142,11 @@ impl Recorder {
         let outcome = self.durable.finish();
         self.io_time += started.elapsed();
         outcome
+    }
+
+    /// Marks the run file as diverged, with the reason (see [`RunFile::record_divergence`]).
+    pub fn record_divergence(&mut self, reason: &str) -> Result<()> {
+        self.run_file.record_divergence(reason)
     }
 
     /// Wall time spent writing on the driving thread so far.

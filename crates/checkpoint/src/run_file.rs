@@ -6,13 +6,17 @@ use std::path::Path;
 use mfcl_model::Trajectory;
 use mfcl_solver::Snapshot;
 
+use crate::Result;
 use crate::durable::{replace, temporary, write_temporary};
 use crate::hdf::Ctx;
 use crate::layout::{Header, RunContents, TrajectoryDatasets, read_snapshots, write_snapshot};
-use crate::{FileError, Result};
+use crate::ownership::{FileKind, claim_run, clear_previous, expect_kind};
 
 /// The `format` attribute of run files.
 pub(crate) const RUN_FORMAT: &str = "mfcl-run";
+
+/// The root attribute that marks a diverged run (see [`RunFile::record_divergence`]).
+const DIVERGED: &str = "diverged";
 
 /// An open run file.
 pub struct RunFile {
@@ -27,6 +31,13 @@ impl RunFile {
     /// Writes a complete run file (header, the trajectory so far, the snapshots so far) under
     /// a temporary name, moves it to `path`, and opens it for appending. A run starts with
     /// an empty trajectory; a resumed run with the checkpoint's copy.
+    ///
+    /// First [`claim_run`] checks that everything the run replaces is mfcl's, and refuses
+    /// otherwise with nothing changed. Once the run file is in place, what the previous run
+    /// there left and this one does not continue goes: for a fresh run the old checkpoint,
+    /// and for any run the snapshot files beyond `snapshots` (a resumed run keeps those its
+    /// checkpoint counts). The old files are removed only after the new run file is written,
+    /// so a failure to write it (a full disk) costs the previous run nothing.
     pub fn create(
         path: &Path,
         header: &Header,
@@ -34,6 +45,8 @@ impl RunFile {
         trajectory: &Trajectory,
         snapshots: &[Snapshot],
     ) -> Result<RunFile> {
+        let resuming = !trajectory.is_empty();
+        claim_run(path, resuming)?;
         let temporary = temporary(path, "new");
         // Errors name the run file, not its temporary.
         let ctx = Ctx::new(path);
@@ -47,6 +60,7 @@ impl RunFile {
             ctx.h5(file.close())
         })?;
         replace(&temporary, path)?;
+        clear_previous(path, resuming, snapshots.len())?;
         let file = ctx.h5(hdf5::File::open_rw(path))?;
         let datasets = TrajectoryDatasets::open(&ctx, &file)?;
         Ok(RunFile {
@@ -65,6 +79,14 @@ impl RunFile {
         self.ctx.h5(self.file.flush())
     }
 
+    /// Records in the file that the run diverged, and why (the root attribute `diverged`):
+    /// the samples stop before the divergence, so without it a diverged run would read like
+    /// one that was merely interrupted.
+    pub fn record_divergence(&mut self, reason: &str) -> Result<()> {
+        self.ctx.write_str(&self.file, DIVERGED, reason)?;
+        self.ctx.h5(self.file.flush())
+    }
+
     /// Adds the next snapshot, and flushes.
     pub fn add_snapshot(&mut self, snapshot: &Snapshot) -> Result<()> {
         write_snapshot(&self.ctx, &self.file, self.snapshots, snapshot)?;
@@ -78,10 +100,16 @@ pub fn read_run(path: &Path) -> Result<RunContents> {
     let (ctx, file, header) = open(path)?;
     let trajectory = TrajectoryDatasets::open(&ctx, &file)?.read(&ctx)?;
     let snapshots = read_snapshots(&ctx, &file)?;
+    let diverged = file
+        .attr_names()
+        .is_ok_and(|names| names.iter().any(|n| n == DIVERGED))
+        .then(|| ctx.read_str(&file, DIVERGED))
+        .transpose()?;
     Ok(RunContents {
         header,
         trajectory,
         snapshots,
+        diverged,
     })
 }
 
@@ -94,12 +122,7 @@ pub fn read_header(path: &Path) -> Result<Header> {
 /// Opens a run file for reading and checks its format.
 fn open(path: &Path) -> Result<(Ctx, hdf5::File, Header)> {
     let ctx = Ctx::new(path);
-    if !path.exists() {
-        return Err(FileError::Io {
-            path: path.to_path_buf(),
-            error: std::io::ErrorKind::NotFound.into(),
-        });
-    }
+    expect_kind(path, FileKind::RunFile)?;
     let file = ctx.h5(hdf5::File::open(path))?;
     let header = Header::read(&ctx, &file, RUN_FORMAT)?;
     Ok((ctx, file, header))

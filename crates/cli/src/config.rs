@@ -1,14 +1,15 @@
-//! The config that commands read: the file, its `--set` overrides, and validation.
+//! The config that commands read: the file, its `--unset` and `--set` edits, and validation.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, anyhow};
 use clap::Args;
+use mfcl_checkpoint::{FileKind, identify};
 use mfcl_model::Config;
 
 use crate::failure::Failure;
 
-/// A config file plus overrides, and the output format.
+/// A config file plus edits, and the output format.
 #[derive(Args)]
 pub struct ConfigArgs {
     /// The TOML config (see the README's config reference).
@@ -23,28 +24,71 @@ pub struct ConfigOptions {
     /// Override a config key, e.g. `--set model.noise.correlation=-0.5` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+    /// Remove a config key, e.g. `--unset train.strength` (repeatable; applied before the
+    /// `--set`s, so a key can be removed and given anew).
+    #[arg(long = "unset", value_name = "KEY")]
+    pub unsets: Vec<String>,
     /// Print one JSON document on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
 }
 
-/// Reads and validates a config with its `--set` overrides; without a path, the embedded
-/// quickstart, so that `mfcl run` works out of the box and still takes overrides.
-pub fn load(path: Option<&Path>, sets: &[String]) -> Result<Config, Failure> {
+/// Reads and validates a config with its edits; without a path, the embedded quickstart,
+/// so that `mfcl run` works out of the box and still takes edits.
+pub fn load(path: Option<&Path>, options: &ConfigOptions) -> Result<Config, Failure> {
+    load_with(path, options, &[])
+}
+
+/// [`load`], with `extra` applied after the user's `--set`s (a sweep's value).
+pub fn load_with(
+    path: Option<&Path>,
+    options: &ConfigOptions,
+    extra: &[String],
+) -> Result<Config, Failure> {
     let (text, name) = match path {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read config {}", path.display()))
-                .map_err(Failure::input)?;
-            (text, path.display().to_string())
-        }
-        // `source` is the quickstart's own document, so overrides apply to it as to a file.
+        Some(path) => (read_text(path)?, path.display().to_string()),
+        // `source` is the quickstart's own document, so edits apply to it as to a file.
         None => (
             Config::quickstart().source,
             "(the embedded quickstart)".into(),
         ),
     };
-    Config::parse_with(&text, sets)
+    let sets: Vec<&str> = options
+        .sets
+        .iter()
+        .chain(extra)
+        .map(String::as_str)
+        .collect();
+    let unsets: Vec<&str> = options.unsets.iter().map(String::as_str).collect();
+    Config::parse_edited(&text, &unsets, &sets)
         .with_context(|| format!("invalid config {name}"))
         .map_err(Failure::input)
+}
+
+/// The config file's text; a run file or another binary file given as a config gets a
+/// sentence saying what it is instead of a UTF-8 error.
+fn read_text(path: &Path) -> Result<String, Failure> {
+    let name = path.display();
+    let bytes = std::fs::read(path)
+        .map_err(|error| match error.kind() {
+            std::io::ErrorKind::NotFound => anyhow!("cannot read config {name}: no such file"),
+            std::io::ErrorKind::IsADirectory => {
+                anyhow!("cannot read config {name}: it is a folder")
+            }
+            _ => anyhow!("cannot read config {name}: {error}"),
+        })
+        .map_err(Failure::input)?;
+    String::from_utf8(bytes).map_err(|_| {
+        let kind = identify(path);
+        let hint = match kind {
+            FileKind::RunFile => {
+                format!("; did you mean `mfcl resume {name}` or `mfcl inspect {name}`?")
+            }
+            _ => String::new(),
+        };
+        Failure::input(anyhow!(
+            "{name} is {}, not a TOML config{hint}",
+            kind.describe()
+        ))
+    })
 }

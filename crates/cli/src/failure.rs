@@ -7,6 +7,8 @@ pub struct Failure {
     pub code: u8,
     /// What went wrong, with its context.
     pub error: anyhow::Error,
+    /// Whether the message reports an error (`error: ` before it), or only what happened.
+    pub is_error: bool,
 }
 
 impl Failure {
@@ -15,6 +17,7 @@ impl Failure {
         Failure {
             code: 2,
             error: error.into(),
+            is_error: true,
         }
     }
 
@@ -23,6 +26,17 @@ impl Failure {
         Failure {
             code: 1,
             error: error.into(),
+            is_error: true,
+        }
+    }
+
+    /// Work stopped on the user's request (Ctrl-C): exit 1, as the work is unfinished, but
+    /// the message is no error.
+    pub fn stopped(message: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: 1,
+            error: message.into(),
+            is_error: false,
         }
     }
 }

@@ -42,6 +42,9 @@ enum Command {
     Run(RunArgs),
     /// Continue a run from the checkpoint beside its run file; with --t-end, extend it.
     Resume(ResumeArgs),
+    /// Validate a config with its edits and print it resolved, every default filled in
+    /// (exit 2 with the reason if it is invalid).
+    Check(ConfigArgs),
     /// Integrate the reduced ODE for overlaps and norm (L2 or no regularizer only).
     Ode(ConfigArgs),
     /// Fixed points of the reduced ODE, their stability, and the growth rates at the
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => commands::run::run(&args),
         Command::Resume(args) => commands::run::resume(&args),
+        Command::Check(args) => commands::check::check(&args),
         Command::Ode(args) => commands::ode::ode(&args),
         Command::FixedPoints(args) => commands::fixed_points::fixed_points(&args),
         Command::Basins(args) => commands::basins::run(&args),
@@ -90,7 +94,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("error: {:#}", failure.error);
+            if failure.is_error {
+                eprintln!("error: {:#}", failure.error);
+            } else {
+                eprintln!("{:#}", failure.error);
+            }
             ExitCode::from(failure.code)
         }
     }

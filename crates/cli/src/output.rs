@@ -95,8 +95,9 @@ pub fn step_unit(solver: SolverKind) -> &'static str {
 pub fn print_deviation(deviation: &Deviation, trajectory: &Trajectory) {
     let t_last = trajectory.t.last().copied().unwrap_or(0.0);
     println!(
-        "largest deviation from the reduced ODE over {} samples (t = 0 to {t_last}):",
-        trajectory.len()
+        "largest deviation from the reduced ODE over {} samples (t = 0 to {}):",
+        trajectory.len(),
+        time(t_last)
     );
     for (j, error) in deviation.max_abs_cosine_error.iter().enumerate() {
         println!("  max |m_{0} - m_{0}^ODE| = {error:.2e}", j + 1);
@@ -105,4 +106,10 @@ pub fn print_deviation(deviation: &Deviation, trajectory: &Trajectory) {
         "  max |R - R^ODE|     = {:.2e}",
         deviation.max_abs_norm2_error
     );
+}
+
+/// A model time as people write it, `3.8` and not `3.8000000000000003` (see
+/// [`mfcl_model::Time`], which library messages use too).
+pub fn time(t: f64) -> String {
+    mfcl_model::Time(t).to_string()
 }

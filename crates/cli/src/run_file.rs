@@ -1,7 +1,7 @@
 //! Reading run files, which every command that takes one shares: a file that cannot be used
 //! is bad input (exit 2) with one line saying why; and the reduced ODE a run is compared with.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use mfcl_checkpoint::{RunContents, read_run};
@@ -12,6 +12,8 @@ use crate::failure::Failure;
 
 /// A run file, whole, and the config it was run with.
 pub struct Run {
+    /// Where the file is.
+    pub path: PathBuf,
     /// What the file holds.
     pub contents: RunContents,
     /// The config stored in its header, parsed and validated.
@@ -57,7 +59,11 @@ pub fn read_run_file(path: &Path) -> Result<Run, Failure> {
             "{name}: the trajectory has {found} overlaps per sample but the config has {features} features"
         )));
     }
-    Ok(Run { contents, config })
+    Ok(Run {
+        path: path.to_path_buf(),
+        contents,
+        config,
+    })
 }
 
 /// `N` for particles, `n` for SGD: the size that sets a run's statistical error.
@@ -78,4 +84,20 @@ pub fn reference_ode(
         &trajectory.t,
         Tolerance::default(),
     )
+}
+
+impl Run {
+    /// The last recorded time, if anything was recorded.
+    pub fn t_reached(&self) -> Option<f64> {
+        self.contents.trajectory.t.last().copied()
+    }
+
+    /// Whether the run reached its `t_end`. A run stopped by Ctrl-C, a divergence or a
+    /// crash has not; the driver always records the last step, so a finished run's last
+    /// sample is at `t_end` (to rounding: times are `steps · dt`).
+    pub fn is_complete(&self) -> bool {
+        let t_end = self.config.run.t_end;
+        self.t_reached()
+            .is_some_and(|t| t >= t_end - 1e-9 * t_end.abs().max(1.0))
+    }
 }

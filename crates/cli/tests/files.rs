@@ -96,10 +96,13 @@ fn compare_passes_with_the_default_tolerance() {
 fn compare_fails_beyond_an_explicit_tolerance() {
     let args = ["compare", arg(quickstart()), "--tol", "1e-9", "--json"];
     let message = refused(&args, 1);
-    assert!(message.contains("beyond the tolerance"), "{message}");
+    assert!(message.contains("the cosines deviate"), "{message}");
+    assert!(message.contains("R deviates"), "{message}");
     let doc: Value = serde_json::from_slice(&mfcl(&args).stdout).unwrap();
     assert_eq!(doc["pass"], false);
     assert_eq!(doc["tolerance"].as_f64(), Some(1e-9));
+    assert_eq!(doc["failures"], serde_json::json!(["cosine", "norm2"]));
+    assert_eq!(doc["complete"], true);
     refused(&["compare", arg(quickstart()), "--tol=-1"], 2);
 }
 

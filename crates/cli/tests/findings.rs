@@ -1,23 +1,9 @@
 //! `mfcl basins` and `mfcl sweep` as a user meets them: JSON shapes, reproducibility,
 //! figures, and refusals of bad input.
 
-use std::path::Path;
 mod common;
 
-use common::{json, mfcl, mfcl_with, stderr};
-
-/// Exit code 2 and one line on stderr that contains `needle`.
-fn refused(args: &[&str], needle: &str) {
-    let output = mfcl(args);
-    let stderr = stderr(&output);
-    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
-    assert!(stderr.contains(needle), "{args:?}: {stderr}");
-}
-
-fn is_png(path: &Path) -> bool {
-    std::fs::read(path).is_ok_and(|bytes| bytes.starts_with(b"\x89PNG\r\n\x1a\n"))
-}
+use common::{is_png, json, mfcl, mfcl_with, refused, scratch, stderr};
 
 /// DESIGN.md's sweep shape; the worked example's fixed point at λ = 0.5; and a value
 /// whose ODE never settles (λ = 0: the norm grows without bound) reported as `null` with
@@ -48,7 +34,7 @@ fn sweep_reports_steady_states_and_values_without_one() {
 
 #[test]
 fn sweep_draws_a_figure() {
-    let dir = std::env::temp_dir().join(format!("mfcl-sweep-{}", std::process::id()));
+    let dir = scratch("sweep");
     let png = dir.join("rho.png");
     let output = mfcl(&[
         "sweep",
@@ -82,6 +68,8 @@ fn sweep_refuses_bad_input_before_any_work() {
             "model.noise.correlation = 2.0",
         ),
         (sweep("model.noise.corelation", "0:1:3"), "unknown key"),
+        (sweep("run.dt", "0.01:0.02:2"), "run settings do not enter"),
+        (sweep("run.seed", "1:2:2"), "run settings do not enter"),
     ];
     for (args, needle) in &cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -131,7 +119,7 @@ fn basins_json_is_reproducible() {
 /// (with a phase portrait) drawn.
 #[test]
 fn particle_basins_are_reproducible_and_drawn() {
-    let dir = std::env::temp_dir().join(format!("mfcl-basins-{}", std::process::id()));
+    let dir = scratch("basins");
     let png = dir.join("portrait.png");
     let args = [
         "basins",
@@ -186,4 +174,39 @@ fn basins_refuse_bad_input() {
         ],
         "no closed ODE",
     );
+}
+
+/// `--threads K` sets the workers of basins and sweep, and the answer does not depend on
+/// it; `--threads 0` is refused in words, not in Rust types.
+#[test]
+fn threads_change_the_speed_only() {
+    let basins = [
+        "basins",
+        "data/configs/finding2.toml",
+        "--samples",
+        "16",
+        "--json",
+        "--threads",
+    ];
+    let sweep = [
+        "sweep",
+        "data/configs/finding3.toml",
+        "--param",
+        "model.noise.correlation",
+        "--values",
+        "-0.8:0.8:4",
+        "--json",
+        "--threads",
+    ];
+    for args in [&basins[..], &sweep[..]] {
+        let one = json(&mfcl(&[args, &["1"]].concat()));
+        assert_eq!(one, json(&mfcl(&[args, &["2"]].concat())), "{args:?}");
+        let output = mfcl(&[args, &["0"]].concat());
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&output).contains("'--threads <K>': must be at least 1"),
+            "{}",
+            stderr(&output)
+        );
+    }
 }

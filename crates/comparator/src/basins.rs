@@ -12,6 +12,7 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
+use statrs::distribution::{ContinuousCDF, Normal};
 
 use crate::ode::{advance, at_rest};
 use crate::{ComparatorError, Dopri5, FixedPointReport, ReducedOde, Tolerance, max_distance};
@@ -27,6 +28,8 @@ pub const DECISION_FRACTION: f64 = 0.25;
 pub const ODE_HORIZON: f64 = 1e4;
 /// The ODE is at rest when every component of `d(Q, R)/dt` is below this.
 pub const REST: f64 = 1e-9;
+/// Confidence level of the intervals in a [`Tally`].
+pub const CONFIDENCE: f64 = 0.95;
 /// The largest cosine must exceed the others by this much to name a feature.
 const TIE: f64 = 1e-6;
 /// Local error tolerance for basin trajectories. Only starts within about 1e-6 of a basin
@@ -177,7 +180,8 @@ pub struct BasinSample {
     pub selection: Selection,
 }
 
-/// Fractions of starts per feature, and undecided.
+/// Fractions of starts per feature, and undecided, each with its standard error and its
+/// [`CONFIDENCE`] Wilson score interval.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tally {
     /// Number of starts.
@@ -186,6 +190,15 @@ pub struct Tally {
     pub selected: Vec<f64>,
     /// Fraction of starts left undecided.
     pub undecided: f64,
+    /// One standard error `√(f (1 − f) / n)` of each selected fraction `f`.
+    pub standard_error: Vec<f64>,
+    /// One standard error of the undecided fraction.
+    pub undecided_standard_error: f64,
+    /// Wilson score interval of each selected fraction at [`CONFIDENCE`]; see
+    /// [`wilson_interval`].
+    pub confidence_interval: Vec<(f64, f64)>,
+    /// Wilson score interval of the undecided fraction at [`CONFIDENCE`].
+    pub undecided_confidence_interval: (f64, f64),
 }
 
 impl Tally {
@@ -201,12 +214,54 @@ impl Tally {
             }
         }
         let fraction = |count: usize| count as f64 / samples.max(1) as f64;
+        let standard_error = |count: usize| {
+            let f = fraction(count);
+            (f * (1.0 - f) / samples.max(1) as f64).sqrt()
+        };
+        let interval = |count: usize| wilson_interval(count, samples, CONFIDENCE);
         Tally {
             samples,
-            selected: counts.into_iter().map(fraction).collect(),
+            selected: counts.iter().map(|&c| fraction(c)).collect(),
             undecided: fraction(undecided),
+            standard_error: counts.iter().map(|&c| standard_error(c)).collect(),
+            undecided_standard_error: standard_error(undecided),
+            confidence_interval: counts.iter().map(|&c| interval(c)).collect(),
+            undecided_confidence_interval: interval(undecided),
         }
     }
+}
+
+/// The Wilson score interval at confidence `level` (in `(0, 1)`) of a proportion observed as
+/// `successes` of `samples` Bernoulli draws; `(0, 1)` for no draws.
+///
+/// Unlike `f ± z·SE`, it stays inside `[0, 1]` and does not collapse to a point when no
+/// start, or every start, selects a feature, so that a basin never seen in a few hundred
+/// starts still gets an honest upper bound.
+///
+/// Panics if `level` is not in `(0, 1)` or `successes > samples`.
+pub fn wilson_interval(successes: usize, samples: usize, level: f64) -> (f64, f64) {
+    assert!(
+        level > 0.0 && level < 1.0,
+        "confidence level {level} is not in (0, 1)"
+    );
+    assert!(successes <= samples, "{successes} successes of {samples}");
+    if samples == 0 {
+        return (0.0, 1.0);
+    }
+    let z = Normal::standard().inverse_cdf(1.0 - (1.0 - level) / 2.0);
+    let (n, z2) = (samples as f64, z * z);
+    // (k + z²/2 − z √(k (n − k)/n + z²/4)) / (n + z²), in counts so that k = 0 gives exactly
+    // 0 (√(z²/4) is z/2 exactly in floating point) rather than a rounding error of either
+    // sign. The upper bound is 1 minus the lower bound of the failures, so n of n gives
+    // exactly 1 and the interval is symmetric under exchanging successes and failures.
+    let lower = |k: f64| {
+        let half = z * (k * (n - k) / n + z2 / 4.0).sqrt();
+        (k + z2 / 2.0 - half) / (n + z2)
+    };
+    (
+        lower(successes as f64),
+        1.0 - lower((samples - successes) as f64),
+    )
 }
 
 /// Integrates the reduced ODE from every start (in parallel, one start per rayon task) until
@@ -305,5 +360,60 @@ mod tests {
         assert_eq!(tally.samples, 4);
         assert_eq!(tally.selected, vec![0.5, 0.25]);
         assert_eq!(tally.undecided, 0.25);
+        let quarter = (0.25f64 * 0.75 / 4.0).sqrt();
+        assert_eq!(tally.standard_error, vec![0.25, quarter]);
+        assert_eq!(tally.undecided_standard_error, quarter);
+        assert_eq!(
+            tally.confidence_interval,
+            vec![wilson_interval(2, 4, 0.95), wilson_interval(1, 4, 0.95)]
+        );
+        assert_eq!(
+            tally.undecided_confidence_interval,
+            wilson_interval(1, 4, 0.95)
+        );
+    }
+
+    #[test]
+    fn empty_tally_has_uninformative_intervals() {
+        let tally = Tally::new(2, []);
+        assert_eq!(tally.selected, vec![0.0, 0.0]);
+        assert_eq!(tally.confidence_interval, vec![(0.0, 1.0); 2]);
+        assert_eq!(tally.undecided_confidence_interval, (0.0, 1.0));
+    }
+
+    /// 40 of 100 at 95%: `z = Φ⁻¹(0.975) = 1.959963984540054`, and the interval by hand from
+    /// `(p + z²/2n ∓ z √(p(1 − p)/n + z²/4n²)) / (1 + z²/n)` is (0.309401286, 0.497997413).
+    #[test]
+    fn wilson_interval_matches_the_hand_computed_value() {
+        let (lo, hi) = wilson_interval(40, 100, 0.95);
+        assert!((lo - 0.3094012864324589).abs() < 1e-14, "{lo}");
+        assert!((hi - 0.4979974132089382).abs() < 1e-14, "{hi}");
+        // At 99%, z = Φ⁻¹(0.995) = 2.5758293035489004.
+        let (lo, hi) = wilson_interval(40, 100, 0.99);
+        assert!((lo - 0.2838632554739869).abs() < 1e-14, "{lo}");
+        assert!((hi - 0.5285808820691777).abs() < 1e-14, "{hi}");
+    }
+
+    #[test]
+    fn wilson_interval_is_a_sub_interval_of_the_unit_interval_around_the_fraction() {
+        for n in [1usize, 2, 7, 100, 1000] {
+            for k in 0..=n {
+                let (lo, hi) = wilson_interval(k, n, CONFIDENCE);
+                let f = k as f64 / n as f64;
+                assert!(
+                    0.0 <= lo && lo <= f && f <= hi && hi <= 1.0,
+                    "{k}/{n}: ({lo}, {hi})"
+                );
+                assert!(lo < hi, "{k}/{n}");
+                // Symmetric under exchanging successes and failures.
+                let (mlo, mhi) = wilson_interval(n - k, n, CONFIDENCE);
+                assert!((lo - (1.0 - mhi)).abs() < 1e-15 && (hi - (1.0 - mlo)).abs() < 1e-15);
+            }
+            assert_eq!(wilson_interval(0, n, CONFIDENCE).0, 0.0);
+            assert_eq!(wilson_interval(n, n, CONFIDENCE).1, 1.0);
+        }
+        // With no success in n draws the upper bound is z²/(n + z²).
+        let z2 = 1.959963984540054f64.powi(2);
+        assert!((wilson_interval(0, 100, CONFIDENCE).1 - z2 / (100.0 + z2)).abs() < 1e-15);
     }
 }

@@ -14,16 +14,16 @@ mod ode;
 mod steady;
 
 pub use basins::{
-    Attractors, BASIN_TOLERANCE, BasinSample, DECISION_FRACTION, DECISION_RADIUS,
+    Attractors, BASIN_TOLERANCE, BasinSample, CONFIDENCE, DECISION_FRACTION, DECISION_RADIUS,
     DEFAULT_START_RADIUS, ODE_HORIZON, REST, Selection, Tally, basins, dominant_feature,
-    sphere_starts,
+    sphere_starts, wilson_interval,
 };
 pub use compare::{Deviation, deviation};
 pub use dopri::{Dopri5, Tolerance};
 pub use fixed_points::{
     FixedPoint, FixedPointReport, Uninformative, fixed_points, rest_norm, uninformative,
 };
-pub use ode::ReducedOde;
+pub use ode::{OdeStopped, ReducedOde, recording_times};
 pub use steady::{POLISH_DISTANCE, STEADY_HORIZON, STEADY_REST, steady_state};
 
 /// Why the comparator could not answer.
@@ -36,7 +36,7 @@ pub enum ComparatorError {
     )]
     NoClosedOde(&'static str),
     /// The state left the domain (non-finite values, or `R` beyond the bound).
-    #[error("the ODE diverged at t = {t}: {reason}")]
+    #[error("the ODE diverged at t = {time}: {reason}", time = mfcl_model::Time(*.t))]
     Diverged {
         /// Model time reached.
         t: f64,
@@ -44,9 +44,7 @@ pub enum ComparatorError {
         reason: String,
     },
     /// The adaptive step collapsed.
-    #[error(
-        "the ODE step size fell below {step:e} at t = {t}: the problem is too stiff or singular there"
-    )]
+    #[error("the ODE step size fell below {step:e} at t = {time}: the problem is too stiff or singular there", time = mfcl_model::Time(*.t))]
     StepTooSmall {
         /// Model time reached.
         t: f64,
@@ -54,7 +52,7 @@ pub enum ComparatorError {
         step: f64,
     },
     /// The ODE did not settle on a fixed point.
-    #[error("no steady state: the ODE did not settle by t = {t}: {reason}")]
+    #[error("no steady state: the ODE did not settle by t = {time}: {reason}", time = mfcl_model::Time(*.t))]
     NotConverged {
         /// Model time reached.
         t: f64,

@@ -9,6 +9,15 @@ use crate::{ComparatorError, max_abs};
 /// Beyond this squared norm a trajectory is declared divergent.
 const NORM2_BOUND: f64 = 1e8;
 
+/// An integration that stopped early: why, and the samples recorded before.
+#[derive(Debug)]
+pub struct OdeStopped {
+    /// Why it stopped (a divergence, a collapsed step).
+    pub error: ComparatorError,
+    /// The samples recorded up to then.
+    pub trajectory: Trajectory,
+}
+
 /// The reduced ODE of a problem whose regularizer is quadratic (or absent).
 ///
 /// State vectors are laid out as `[Q_1, …, Q_p, R]`.
@@ -92,10 +101,7 @@ impl<'a> ReducedOde<'a> {
         record_every: f64,
         tolerance: Tolerance,
     ) -> Result<Trajectory, ComparatorError> {
-        let times: Vec<f64> = std::iter::once(0.0)
-            .chain(output_times(t_end, record_every))
-            .collect();
-        self.integrate_at(init, &times, tolerance)
+        self.integrate_at(init, &recording_times(t_end, record_every), tolerance)
     }
 
     /// Integrates from `init` at `t = times[0]` and records at each of `times` (increasing),
@@ -106,6 +112,18 @@ impl<'a> ReducedOde<'a> {
         times: &[f64],
         tolerance: Tolerance,
     ) -> Result<Trajectory, ComparatorError> {
+        self.integrate_recording(init, times, tolerance)
+            .map_err(|stopped| stopped.error)
+    }
+
+    /// [`ReducedOde::integrate_at`], keeping the samples recorded before a failure (a
+    /// divergence): what led to it is what a user needs to see.
+    pub fn integrate_recording(
+        &self,
+        init: &OrderParameters,
+        times: &[f64],
+        tolerance: Tolerance,
+    ) -> Result<Trajectory, OdeStopped> {
         let mut trajectory = Trajectory::default();
         let Some((&start, rest)) = times.split_first() else {
             return Ok(trajectory);
@@ -117,7 +135,9 @@ impl<'a> ReducedOde<'a> {
         let mut stepper = Dopri5::new(rhs, start, y, 0.01, tolerance);
         for &target in rest {
             while stepper.t < target {
-                advance(&mut stepper, target)?;
+                if let Err(error) = advance(&mut stepper, target) {
+                    return Err(OdeStopped { error, trajectory });
+                }
             }
             let (q, r) = split(&stepper.y);
             trajectory.push(target, q, r);
@@ -150,21 +170,23 @@ impl<'a> ReducedOde<'a> {
     }
 }
 
-/// `k · Δ` for `k ≥ 1` up to `t_end`, and `t_end` itself if it is off the grid. Times are
-/// computed as products, not sums, so they are exact grid values.
-fn output_times(t_end: f64, every: f64) -> impl Iterator<Item = f64> {
+/// `0`, then `k · Δ` for `k ≥ 1` up to `t_end`, and `t_end` itself if it is off the grid:
+/// the times at which `mfcl ode` records. Times are computed as products, not sums, so
+/// they are exact grid values.
+pub fn recording_times(t_end: f64, every: f64) -> Vec<f64> {
     // A relative slack so that t_end = 10 with Δ = 0.1 ends on k = 100.
     let last = ((t_end / every) * (1.0 + 1e-12)).floor() as u64;
     let on_grid = (last as f64 * every - t_end).abs() <= 1e-9 * every;
-    (1..=last)
-        .map(move |k| {
+    std::iter::once(0.0)
+        .chain((1..=last).map(|k| {
             if k == last && on_grid {
                 t_end
             } else {
                 k as f64 * every
             }
-        })
+        }))
         .chain((!on_grid).then_some(t_end))
+        .collect()
 }
 
 /// One accepted step of the ODE, not past `t_max`, that stays in the domain.
@@ -213,13 +235,14 @@ mod tests {
 
     #[test]
     fn output_grid_is_exact() {
-        let times: Vec<f64> = output_times(10.0, 0.1).collect();
-        assert_eq!(times.len(), 100);
-        assert_eq!(times[9], 1.0);
+        let times = recording_times(10.0, 0.1);
+        assert_eq!(times.len(), 101);
+        assert_eq!(times[0], 0.0);
+        assert_eq!(times[10], 1.0);
         assert_eq!(*times.last().unwrap(), 10.0);
-        let times: Vec<f64> = output_times(1.05, 0.1).collect();
-        assert_eq!(times.len(), 11);
+        let times = recording_times(1.05, 0.1);
+        assert_eq!(times.len(), 12);
         assert_eq!(*times.last().unwrap(), 1.05);
-        assert_eq!(times[9], 10.0 * 0.1);
+        assert_eq!(times[10], 10.0 * 0.1);
     }
 }

@@ -19,4 +19,4 @@ pub use coefficients::{CoefficientDerivatives, Coefficients, QuadratureOptions};
 pub use config::{Config, ConfigError, FORMAT_VERSION, RunSettings, SolverKind};
 pub use law::{FeatureLaw, HiddenLaw, HiddenShape};
 pub use problem::{Noise, OrderParameters, Problem, Regularizer, cosine};
-pub use trajectory::Trajectory;
+pub use trajectory::{Time, Trajectory};

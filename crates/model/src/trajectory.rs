@@ -41,3 +41,36 @@ impl Trajectory {
             .collect()
     }
 }
+
+/// A model time as people read it: at most 12 significant digits, so that `38 · 0.1`
+/// prints as `3.8`, not `3.8000000000000003` (times are products of a step count and a
+/// step, whose last bit is noise), and without trailing zeros.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Time(pub f64);
+
+impl std::fmt::Display for Time {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Rounding through 12 significant digits, then Rust's shortest round-trip form of
+        // the rounded value.
+        let rounded: f64 = format!("{:.11e}", self.0).parse().unwrap_or(self.0);
+        write!(f, "{rounded}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Time;
+
+    #[test]
+    fn times_print_without_rounding_noise() {
+        assert_eq!(Time(38.0 * 0.1).to_string(), "3.8");
+        assert_eq!(Time(3.8000000000000003).to_string(), "3.8");
+        assert_eq!(Time(0.1 + 0.2).to_string(), "0.3");
+        assert_eq!(Time(10.0).to_string(), "10");
+        assert_eq!(Time(0.0).to_string(), "0");
+        assert_eq!(Time(1.0949180583311728).to_string(), "1.09491805833");
+        assert_eq!(Time(1e4).to_string(), "10000");
+        assert_eq!(Time(2.5e-7).to_string(), "0.00000025");
+        assert_eq!(Time(f64::INFINITY).to_string(), "inf");
+    }
+}

@@ -35,7 +35,7 @@ pub use stream::{Stream, stream};
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SolverError {
     /// A non-finite value, or `R` beyond [`NORM2_BOUND`].
-    #[error("the run diverged at t = {t}: {reason}")]
+    #[error("the run diverged at t = {time}: {reason}", time = mfcl_model::Time(*.t))]
     Diverged {
         /// Model time reached.
         t: f64,
@@ -43,7 +43,7 @@ pub enum SolverError {
         reason: String,
     },
     /// An observer stopped the run (a failed write, or an interruption).
-    #[error("the run stopped at t = {t}: {reason}")]
+    #[error("the run stopped at t = {time}: {reason}", time = mfcl_model::Time(*.t))]
     Stopped {
         /// Model time reached.
         t: f64,

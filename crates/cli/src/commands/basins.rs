@@ -1,10 +1,11 @@
 //! `mfcl basins`: the probability that a random start near the uninformative state selects
 //! each feature, from the reduced ODE or from independent particle runs.
 
-use clap::Args;
+use std::io::IsTerminal;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
-use std::io::IsTerminal;
+use clap::Args;
 
 use anyhow::anyhow;
 use mfcl_comparator::{
@@ -18,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::config::{ConfigOptions, load};
 use crate::failure::Failure;
-use crate::{figures, output, progress};
+use crate::{figures, output, progress, threads};
 
 /// How `mfcl basins` follows its starts.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -56,9 +57,13 @@ pub struct BasinsArgs {
     /// Follow the starts with the reduced ODE or with particle runs.
     #[arg(long, value_enum, default_value = "ode")]
     solver: BasinSolver,
-    /// Also draw the phase portrait of (m_1, m_2) as a PNG (two features only).
+    /// Also draw the phase portrait of (m_1, m_2) as a PNG (two features only; a PNG
+    /// already there is replaced, any other file is refused).
     #[arg(long, value_name = "PNG")]
     plot: Option<PathBuf>,
+    /// Number of worker threads (default: one per core). Results do not depend on it.
+    #[arg(long, value_name = "K", value_parser = threads::parse_threads)]
+    threads: Option<NonZeroUsize>,
 }
 
 /// Model time after which a particle run is left undecided.
@@ -66,9 +71,14 @@ pub const PARTICLE_HORIZON: f64 = 200.0;
 /// Default number of starts: reduced-ODE trajectories, or particle runs.
 const DEFAULT_SAMPLES: (usize, usize) = (1000, 200);
 
-/// `mfcl basins CONFIG`.
+/// `mfcl basins CONFIG`, on `--threads` workers.
 pub fn run(args: &BasinsArgs) -> Result<(), Failure> {
-    let config = load(Some(&args.config), &args.options.sets)?;
+    threads::install(args.threads, || basins_command(args))?
+}
+
+/// `mfcl basins CONFIG` on the current worker pool.
+fn basins_command(args: &BasinsArgs) -> Result<(), Failure> {
+    let config = load(Some(&args.config), &args.options)?;
     let problem = &config.problem;
     let samples = args.samples.unwrap_or(match args.solver {
         BasinSolver::Ode => DEFAULT_SAMPLES.0,
@@ -78,13 +88,13 @@ pub fn run(args: &BasinsArgs) -> Result<(), Failure> {
         return Err(Failure::input(anyhow!("--samples must be at least 1")));
     }
     if let Some(path) = &args.plot {
-        figures::ensure_png("--plot", path).map_err(Failure::input)?;
-    }
-    if args.plot.is_some() && problem.features() != 2 {
-        return Err(Failure::input(anyhow!(
-            "--plot draws the phase portrait of (m_1, m_2): it needs 2 features, the config has {}",
-            problem.features()
-        )));
+        if problem.features() != 2 {
+            return Err(Failure::input(anyhow!(
+                "--plot draws the phase portrait of (m_1, m_2): it needs 2 features, the config has {}",
+                problem.features()
+            )));
+        }
+        figures::check_writable("--plot", path).map_err(Failure::input)?;
     }
     // The decision balls sit on the fixed points of the reduced ODE, for both solvers.
     let report = mfcl_comparator::fixed_points(problem, &config.init, config.run.t_end)

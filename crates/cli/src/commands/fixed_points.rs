@@ -10,7 +10,7 @@ use crate::output::{self, header, row};
 
 /// `mfcl fixed-points CONFIG`.
 pub fn fixed_points(args: &ConfigArgs) -> Result<(), Failure> {
-    let config = load(Some(&args.config), &args.options.sets)?;
+    let config = load(Some(&args.config), &args.options)?;
     let report = mfcl_comparator::fixed_points(&config.problem, &config.init, config.run.t_end)
         .map_err(Failure::input)?;
     if args.options.json {

@@ -9,7 +9,7 @@ use mfcl_model::{RunSettings, SolverKind};
 use serde_json::{Value, json};
 
 use crate::failure::Failure;
-use crate::output;
+use crate::output::{self, time};
 use crate::run_file::{Run, read_run_file, size};
 
 /// Arguments of `mfcl inspect`.
@@ -124,8 +124,12 @@ impl Description<'_> {
         line(
             "time reached",
             match self.t_reached() {
-                Some(t) => format!("{t} of t_end = {} ({samples} samples)", settings.t_end),
-                None => format!("nothing recorded yet (t_end = {})", settings.t_end),
+                Some(t) => format!(
+                    "{} of t_end = {} ({samples} samples)",
+                    time(t),
+                    time(settings.t_end)
+                ),
+                None => format!("nothing recorded yet (t_end = {})", time(settings.t_end)),
             },
         );
         let times = self.snapshot_times();
@@ -134,7 +138,7 @@ impl Description<'_> {
             if times.is_empty() {
                 "none".into()
             } else {
-                let times: Vec<String> = times.iter().map(f64::to_string).collect();
+                let times: Vec<String> = times.iter().map(|&t| time(t)).collect();
                 format!("{}, at t = {}", times.len(), times.join(", "))
             },
         );
@@ -145,7 +149,7 @@ impl Description<'_> {
                 CheckpointStatus::Missing => format!("none ({checkpoint} does not exist)"),
                 CheckpointStatus::Unusable(error) => format!("unusable: {error}"),
                 CheckpointStatus::Present { step, t } => {
-                    format!("{checkpoint}: step {step}, t = {t}")
+                    format!("{checkpoint}: step {step}, t = {}", time(*t))
                 }
             },
         );

@@ -1,6 +1,7 @@
 //! One module per subcommand, each owning its arguments, its work and its output.
 
 pub mod basins;
+pub mod check;
 pub mod compare;
 pub mod export;
 pub mod fixed_points;

@@ -1,29 +1,36 @@
 //! `mfcl ode CONFIG`: the reduced ODE from the config's `init` to `run.t_end`.
 
-use mfcl_comparator::{ReducedOde, Tolerance};
+use anyhow::anyhow;
+use mfcl_comparator::{ReducedOde, Tolerance, recording_times};
+use serde_json::json;
 
 use crate::config::{ConfigArgs, load};
 use crate::failure::Failure;
 use crate::output;
 
-/// `mfcl ode CONFIG`.
+/// `mfcl ode CONFIG`. A divergence is a failed computation, as for `mfcl run`: the samples
+/// up to it are printed (in JSON with an `"error"` key) and the exit code is 1.
 pub fn ode(args: &ConfigArgs) -> Result<(), Failure> {
-    let config = load(Some(&args.config), &args.options.sets)?;
-    // Every comparator error comes from the config's content: no closed ODE, or a problem
-    // whose dynamics leave the domain.
+    let config = load(Some(&args.config), &args.options)?;
+    // No closed ODE (l1, elastic) is a property of the config: bad input.
     let ode = ReducedOde::new(&config.problem).map_err(Failure::input)?;
-    let trajectory = ode
-        .integrate(
-            &config.init,
-            config.run.t_end,
-            config.run.record_every,
-            Tolerance::default(),
-        )
-        .map_err(Failure::input)?;
+    let times = recording_times(config.run.t_end, config.run.record_every);
+    let (trajectory, error) =
+        match ode.integrate_recording(&config.init, &times, Tolerance::default()) {
+            Ok(trajectory) => (trajectory, None),
+            Err(stopped) => (stopped.trajectory, Some(stopped.error)),
+        };
     if args.options.json {
-        output::print_json(&output::trajectory_json(&trajectory));
+        let mut doc = output::trajectory_json(&trajectory);
+        if let Some(error) = &error {
+            doc["error"] = json!(error.to_string());
+        }
+        output::print_json(&doc);
     } else {
         output::print_trajectory(&trajectory);
     }
-    Ok(())
+    match error {
+        Some(error) => Err(Failure::failed(anyhow!(error))),
+        None => Ok(()),
+    }
 }

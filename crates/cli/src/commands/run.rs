@@ -13,11 +13,11 @@ use anyhow::{Context, anyhow};
 use clap::Args;
 use indicatif::HumanCount;
 use mfcl_checkpoint::{
-    Cadence, FileError, Header, Persist, Recorder, SolverState, checkpoint_path, load_checkpoint,
-    read_header,
+    Cadence, FileError, FileKind, Header, Persist, Recorder, SolverState, checkpoint_path,
+    checkpoint_step, claim_run, identify, load_checkpoint, read_header,
 };
 use mfcl_comparator::{ComparatorError, Deviation};
-use mfcl_model::{Config, SolverKind, Trajectory};
+use mfcl_model::{Config, RunSettings, SolverKind, Trajectory};
 use mfcl_solver::{
     Interrupted, Observer, ObserverError, ParticleSystem, Schedule, Sgd, Snapshot, SolverError,
     Stepper, drive_from,
@@ -27,10 +27,10 @@ use serde_json::{Value, json};
 use crate::config::{ConfigOptions, load};
 use crate::failure::Failure;
 use crate::output::{
-    self, deviation_json, print_deviation, print_last_sample, step_unit, trajectory_json,
+    self, deviation_json, print_deviation, print_last_sample, step_unit, time, trajectory_json,
 };
 use crate::progress::Progress;
-use crate::run_file::reference_ode;
+use crate::run_file::{Run, read_run_file, reference_ode};
 use crate::threads;
 
 /// `mfcl run`: an optional config, overrides, and how to run it.
@@ -42,7 +42,7 @@ pub struct RunArgs {
     #[command(flatten)]
     options: ConfigOptions,
     /// Number of worker threads (default: one per core). Results do not depend on it.
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", value_parser = threads::parse_threads)]
     threads: Option<NonZeroUsize>,
     /// The run file to write (default: the config's run.output, else runs/NAME.h5); the
     /// checkpoint RUN.checkpoint.h5 and the folder RUN.snapshots go beside it.
@@ -59,7 +59,7 @@ pub struct ResumeArgs {
     #[arg(long = "t-end", value_name = "T")]
     t_end: Option<f64>,
     /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", value_parser = threads::parse_threads)]
     threads: Option<NonZeroUsize>,
     /// Print one JSON document on stdout instead of a summary.
     #[arg(long)]
@@ -72,6 +72,8 @@ pub struct RunReport {
     pub trajectory: Trajectory,
     /// Why the run stopped early, if it did.
     pub error: Option<SolverError>,
+    /// The solver that ran.
+    pub solver: SolverKind,
     /// Particles or coordinates updated per step.
     pub size: usize,
     /// Steps taken by this invocation (a resumed run counts from its checkpoint).
@@ -81,10 +83,12 @@ pub struct RunReport {
     pub wall: Duration,
     /// The run file written.
     pub run_file: PathBuf,
-    /// The checkpoint beside it.
-    pub checkpoint: PathBuf,
+    /// The checkpoint beside it, if there is one (a run stopped before its first has none).
+    pub checkpoint: Option<PathBuf>,
     /// Wall time spent writing the run file, snapshots and checkpoints.
     pub io: Duration,
+    /// Whether Ctrl-C stopped the run.
+    pub interrupted: bool,
     /// The largest deviations from the reduced ODE over the recorded samples, or why there
     /// is no ODE to compare with.
     pub ode: Result<Deviation, ComparatorError>,
@@ -99,8 +103,22 @@ impl RunReport {
 
 /// `mfcl run [CONFIG]`.
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
-    let config = load(args.config.as_deref(), &args.options.sets)?;
+    let mut config = load(args.config.as_deref(), &args.options)?;
     let path = output_path(args.out.as_deref(), &config, args.config.as_deref());
+    if let Some(config_path) = &args.config
+        && same_file(config_path, &path)
+    {
+        return Err(Failure::input(anyhow!(
+            "--out {}: that is the config file itself; a run file needs a path of its own",
+            path.display()
+        )));
+    }
+    // Refused before any work: what is at the output paths must be mfcl's own.
+    claim_run(&path, false).map_err(Failure::input)?;
+    // The stored config says where the run went, whatever chose the path.
+    config
+        .set_output(&path.to_string_lossy())
+        .map_err(Failure::input)?;
     let header = Header::new(&config.source, config.run.solver.name(), config.run.seed);
     let job = Job {
         config,
@@ -113,16 +131,64 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     execute(job, args.threads, args.options.json)
 }
 
+/// Whether `a` and `b` name one existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// `mfcl resume RUN.h5 [--t-end T]`: continues from the checkpoint beside the run file,
 /// rebuilding the run file from it first, so that the result equals an uninterrupted run.
+/// A finished run is reported as such, and nothing is recomputed.
 pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
+    let name = args.run.display();
     let checkpoint_file = checkpoint_path(&args.run);
+    match identify(&args.run) {
+        FileKind::RunFile | FileKind::DamagedHdf5 => {}
+        FileKind::Missing if checkpoint_file.exists() => {}
+        FileKind::Missing => {
+            return Err(Failure::input(anyhow!(
+                "cannot resume {name}: no such file"
+            )));
+        }
+        FileKind::Checkpoint => {
+            let run = run_of_checkpoint(&args.run);
+            return Err(Failure::input(anyhow!(
+                "{name} is a checkpoint; resume its run file: mfcl resume {}",
+                run.display()
+            )));
+        }
+        kind => {
+            return Err(Failure::input(anyhow!(
+                "cannot resume {name}: it is {kind}, not an mfcl run file (left untouched)"
+            )));
+        }
+    }
+    if let Ok(run) = read_run_file(&args.run) {
+        let reached = run.t_reached().unwrap_or(0.0);
+        if let Some(t_end) = args.t_end.filter(|&t| t < reached) {
+            return Err(Failure::input(anyhow!(
+                "--t-end {}: {name} has already reached t = {}; a run can be extended, not shortened",
+                time(t_end),
+                time(reached)
+            )));
+        }
+        let extends = args.t_end.is_some_and(|t| t > run.config.run.t_end);
+        if run.is_complete() && !extends && final_checkpoint_in_place(&run) {
+            report_finished(&run, args.json);
+            return Ok(());
+        }
+    }
+    // Refused before any work: what is at the output paths must be mfcl's own.
+    claim_run(&args.run, true).map_err(Failure::input)?;
     // Only the header: a snapshot that a full disk left incomplete does not matter, the run
     // file is rebuilt anyway.
     let run_file = read_header(&args.run);
     let (header, recorded, snapshots, start) = if checkpoint_file.exists() {
         let checkpoint = load_checkpoint(&args.run)
-            .with_context(|| format!("cannot resume {}: no usable checkpoint", args.run.display()))
+            .with_context(|| format!("cannot resume {name}: no usable checkpoint"))
             .map_err(Failure::input)?;
         let header = match run_file {
             // The run file's config is the one to go on with: an extension (`--t-end`)
@@ -130,8 +196,7 @@ pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
             Ok(header) if same_run(&header.config, &checkpoint.header.config) => header,
             Ok(_) => {
                 return Err(Failure::input(anyhow!(
-                    "{} and {} belong to different runs: their configs differ",
-                    args.run.display(),
+                    "{name} and {} belong to different runs: their configs differ",
                     checkpoint_file.display()
                 )));
             }
@@ -151,33 +216,32 @@ pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
         // run file's header holds, so starting over gives exactly what resuming would.
         let header = run_file
             .with_context(|| {
-                format!(
-                    "cannot resume {}: no checkpoint, and the run file is unusable",
-                    args.run.display()
-                )
+                format!("cannot resume {name}: no checkpoint, and the run file is unusable")
             })
             .map_err(Failure::input)?;
-        eprintln!(
-            "note: {} has no checkpoint yet; starting it again from t = 0",
-            args.run.display()
-        );
+        eprintln!("note: {name} has no checkpoint yet; starting it again from t = 0");
         (header, Trajectory::default(), Vec::new(), None)
     };
     let sets: Vec<String> = args
         .t_end
         .iter()
-        .map(|t| format!("run.t_end={t}"))
+        .map(|t| format!("run.t_end={t:?}"))
         .collect();
-    let config = Config::parse_with(&header.config, &sets)
+    let mut config = Config::parse_with(&header.config, &sets)
         .with_context(|| format!("invalid config in {}", checkpoint_file.display()))
         .map_err(Failure::input)?;
     let reached = recorded.t.last().copied().unwrap_or(0.0);
     if config.run.t_end < reached {
         return Err(Failure::input(anyhow!(
-            "--t-end {} is before the checkpoint's time {reached}: a run can be extended, not shortened",
-            config.run.t_end
+            "--t-end {}: before the checkpoint's time {}; a run can be extended, not shortened",
+            time(config.run.t_end),
+            time(reached)
         )));
     }
+    // Moved files go on where they are now, and say so.
+    config
+        .set_output(&args.run.to_string_lossy())
+        .map_err(Failure::input)?;
     let header = Header {
         config: config.source.clone(),
         ..header
@@ -193,12 +257,60 @@ pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
     execute(job, args.threads, args.json)
 }
 
+/// `RUN.h5` for `RUN.checkpoint.h5`.
+fn run_of_checkpoint(checkpoint: &Path) -> PathBuf {
+    let name = checkpoint.file_name().unwrap_or_default().to_string_lossy();
+    let stem = name.strip_suffix(".checkpoint.h5").unwrap_or(&name);
+    checkpoint.with_file_name(format!("{stem}.h5"))
+}
+
+/// Whether the checkpoint beside a complete run file is the run's last, or there is none. A
+/// run killed after recording its last sample but before its last checkpoint was in place
+/// has a whole trajectory and an earlier checkpoint: resuming it restores the last one.
+fn final_checkpoint_in_place(run: &Run) -> bool {
+    if !checkpoint_path(&run.path).exists() {
+        return true;
+    }
+    let settings = &run.config.run;
+    let total_steps =
+        Schedule::new(settings.t_end, step_size(settings), settings.record_every).total_steps;
+    checkpoint_step(&run.path).is_ok_and(|step| step == total_steps)
+}
+
+/// Model time per step: `dt` for particles, `1/n` for SGD (MODEL.md §1).
+fn step_size(settings: &RunSettings) -> f64 {
+    match settings.solver {
+        SolverKind::Particles => settings.dt,
+        SolverKind::Sgd => 1.0 / settings.dimension as f64,
+    }
+}
+
+/// What `resume` says of a finished run: that it is complete, where it ended.
+fn report_finished(run: &Run, json: bool) {
+    let path = run.path.display().to_string();
+    let t_end = run.config.run.t_end;
+    if json {
+        let mut doc = trajectory_json(&run.contents.trajectory);
+        doc["run_file"] = json!(path);
+        doc["complete"] = json!(true);
+        output::print_json(&doc);
+    } else {
+        println!(
+            "{path} is complete (t = {} of t_end = {}): nothing to resume; extend it with --t-end T",
+            time(run.t_reached().unwrap_or(t_end)),
+            time(t_end)
+        );
+    }
+}
+
 /// Whether two stored configs are of the same run: equal apart from `run.t_end`, which an
-/// extension changes in the run file before the checkpoint catches up.
+/// extension changes in the run file before the checkpoint catches up, and `run.output`,
+/// which follows the files when they are moved.
 fn same_run(a: &str, b: &str) -> bool {
     match (Config::parse(a), Config::parse(b)) {
         (Ok(a), Ok(mut b)) => {
             b.run.t_end = a.run.t_end;
+            b.run.output.clone_from(&a.run.output);
             (a.problem, a.init, a.run) == (b.problem, b.init, b.run)
         }
         _ => a == b,
@@ -229,7 +341,7 @@ impl<S: Stepper> Observer<S> for CtrlC {
         if self.pressed() {
             return Err(format!(
                 "interrupted by Ctrl-C; a checkpoint at t = {} is written: continue with `mfcl resume`",
-                stepper.time()
+                time(stepper.time())
             )
             .into());
         }
@@ -281,6 +393,15 @@ fn execute(job: Job, threads: Option<NonZeroUsize>, json: bool) -> Result<(), Fa
         print_run_summary(&config, &report);
     }
     match report.error {
+        // Stopped on purpose: no error, but not a finished run either (exit 1), and the way
+        // on, naming the file.
+        Some(SolverError::Stopped { t, .. }) if report.interrupted => {
+            Err(Failure::stopped(anyhow!(
+                "stopped at t = {}; continue with: mfcl resume {}",
+                time(t),
+                report.run_file.display()
+            )))
+        }
         Some(error) => Err(Failure::failed(error)),
         None => Ok(()),
     }
@@ -293,26 +414,25 @@ fn simulate(mut job: Job, show_progress: bool) -> Result<RunReport, Failure> {
     // The clock starts before construction: drawing labels and the initial state is part
     // of what a run costs.
     let started = Instant::now();
-    // One SGD step is 1/n of model time (MODEL.md §1).
-    let sgd_dt = 1.0 / run.dimension as f64;
+    let dt = step_size(run);
     match (run.solver, start) {
         (SolverKind::Particles, None) => {
             let mut stepper = ParticleSystem::new(problem, init, run.particles, run.dt, run.seed);
-            drive_with_recorder(&mut stepper, run.dt, job, show_progress, started)
+            drive_with_recorder(&mut stepper, dt, job, show_progress, started)
         }
         (SolverKind::Particles, Some(SolverState::Particles(state))) => {
             check_size(state.population.len(), run.particles, "particles")?;
             let mut stepper = ParticleSystem::resume(problem, run.dt, state);
-            drive_with_recorder(&mut stepper, run.dt, job, show_progress, started)
+            drive_with_recorder(&mut stepper, dt, job, show_progress, started)
         }
         (SolverKind::Sgd, None) => {
             let mut stepper = Sgd::new(problem, init, run.dimension, run.seed);
-            drive_with_recorder(&mut stepper, sgd_dt, job, show_progress, started)
+            drive_with_recorder(&mut stepper, dt, job, show_progress, started)
         }
         (SolverKind::Sgd, Some(SolverState::Sgd(state))) => {
             check_size(state.population.len(), run.dimension, "coordinates")?;
             let mut stepper = Sgd::resume(problem, state);
-            drive_with_recorder(&mut stepper, sgd_dt, job, show_progress, started)
+            drive_with_recorder(&mut stepper, dt, job, show_progress, started)
         }
         (solver, Some(_)) => Err(Failure::input(anyhow!(
             "the checkpoint's state is not of the {} solver that its config names",
@@ -388,19 +508,24 @@ fn drive_with_recorder<S: Persist>(
         Ok(trajectory) => (trajectory, None),
         Err(Interrupted { error, trajectory }) => (trajectory, Some(error)),
     };
-    let wall = started.elapsed();
     let (progress, (mut recorder, ctrl_c)) = observer;
     progress.finish();
-    let written = match recorder.take_failure() {
-        Some(error) => Err(error),
+    let written = match (recorder.take_failure(), &error) {
+        (Some(error), _) => Err(error),
         // Stopped between two steps: checkpoint exactly there, so that resume loses nothing.
-        None if ctrl_c.pressed() => recorder.checkpoint(stepper, &trajectory),
-        None => Ok(()),
+        (None, _) if ctrl_c.pressed() => recorder.checkpoint(stepper, &trajectory),
+        (None, Some(error @ SolverError::Diverged { .. })) => {
+            recorder.record_divergence(&error.to_string())
+        }
+        (None, _) => Ok(()),
     };
     // The last checkpoint must be on disk before the run reports success.
     written
         .and_then(|()| recorder.finish())
         .map_err(|error| write_failed(error, &job.path, stepper.time()))?;
+    // After the last write: the wall time contains every interval counted as I/O.
+    let wall = started.elapsed();
+    let checkpoint = recorder.checkpoint_path();
     Ok(RunReport {
         // A fresh stepper always records t = 0, and the ODE lands on every time it is given.
         ode: reference_ode(config, &trajectory).map(|ode| {
@@ -409,12 +534,14 @@ fn drive_with_recorder<S: Persist>(
         }),
         trajectory,
         error,
+        solver: run.solver,
         size: stepper.size(),
         steps: stepper.steps_taken() - steps_before,
         wall,
         run_file: job.path,
-        checkpoint: recorder.checkpoint_path(),
+        checkpoint: checkpoint.exists().then_some(checkpoint),
         io: recorder.io_time(),
+        interrupted: ctrl_c.pressed(),
     })
 }
 
@@ -424,22 +551,30 @@ fn drive_with_recorder<S: Persist>(
 /// (even when the failed write was to the run file) and carries on as if nothing happened.
 fn write_failed(error: FileError, run: &Path, t: f64) -> Failure {
     Failure::input(anyhow!(
-        "the run stopped at t = {t}: cannot write {error}; what was written up to the last \
+        "the run stopped at t = {}: cannot write {error}; what was written up to the last \
          checkpoint is kept: free space (or fix the cause) and run `mfcl resume {}` to continue",
+        time(t),
         run.display()
     ))
 }
 
-/// The trajectory, plus `"wall_seconds"`, `"steps_per_second"` (particle- or
-/// coordinate-steps), `"io_seconds"`, `"run_file"`, `"checkpoint"`, `"ode_deviation"`
-/// where an ODE exists and `"error"` if the run stopped early.
+/// The trajectory, plus `"wall_seconds"`, `"steps"` and `"steps_per_second"` (solver
+/// steps), `"particle_steps_per_second"` or `"coordinate_steps_per_second"` (steps times
+/// the particles or coordinates each updates), `"io_seconds"`, `"run_file"`, `"checkpoint"`
+/// (`null` without a checkpoint file), `"ode_deviation"` where an ODE exists and `"error"`
+/// if the run stopped early.
 fn run_json(report: &RunReport) -> Value {
     let mut doc = trajectory_json(&report.trajectory);
-    doc["wall_seconds"] = json!(report.wall.as_secs_f64());
-    doc["steps_per_second"] = json!(report.throughput());
+    let wall = report.wall.as_secs_f64();
+    doc["wall_seconds"] = json!(wall);
+    doc["steps"] = json!(report.steps);
+    doc["steps_per_second"] = json!(report.steps as f64 / wall);
+    // "particle_steps_per_second" or "coordinate_steps_per_second": the key names its unit.
+    let unit = step_unit(report.solver).replace('-', "_");
+    doc[format!("{unit}_per_second")] = json!(report.throughput());
     doc["io_seconds"] = json!(report.io.as_secs_f64());
     doc["run_file"] = json!(report.run_file.display().to_string());
-    doc["checkpoint"] = json!(report.checkpoint.display().to_string());
+    doc["checkpoint"] = json!(report.checkpoint.as_ref().map(|c| c.display().to_string()));
     if let Ok(deviation) = &report.ode {
         doc["ode_deviation"] = deviation_json(deviation);
     }
@@ -455,11 +590,16 @@ fn print_run_summary(config: &Config, report: &RunReport) {
     match run.solver {
         SolverKind::Particles => println!(
             "particles: N = {}, dt = {}, t_end = {}, seed = {}",
-            run.particles, run.dt, run.t_end, run.seed
+            run.particles,
+            run.dt,
+            time(run.t_end),
+            run.seed
         ),
         SolverKind::Sgd => println!(
             "sgd: n = {}, t_end = {}, seed = {}",
-            run.dimension, run.t_end, run.seed
+            run.dimension,
+            time(run.t_end),
+            run.seed
         ),
     }
     let trajectory = &report.trajectory;
@@ -482,9 +622,15 @@ fn print_run_summary(config: &Config, report: &RunReport) {
         step_unit(run.solver)
     );
     println!(
-        "run file {} (checkpoint {}); writing took {:.2} s, {:.1}% of the wall time",
+        "run file {} ({}); writing took {:.2} s, {:.1}% of the wall time",
         report.run_file.display(),
-        report.checkpoint.display(),
+        report
+            .checkpoint
+            .as_ref()
+            .map_or("no checkpoint".into(), |c| format!(
+                "checkpoint {}",
+                c.display()
+            )),
         report.io.as_secs_f64(),
         100.0 * report.io.as_secs_f64() / report.wall.as_secs_f64()
     );

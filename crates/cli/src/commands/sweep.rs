@@ -1,10 +1,11 @@
 //! `mfcl sweep`: the steady state reached from the config's initial condition, for each
 //! value of one config key.
 
-use clap::Args;
+use std::io::IsTerminal;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
-use std::io::IsTerminal;
+use clap::Args;
 
 use anyhow::anyhow;
 use mfcl_comparator::{FixedPoint, steady_state, uninformative};
@@ -12,10 +13,10 @@ use mfcl_model::Config;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use crate::config::{ConfigOptions, load};
+use crate::config::{ConfigOptions, load_with};
 use crate::failure::Failure;
 use crate::figures::sweep::{Sweep, SweepPoint, sweep_figure};
-use crate::{figures, output, progress};
+use crate::{figures, output, progress, threads};
 
 /// Arguments of `mfcl sweep`.
 #[derive(Args)]
@@ -30,9 +31,13 @@ pub struct SweepArgs {
     /// K evenly spaced values from A to B inclusive, e.g. -0.9:0.9:19.
     #[arg(long, value_name = "A:B:K", allow_hyphen_values = true)]
     values: String,
-    /// Also draw the steady state and growth rates against the value as a PNG.
+    /// Also draw the steady state and growth rates against the value as a PNG (a PNG
+    /// already there is replaced, any other file is refused).
     #[arg(long, value_name = "PNG")]
     plot: Option<PathBuf>,
+    /// Number of worker threads (default: one per core). Results do not depend on it.
+    #[arg(long, value_name = "K", value_parser = threads::parse_threads)]
+    threads: Option<NonZeroUsize>,
 }
 
 /// `A:B:K`: `K` evenly spaced values from `A` to `B` inclusive (`K = 1` gives `A`).
@@ -65,23 +70,41 @@ pub fn parse_values(text: &str) -> anyhow::Result<Vec<f64>> {
         .collect())
 }
 
-/// `mfcl sweep CONFIG --param KEY --values A:B:K`.
+/// Why sweeping `key` cannot change the steady state, if it cannot: the `run` settings (the
+/// solver, its size, step and times, the seed, the output) never enter the reduced ODE,
+/// which is integrated from `[init]` until it comes to rest.
+fn unsweepable(key: &str) -> Option<&'static str> {
+    (key == "run" || key.starts_with("run.")).then_some(
+        "the run settings do not enter the steady state, which the reduced ODE reaches from \
+         [init] whatever the solver, its size, step, times or seed; sweep a model, train or \
+         init key",
+    )
+}
+
+/// `mfcl sweep CONFIG --param KEY --values A:B:K`, on `--threads` workers.
 pub fn sweep(args: &SweepArgs) -> Result<(), Failure> {
-    let values = parse_values(&args.values).map_err(Failure::input)?;
-    if let Some(path) = &args.plot {
-        figures::ensure_png("--plot", path).map_err(Failure::input)?;
+    threads::install(args.threads, || sweep_command(args))?
+}
+
+/// `mfcl sweep CONFIG --param KEY --values A:B:K` on the current worker pool.
+fn sweep_command(args: &SweepArgs) -> Result<(), Failure> {
+    if let Some(why) = unsweepable(args.param.trim()) {
+        return Err(Failure::input(anyhow!("--param {}: {why}", args.param)));
     }
+    let values = parse_values(&args.values).map_err(Failure::input)?;
     // Every value is validated before any work starts.
     let configs: Vec<Config> = values
         .iter()
         .map(|value| {
-            let mut sets = args.options.sets.clone();
-            sets.push(format!("{}={value:?}", args.param));
-            load(Some(&args.config), &sets)
+            let set = format!("{}={value:?}", args.param);
+            load_with(Some(&args.config), &args.options, &[set])
         })
         .collect::<Result<_, _>>()?;
     if let Some(config) = configs.first() {
         mfcl_comparator::ReducedOde::new(&config.problem).map_err(Failure::input)?;
+    }
+    if let Some(path) = &args.plot {
+        figures::check_writable("--plot", path).map_err(Failure::input)?;
     }
     let bar = progress::counter(
         values.len() as u64,
@@ -204,6 +227,21 @@ mod tests {
         assert_eq!(parse_values("1:0:3").unwrap(), vec![1.0, 0.5, 0.0]);
         for bad in ["0:1", "0:1:0", "a:1:3", "0:1:2.5", "0:inf:3", "0:1:3:4"] {
             assert!(parse_values(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn run_settings_cannot_be_swept() {
+        for key in ["run.dt", "run.seed", "run.t_end", "run"] {
+            assert!(unsweepable(key).is_some(), "{key}");
+        }
+        for key in [
+            "model.noise.correlation",
+            "train.strength",
+            "init.norm2",
+            "runs.x",
+        ] {
+            assert!(unsweepable(key).is_none(), "{key}");
         }
     }
 }

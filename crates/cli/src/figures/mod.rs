@@ -5,12 +5,16 @@ pub mod portrait;
 pub mod run;
 pub mod sweep;
 
+use std::fs::OpenOptions;
+use std::io::ErrorKind;
 use std::ops::Range;
 use std::path::Path;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
+use mfcl_checkpoint::{FileKind, identify};
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
@@ -33,9 +37,11 @@ pub(crate) const FEATURE_COLORS: [RGBColor; 8] = [
     RGBColor(23, 190, 207),
 ];
 
-/// One colour per drawn snapshot, dark to light with time: viridis from 0 to 0.85 (its last,
-// Text sizes, in pixels: title, panel captions, axis descriptions, ticks and legends.
-pub(crate) const TITLE: u32 = 30;
+// Text sizes, in pixels: title (at most; see [`titled`]), panel captions, axis
+// descriptions, ticks and legends.
+const TITLE: u32 = 30;
+/// The smallest title size [`titled`] shrinks a long title to.
+const MIN_TITLE: u32 = 20;
 const CAPTION: u32 = 24;
 const LABEL: u32 = 20;
 const TICKS: u32 = 17;
@@ -118,6 +124,7 @@ pub(crate) fn legend<'a, 'b: 'a>(
         .background_style(WHITE.mix(0.9))
         .border_style(RGBColor(180, 180, 180))
         .label_font((FAMILY, TICKS))
+        .legend_area_size(LEGEND_LINE + 10)
         .draw()?;
     Ok(())
 }
@@ -146,9 +153,50 @@ pub(crate) fn free_corner(
     .map_or(SeriesLabelPosition::UpperRight, |(_, corner)| corner)
 }
 
+/// Dash and gap lengths, in pixels, of the dashed lines (the reduced ODE, `κ = 0`).
+pub(crate) const DASH: (u32, u32) = (10, 6);
+
+/// Length of the line that stands for a series in a legend: two dashes and the gap
+/// between, so that a dashed series shows as dashed there too.
+const LEGEND_LINE: i32 = (2 * DASH.0 + DASH.1) as i32;
+
 /// The short line that stands for a series in a legend.
 pub(crate) fn legend_line(color: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
-    move |(x, y)| PathElement::new([(x, y), (x + 24, y)], color.stroke_width(3))
+    move |(x, y)| PathElement::new([(x, y), (x + LEGEND_LINE, y)], color.stroke_width(3))
+}
+
+/// A dashed series, with the figure's dash and gap.
+pub(crate) fn dashed_series<I>(points: I, style: ShapeStyle) -> DashedLineSeries<I::IntoIter, u32>
+where
+    I: IntoIterator<Item = (f64, f64)>,
+    I::IntoIter: Clone,
+{
+    DashedLineSeries::new(points, DASH.0, DASH.1, style)
+}
+
+/// The legend symbol of a [`dashed_series`] drawn in `style`: the same dash and gap, so that
+/// the legend shows what the plot shows.
+pub(crate) fn legend_dash(
+    style: ShapeStyle,
+) -> impl Fn((i32, i32)) -> DashedPathElement<std::array::IntoIter<(i32, i32), 2>, u32> {
+    move |(x, y)| DashedPathElement::new([(x, y), (x + LEGEND_LINE, y)], DASH.0, DASH.1, style)
+}
+
+/// `root` with `title` on top, in the title size or smaller where a long title (a long
+/// file name, several notes) would not fit the width; below [`MIN_TITLE`] it is clipped.
+pub(crate) fn titled<'b>(root: &Area<'b>, title: &str) -> anyhow::Result<Area<'b>> {
+    // Some air on both sides.
+    let room = root.dim_in_pixel().0 * 96 / 100;
+    let mut size = TITLE;
+    while size > MIN_TITLE {
+        let (width, _) = root.estimate_text_size(title, &(FAMILY, size).into_font().into())?;
+        if width <= room {
+            break;
+        }
+        size -= 1;
+    }
+    // Air above the title, which plotters sets flush with the top edge.
+    Ok(root.margin(6, 0, 0, 0).titled(title, (FAMILY, size))?)
 }
 
 /// `j` as a subscript: `₁`, `₂`, ….
@@ -174,13 +222,90 @@ pub(crate) fn ensure_png(flag: &str, path: &Path) -> anyhow::Result<()> {
     }
 }
 
-/// Creates the folder of `path` and registers the embedded font (registering it again
-/// replaces it by itself, which is harmless).
-pub(crate) fn prepare_output(path: &Path) -> anyhow::Result<()> {
-    if let Some(directory) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(directory)
-            .with_context(|| format!("cannot create the folder {}", directory.display()))?;
+/// Checks that the figure can be written at `path`, so that a command refuses before its
+/// work (minutes, for basins and sweeps) rather than after it: the name ends in `.png`,
+/// whatever is at `path` is a PNG image that mfcl may replace (DESIGN.md: commands write
+/// only their own files, anything else is refused and left untouched), and the folder
+/// exists or can be created (it is created) and takes new files. `flag` is the option that
+/// named the path, for the messages.
+pub(crate) fn check_writable(flag: &str, path: &Path) -> anyhow::Result<()> {
+    ensure_png(flag, path)?;
+    let name = path.display();
+    let refuse = |why: String| anyhow!("{flag} {name}: {why}");
+    match identify(path) {
+        FileKind::Missing => {}
+        // Opening for writing without truncating changes nothing but proves the permission.
+        FileKind::Png => {
+            OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| refuse(format!("cannot replace {name}: {}", io_words(&e))))?;
+        }
+        FileKind::Folder => return Err(refuse(format!("{name} is a folder"))),
+        kind => {
+            return Err(refuse(format!(
+                "{name} exists and is {kind}, not a PNG image; refusing to replace it"
+            )));
+        }
     }
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
+    };
+    if let Err(error) = std::fs::create_dir_all(folder) {
+        // A file where a folder should be: say which, not "File exists".
+        return Err(
+            match folder.ancestors().find(|a| a.exists() && !a.is_dir()) {
+                Some(file) => refuse(format!("{} is a file, not a folder", file.display())),
+                None => refuse(format!(
+                    "cannot create the folder {}: {}",
+                    folder.display(),
+                    io_words(&error)
+                )),
+            },
+        );
+    }
+    probe(folder, path).map_err(|error| {
+        // The folder exists, so "not found" means that it takes no new names (/proc).
+        let why = if error.kind() == ErrorKind::NotFound {
+            "it takes no new files".to_owned()
+        } else {
+            io_words(&error)
+        };
+        refuse(format!("cannot write in {}: {why}", folder.display()))
+    })
+}
+
+/// Creates and removes an empty file beside `path` in `folder`: whether the folder takes new
+/// files, which its permission bits do not tell (root ignores them; read-only mounts, full
+/// disks and file systems such as /proc do not show in them). The name carries the process
+/// id, so that it is no one else's file.
+fn probe(folder: &Path, path: &Path) -> std::io::Result<()> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let probe = folder.join(format!(".{name}.{}.probe", std::process::id()));
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)?;
+    std::fs::remove_file(&probe)
+}
+
+/// An I/O error as a person says it: `permission denied`, not `Permission denied (os error
+/// 13)`.
+fn io_words(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    let text = text.split(" (os error").next().unwrap_or_default();
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_lowercase().chain(chars).collect()
+    })
+}
+
+/// Checks the output again right before drawing, since a file may have appeared at the
+/// path during the work, and registers the embedded font (registering it again replaces it
+/// by itself, which is harmless).
+pub(crate) fn prepare_output(flag: &str, path: &Path) -> anyhow::Result<()> {
+    check_writable(flag, path)?;
     register_font(FAMILY, FontStyle::Normal, FONT)
         .map_err(|_| anyhow!("the embedded font is not a valid TrueType font"))
 }
@@ -251,5 +376,57 @@ mod tests {
     #[test]
     fn the_embedded_font_is_valid() {
         assert!(register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
+    }
+
+    /// Draws on a white canvas of `size` and returns which pixels came out dark.
+    fn dark_pixels(size: (u32, u32), draw: impl FnOnce(&Area<'_>)) -> Vec<Vec<bool>> {
+        let mut buffer = vec![255; 3 * (size.0 * size.1) as usize];
+        {
+            let area = BitMapBackend::with_buffer(&mut buffer, size).into_drawing_area();
+            draw(&area);
+            area.present().unwrap();
+        }
+        buffer
+            .chunks(3 * size.0 as usize)
+            .map(|row| row.chunks(3).map(|pixel| pixel[0] < 128).collect())
+            .collect()
+    }
+
+    /// `(first, length)` of each run of dark pixels in `row`.
+    fn dark_runs(row: &[bool]) -> Vec<(usize, usize)> {
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        for (x, _) in row.iter().enumerate().filter(|&(_, &dark)| dark) {
+            match runs.last_mut() {
+                Some((first, length)) if *first + *length == x => *length += 1,
+                _ => runs.push((x, 1)),
+            }
+        }
+        runs
+    }
+
+    #[test]
+    fn a_dashed_series_shows_dashed_in_the_legend() {
+        let dark = dark_pixels((40, 9), |area| {
+            area.draw(&legend_dash(BLACK.stroke_width(1))((2, 4)))
+                .unwrap();
+        });
+        let runs = dark_runs(&dark[4]);
+        assert_eq!(runs.len(), 2, "two dashes: {runs:?}");
+        let gap = runs[1].0 - (runs[0].0 + runs[0].1);
+        // Both ends of a drawn segment are lit: one pixel more dash, one less gap.
+        assert_eq!((runs[0].1, gap), (DASH.0 as usize + 1, DASH.1 as usize - 1));
+    }
+
+    #[test]
+    fn a_long_title_is_shrunk_to_fit_the_width() {
+        let title = "a title that is far too long for 400 pixels at 30";
+        let dark = dark_pixels((400, 60), |area| {
+            assert!(register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
+            titled(area, title).unwrap();
+        });
+        let columns =
+            |xs: std::ops::Range<usize>| dark.iter().any(|row| xs.clone().any(|x| row[x]));
+        assert!(columns(0..400), "the title is drawn");
+        assert!(!columns(0..4) && !columns(396..400), "and not clipped");
     }
 }

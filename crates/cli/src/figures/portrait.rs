@@ -12,8 +12,8 @@ use plotters::prelude::*;
 use rayon::prelude::*;
 
 use super::{
-    Area, Chart, FAMILY, FEATURE_COLORS, MARKER, Marker, NEUTRAL, TITLE, chart, draw_markers,
-    ensure_png, legend, legend_entry, legend_line, legend_marker, mesh, prepare_output, subscript,
+    Area, Chart, FEATURE_COLORS, MARKER, Marker, NEUTRAL, chart, draw_markers, legend,
+    legend_entry, legend_line, legend_marker, mesh, prepare_output, subscript, titled,
 };
 
 /// One flow arrow: where it starts and `dm/dt` there.
@@ -54,7 +54,6 @@ pub fn phase_portrait(
     report: &FixedPointReport,
     samples: &[BasinSample],
 ) -> anyhow::Result<()> {
-    ensure_png("--plot", path)?;
     let problem = &config.problem;
     if problem.features() != 2 {
         bail!(
@@ -62,13 +61,12 @@ pub fn phase_portrait(
             problem.features()
         );
     }
+    prepare_output("--plot", path)?;
     let arrows = flow_field(&ReducedOde::new(problem)?);
-    prepare_output(path)?;
     draw_portrait(path, config, report, samples, &arrows)
         .with_context(|| format!("cannot draw {}", path.display()))
 }
 
-/// Steady-state cosines, norm and growth rates against the swept value, with a gap and a
 /// `dm/dt` at the grid points of the disc of radius [`FLOW_RADIUS`] that have a norm at rest.
 fn flow_field(ode: &ReducedOde) -> Vec<Arrow> {
     let step = 2.0 * FLOW_RADIUS / (FLOW_GRID - 1) as f64;
@@ -133,7 +131,7 @@ fn draw_portrait(
     let root = BitMapBackend::new(path, PORTRAIT_SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let title = format!("Phase portrait of (m₁, m₂): {}", hidden_laws(config));
-    let body = root.titled(&title, (FAMILY, TITLE))?;
+    let body = titled(&root, &title)?;
     let drawn = chosen(samples);
     let caption = if drawn.len() < samples.len() {
         format!(

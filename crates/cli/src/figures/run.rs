@@ -10,9 +10,10 @@ use mfcl_solver::Snapshot;
 use plotters::prelude::*;
 
 use super::{
-    Area, FAMILY, FEATURE_COLORS, TITLE, chart, free_corner, legend, legend_line, mesh,
-    padded_range, subscript,
+    Area, FEATURE_COLORS, chart, dashed_series, free_corner, legend, legend_dash, legend_line,
+    mesh, padded_range, subscript, titled,
 };
+use crate::output;
 
 /// Figure size in pixels.
 const SIZE: (u32, u32) = (1500, 1050);
@@ -23,6 +24,8 @@ const MAX_SNAPSHOTS: usize = 6;
 /// At most this many `ξ`-atom panels; with more atoms (p ≥ 3 Rademacher features) one panel
 /// shows the density of all coordinates together.
 const MAX_PANELS: usize = 4;
+
+/// One colour per drawn snapshot, dark to light with time: viridis from 0 to 0.85 (its last,
 /// yellow colours are hard to see on white).
 const TIME_COLORS: [RGBColor; MAX_SNAPSHOTS] = [
     RGBColor(68, 1, 84),
@@ -32,6 +35,13 @@ const TIME_COLORS: [RGBColor; MAX_SNAPSHOTS] = [
     RGBColor(59, 187, 117),
     RGBColor(155, 217, 60),
 ];
+
+/// The reduced ODE's curves: dashed, black, thinner than the run's.
+const ODE_STYLE: ShapeStyle = ShapeStyle {
+    color: RGBAColor(0, 0, 0, 1.0),
+    filled: false,
+    stroke_width: 2,
+};
 
 /// The whole figure: time series on top, densities below (when there are snapshots).
 pub fn draw(
@@ -43,7 +53,7 @@ pub fn draw(
 ) -> anyhow::Result<()> {
     let root = BitMapBackend::new(out, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let body = root.titled(title, (FAMILY, TITLE))?;
+    let body = titled(&root, title)?;
     let (top, bottom) = if snapshots.is_empty() {
         (body, None)
     } else {
@@ -108,13 +118,10 @@ fn draw_cosines(
                 .zip(reference)
                 .map(|(&t, m)| (t, m[j]))
                 .collect();
-            let series =
-                chart.draw_series(DashedLineSeries::new(points, 10, 6, BLACK.stroke_width(2)))?;
+            let series = chart.draw_series(dashed_series(points, ODE_STYLE))?;
             // One legend entry for the ODE of all features.
             if j == 0 {
-                series.label("reduced ODE").legend(|(x, y)| {
-                    PathElement::new([(x, y), (x + 10, y)], BLACK.stroke_width(2))
-                });
+                series.label("reduced ODE").legend(legend_dash(ODE_STYLE));
             }
         }
     }
@@ -161,9 +168,9 @@ fn draw_norm(
             .zip(ode.norm2.iter().copied())
             .collect();
         chart
-            .draw_series(DashedLineSeries::new(points, 10, 6, BLACK.stroke_width(2)))?
+            .draw_series(dashed_series(points, ODE_STYLE))?
             .label("reduced ODE")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 10, y)], BLACK.stroke_width(2)));
+            .legend(legend_dash(ODE_STYLE));
     }
     legend(&mut chart, corner)
 }
@@ -285,7 +292,7 @@ fn draw_densities(area: &Area<'_>, snapshots: &[Snapshot]) -> anyhow::Result<()>
                     curve.iter().copied(),
                     color.stroke_width(2),
                 ))?
-                .label(format!("t = {}", snapshot.t))
+                .label(format!("t = {}", output::time(snapshot.t)))
                 .legend(legend_line(color));
         }
         if index == 0 {

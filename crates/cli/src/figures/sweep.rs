@@ -9,9 +9,9 @@ use mfcl_comparator::{ComparatorError, FixedPoint};
 use plotters::prelude::*;
 
 use super::{
-    Area, Chart, FAMILY, FEATURE_COLORS, MARKER, Marker, NEUTRAL, TITLE, chart, draw_markers,
-    ensure_png, free_corner, legend, legend_entry, legend_line, legend_marker, mesh, padded_range,
-    prepare_output, subscript,
+    Area, Chart, FEATURE_COLORS, MARKER, Marker, NEUTRAL, chart, dashed_series, draw_markers,
+    free_corner, legend, legend_dash, legend_entry, legend_line, legend_marker, mesh, padded_range,
+    prepare_output, subscript, titled,
 };
 
 /// One value of the swept key and what the ODE reached there.
@@ -40,10 +40,10 @@ const SWEEP_SIZE: (u32, u32) = (1950, 700);
 /// Red of the marks at swept values without a result.
 const FAILURE_COLOR: RGBColor = RGBColor(200, 0, 0);
 
+/// Steady-state cosines, norm and growth rates against the swept value, with a gap and a
 /// red × where a value has no steady state, and hollow markers on unstable steady states.
 pub fn sweep_figure(path: &Path, sweep: &Sweep) -> anyhow::Result<()> {
-    ensure_png("--plot", path)?;
-    prepare_output(path)?;
+    prepare_output("--plot", path)?;
     draw_sweep(path, sweep).with_context(|| format!("cannot draw {}", path.display()))
 }
 
@@ -79,7 +79,7 @@ fn draw_sweep(path: &Path, sweep: &Sweep) -> anyhow::Result<()> {
         "Steady states from the initial condition, by {}",
         sweep.param
     );
-    let body = root.titled(&title, (FAMILY, TITLE))?;
+    let body = titled(&root, &title)?;
     let x = padded_range(sweep.points.iter().map(|p| p.value));
     let panels = [
         cosine_panel(sweep),
@@ -232,15 +232,11 @@ fn draw_sweep_panel(
     let mut chart = chart(area, panel.caption, x.clone(), y.clone())?;
     mesh(&mut chart, x_desc, panel.y_desc)?;
     if let Some(label) = panel.zero_line {
+        let style = BLACK.stroke_width(1);
         chart
-            .draw_series(DashedLineSeries::new(
-                [(x.start, 0.0), (x.end, 0.0)],
-                10,
-                6,
-                BLACK.stroke_width(1),
-            ))?
+            .draw_series(dashed_series([(x.start, 0.0), (x.end, 0.0)], style))?
             .label(label)
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 24, y)], BLACK.stroke_width(1)));
+            .legend(legend_dash(style));
     }
     for curve in &panel.curves {
         draw_curve(&mut chart, curve)?;

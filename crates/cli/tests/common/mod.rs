@@ -4,7 +4,9 @@
 // Each test file is its own crate and uses only some of these.
 #![allow(dead_code)]
 
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// `mfcl ARGS` from the repository root (so that `data/configs/...` resolves), with
 /// `RAYON_NUM_THREADS=threads`.
@@ -31,4 +33,64 @@ pub fn json(output: &Output) -> serde_json::Value {
 /// What the command wrote on stderr.
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Exit code 2 and one line on stderr that contains `needle`.
+pub fn refused(args: &[&str], needle: &str) {
+    let output = mfcl(args);
+    let stderr = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    assert!(stderr.contains(needle), "{args:?}: {stderr}");
+}
+
+/// `mfcl ARGS` as [`mfcl`] runs it, killed and failed if it has not ended within `limit`:
+/// for commands that must refuse before work that would take much longer.
+pub fn mfcl_within(args: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mfcl"))
+        .args(args)
+        .env("RAYON_NUM_THREADS", "2")
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let started = Instant::now();
+    while child
+        .try_wait()
+        .expect("the child can be waited for")
+        .is_none()
+    {
+        if started.elapsed() > limit {
+            child.kill().expect("the child can be killed");
+            child.wait().expect("the child can be waited for");
+            panic!("{args:?} still ran after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The pipes hold a line or two: nothing blocks while the child runs.
+    child.wait_with_output().expect("the output can be read")
+}
+
+/// A fresh, empty folder for one test, `name` unique within its test file.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mfcl-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the temporary folder takes a folder");
+    dir
+}
+
+/// Whether `path` holds a PNG image (its 8-byte signature).
+pub fn is_png(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| bytes.starts_with(b"\x89PNG\r\n\x1a\n"))
+}
+
+/// A stored config without its `run.output` line: runs written to different paths record
+/// different outputs and are otherwise the same run.
+pub fn config_apart_from_output(config: &str) -> String {
+    config
+        .lines()
+        .filter(|line| !line.starts_with("output = "))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
