@@ -3,17 +3,107 @@
 
     python3 scripts/plot_run.py RUN.h5 --out fig.png
 
-Top: the cosine similarities m_j(t) and the squared norm R(t). Bottom: the density of x
-given each xi-atom at up to six snapshots (all coordinates together for more than four
-atoms). `mfcl plot` draws the same figure, with the reduced ODE, without Python.
-Needs: pip install h5py matplotlib (numpy comes with them).
+The figure of `mfcl plot` without the reduced ODE (the script reads nothing but the run
+file): on top, the cosine similarities m_j(t) and the squared norm R(t); below, one panel
+per xi-pattern with the density of x given that pattern at up to six snapshots, or one
+panel of all coordinates together for more than four patterns or a continuous feature law.
+The title says where a run that stopped before its t_end stopped.
+Needs: Python 3.11 or later, pip install h5py matplotlib (numpy comes with them).
 """
 
 import argparse
+import tomllib
+from pathlib import Path
 
 import h5py
 import matplotlib.pyplot as plt
 import numpy as np
+
+# As in `mfcl plot`: snapshots drawn (evenly chosen, first and last included), and the most
+# xi-patterns that get a panel each.
+MAX_SNAPSHOTS = 6
+MAX_PANELS = 4
+# mfcl plot's feature colours: blue, red, green, orange, ... of matplotlib's "tab10".
+FEATURE_COLORS = ["C0", "C3", "C2", "C1", "C4", "C5", "C6", "C9"]
+
+# The defaults of the [run] keys that the title reads (the README's config reference): the
+# config stored in a run file holds the keys that its file and the --set options gave.
+RUN_DEFAULTS = {"particles": 100000, "dimension": 10000, "dt": 0.01, "t_end": 10.0}
+
+
+def read(path):
+    """The trajectory, the snapshots in time order, and the header: the [run] settings (with
+    defaults), the solver and the seed."""
+    # Without HDF5's file locking, a run that `mfcl run` is still writing can be read too.
+    with h5py.File(path, "r", locking=False) as f:
+        if f.attrs.get("format") != "mfcl-run":
+            raise SystemExit(f"{path}: not an mfcl run file")
+        trajectory = {name: f["trajectory"][name][()] for name in ("t", "cosine", "norm2")}
+        # Snapshot groups are named 000000, 000001, ...: sorted names are time order.
+        snapshots = [
+            {"t": group.attrs["t"], "edges": group["edges"][()],
+             "counts": group["counts"][()], "atoms": group["atoms"][()]}
+            for _, group in sorted(f.get("snapshots", {}).items())
+        ]
+        run = RUN_DEFAULTS | tomllib.loads(f.attrs["config"]).get("run", {})
+        header = {"run": run, "solver": f.attrs["solver"], "seed": int(f.attrs["seed"])}
+    return trajectory, snapshots, header
+
+
+def title(path, header, t_reached):
+    """The file's name, the solver and its size, the seed, and where an early stop was."""
+    run = header["run"]
+    if header["solver"] == "particles":
+        solver = f"particles, N = {run['particles']}, dt = {run['dt']:g}"
+    else:
+        solver = f"SGD, n = {run['dimension']}"
+    text = f"{Path(path).name}: {solver}, seed {header['seed']}"
+    # Times are sums of steps: compare and print them at 12 significant digits.
+    t_end = run["t_end"]
+    if t_reached < t_end - 1e-9 * max(abs(t_end), 1.0):
+        text += f" — stopped at t = {t_reached:.12g} of {t_end:.12g}"
+    return text
+
+
+def chosen(snapshots):
+    """Up to MAX_SNAPSHOTS snapshots, evenly spread, first and last included."""
+    if len(snapshots) <= MAX_SNAPSHOTS:
+        return snapshots
+    picks = np.linspace(0, len(snapshots) - 1, MAX_SNAPSHOTS).round().astype(int)
+    return [snapshots[k] for k in picks]
+
+
+def atom_label(value):
+    """+1, -1, +1.291: an atom value as it reads best."""
+    return f"{value:+.0f}" if float(value).is_integer() else f"{value:+.3f}"
+
+
+def panels(snapshots):
+    """(caption, one counts array per snapshot) for each density panel."""
+    counts, atoms = snapshots[0]["counts"], snapshots[0]["atoms"]
+    patterns = len(counts)
+    if patterns > MAX_PANELS or atoms.shape[1] == 0:
+        caption = (f"density of x, all {patterns} ξ-patterns together" if patterns > 1
+                   else "density of x")
+        return [(caption, [s["counts"].sum(axis=0) for s in snapshots])]
+    result = []
+    for k, atom in enumerate(atoms):
+        if len(atom) == 1:
+            caption = f"density of x given ξ₁ = {atom_label(atom[0])}"
+        else:
+            caption = f"x given ξ = ({', '.join(atom_label(v) for v in atom)})"
+        result.append((caption, [s["counts"][k] for s in snapshots]))
+    return result
+
+
+def density(edges, counts):
+    """Bin centres and count / (total * bin width), from the first to the last occupied bin."""
+    occupied = np.nonzero(counts)[0]
+    if len(occupied) == 0:
+        return np.array([]), np.array([])
+    bins = slice(occupied[0], occupied[-1] + 1)
+    centres = (edges[1:] + edges[:-1])[bins] / 2
+    return centres, counts[bins] / (counts.sum() * np.diff(edges)[bins])
 
 
 def main():
@@ -22,51 +112,43 @@ def main():
     parser.add_argument("--out", required=True, help="the figure to write (PNG, PDF, ...)")
     args = parser.parse_args()
 
-    with h5py.File(args.run, "r") as f:
-        if f.attrs.get("format") != "mfcl-run":
-            raise SystemExit(f"{args.run}: not an mfcl run file")
-        trajectory = {name: f["trajectory"][name][()] for name in ("t", "cosine", "norm2")}
-        # Snapshot groups are named 000000, 000001, ...: sorted names are time order.
-        snapshots = [
-            {"t": group.attrs["t"], "edges": group["edges"][()],
-             "counts": group["counts"][()], "atoms": group["atoms"][()]}
-            for _, group in sorted(f.get("snapshots", {}).items())
-        ]
-        title = f"{args.run}: {f.attrs['solver']}, seed {f.attrs['seed']}"
-
-    fig, axes = plt.subplot_mosaic([["cosine", "norm"], ["density", "density"]],
-                                   figsize=(12, 8), layout="constrained")
-    fig.suptitle(title)
+    trajectory, snapshots, header = read(args.run)
     t = trajectory["t"]
-    for j, m in enumerate(trajectory["cosine"].T, start=1):
-        axes["cosine"].plot(t, m, label=f"$m_{j}$")
-    axes["cosine"].set(xlabel="t", ylabel="cosine similarity")
-    axes["cosine"].legend()
-    axes["norm"].plot(t, trajectory["norm2"], color="0.3")
-    axes["norm"].set(xlabel="t", ylabel="squared norm R")
+    if len(t) == 0:
+        raise SystemExit(f"{args.run}: nothing to plot, no sample has been recorded yet")
+    drawn = chosen(snapshots)
+    density_panels = panels(drawn) if drawn else []
 
-    # Up to six snapshots, evenly spread; densities count / (atom total * bin width).
-    chosen = []
-    if snapshots:
-        picks = np.unique(np.linspace(0, len(snapshots) - 1, 6).round().astype(int))
-        chosen = [snapshots[k] for k in picks]
-    colors = plt.cm.viridis(np.linspace(0, 0.85, max(len(chosen), 1)))
-    for snapshot, color in zip(chosen, colors):
-        edges, counts, atoms = snapshot["edges"], snapshot["counts"], snapshot["atoms"]
-        # Many xi-patterns (or a continuous law's single histogram): all coordinates together.
-        if len(counts) > 4 or atoms.shape[1] == 0:
-            counts, atoms = counts.sum(axis=0, keepdims=True), None
-        centres, widths = (edges[1:] + edges[:-1]) / 2, np.diff(edges)
-        for k, count in enumerate(counts):
-            density = count / (count.sum() * widths)
-            label = f"t = {snapshot['t']:g}" if k == 0 else None
-            axes["density"].plot(centres, density, color=color, label=label,
-                                 linestyle=["-", "--", ":", "-."][k % 4])
-    if chosen:
-        styles = "all coordinates" if atoms is None else "line styles: " + ", ".join(
-            f"xi = ({', '.join(f'{v:+g}' for v in atom)})" for atom in atoms)
-        axes["density"].set(xlabel="x", ylabel="density", title=f"density of x ({styles})")
-        axes["density"].legend()
+    # Top: cosine and norm share the width; bottom: the density panels share it.
+    columns = max(len(density_panels), 1)
+    layout = [["cosine"] * columns + ["norm"] * columns]
+    if density_panels:
+        layout.append([f"density{k}" for k in range(columns) for _ in range(2)])
+    fig, axes = plt.subplot_mosaic(layout, figsize=(15, 10.5 if density_panels else 5.5),
+                                   layout="constrained")
+    fig.suptitle(title(args.run, header, t[-1]), fontsize="x-large")
+
+    for j, m in enumerate(trajectory["cosine"].T, start=1):
+        axes["cosine"].plot(t, m, linewidth=2, label=f"$m_{j}$",
+                            color=FEATURE_COLORS[(j - 1) % len(FEATURE_COLORS)])
+    axes["cosine"].set(xlabel="t", ylabel="cosine", title="cosine similarity to each feature")
+    axes["cosine"].legend()
+    axes["norm"].plot(t, trajectory["norm2"], color="0.35", linewidth=2)
+    axes["norm"].set(xlabel="t", ylabel="R", title="squared norm R(t)")
+
+    # Dark to light with time: viridis from 0 to 0.85 (its yellows are hard to see on white).
+    colors = plt.cm.viridis(np.linspace(0, 0.85, MAX_SNAPSHOTS))
+    for k, (caption, counts) in enumerate(density_panels):
+        ax = axes[f"density{k}"]
+        if k > 0:
+            ax.sharey(axes["density0"])
+        for snapshot, count, color in zip(drawn, counts, colors):
+            ax.plot(*density(snapshot["edges"], count), color=color, linewidth=1.5,
+                    label=f"t = {snapshot['t']:.12g}")
+        ax.set(xlabel="x", ylabel="density", title=caption)
+        ax.set_ylim(bottom=0)
+    if density_panels:
+        axes["density0"].legend(loc="upper left")
     fig.savefig(args.out, dpi=100)
 
 

@@ -11,12 +11,14 @@
 #   --param KEY      a config key to vary, e.g. model.noise.correlation
 #   --values "V ..." its values, separated by spaces, e.g. "-0.5 0 0.5" (with --param)
 #   --set KEY=VALUE  an override for every run (repeatable)
+#   --unset KEY      a key removed for every run (repeatable)
 #   --out DIR        folder of the run files and logs (default: runs)
 #   --name NAME      prefix of their names (default: CONFIG's name, or quickstart)
 #   --threads K      threads per run (default 1: the grid, not each run, fills the cores)
 #   --jobs J         runs at a time (default: the number of cores)
 #   --dry-run        print the commands instead of running them
-# The binary is $MFCL if set, else target/release/mfcl (built first if missing).
+# The binary is $MFCL if set, else target/release/mfcl (built first if missing). Every
+# config of the grid is validated with `mfcl check` before any run starts.
 #
 # Examples:
 #   scripts/sweep.sh --seeds "$(seq 1 4)" --set run.particles=200000 --set run.t_end=5
@@ -25,7 +27,7 @@
 #   scripts/sweep.sh --seeds "$(seq 1 32)" --dry-run > runs/jobs.txt    # then scripts/sweep.slurm
 set -euo pipefail
 
-usage="usage: scripts/sweep.sh [CONFIG] [--seeds \"S ...\"] [--param KEY --values \"V ...\"] [--set KEY=VALUE]... [--out DIR] [--name NAME] [--threads K] [--jobs J] [--dry-run]"
+usage="usage: scripts/sweep.sh [CONFIG] [--seeds \"S ...\"] [--param KEY --values \"V ...\"] [--set KEY=VALUE]... [--unset KEY]... [--out DIR] [--name NAME] [--threads K] [--jobs J] [--dry-run]"
 die() {
     echo "error: $*" >&2
     echo "$usage" >&2
@@ -39,7 +41,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
     --dry-run) dry_run=true; shift; continue ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    --seeds | --param | --values | --set | --out | --name | --threads | --jobs)
+    --seeds | --param | --values | --set | --unset | --out | --name | --threads | --jobs)
         [ $# -ge 2 ] || die "$1 needs a value" ;;
     -*) die "unknown option $1" ;;
     *)
@@ -52,6 +54,7 @@ while [ $# -gt 0 ]; do
     --param) param=$2 ;;
     --values) values=$2 ;;
     --set) sets+=(--set "$2") ;;
+    --unset) sets+=(--unset "$2") ;;
     --out) out=$2 ;;
     --name) name=$2 ;;
     --threads) threads=$2 ;;
@@ -87,6 +90,15 @@ if [ ! -x "$mfcl" ]; then
     echo "building $mfcl" >&2
     (cd "$repo" && cargo build --release -q -p mfcl)
 fi
+
+# The whole grid is validated before anything runs: a bad value fails here, not hours in.
+# The embedded quickstart is data/configs/quickstart.toml.
+checked=${config:-$repo/data/configs/quickstart.toml}
+for value in "${values[@]}"; do
+    check=(check "$checked" "${sets[@]}")
+    [ -z "$param" ] || check+=(--set "$param=$value")
+    "$mfcl" "${check[@]}" >/dev/null || die "invalid config${param:+ for $param=$value}: nothing was run"
+done
 
 # The commands, shell-quoted (printf %q) so that any value survives the trip through a file.
 mkdir -p "$out"

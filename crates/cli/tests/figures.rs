@@ -1,6 +1,7 @@
 //! The figures of `mfcl plot`, `basins --plot` and `sweep --plot` as a user meets them: an
 //! output that cannot be written is refused before any work, a file that is not a PNG is
-//! never replaced, and a run that stopped early is drawn.
+//! never replaced, and a run that stopped early is drawn, by mfcl and by
+//! `scripts/plot_run.py`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -140,5 +141,28 @@ fn only_png_images_are_replaced() {
         let name = entry.unwrap().file_name();
         assert!(!name.to_string_lossy().ends_with(".probe"), "{name:?}");
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `scripts/plot_run.py` draws a run file, where Python has h5py and matplotlib.
+#[test]
+fn the_python_script_draws_a_run_file() {
+    let repository = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let python = |args: &[&str]| {
+        std::process::Command::new("python3")
+            .args(args)
+            .current_dir(repository)
+            .output()
+    };
+    if !python(&["-c", "import h5py, matplotlib"]).is_ok_and(|o| o.status.success()) {
+        eprintln!("python3 with h5py and matplotlib is not installed: the script is not run");
+        return;
+    }
+    let dir = scratch("figures-python");
+    let run = stopped_run(&dir);
+    let png = dir.join("script.png");
+    let output = python(&["scripts/plot_run.py", arg(&run), "--out", arg(&png)]).unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(is_png(&png));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -344,3 +344,42 @@ fn unusable_files_are_refused_with_one_line() {
     }
     assert!(!png.exists());
 }
+
+/// An export replaces its own earlier files, and nothing else of the same name: a user's
+/// `trajectory.csv` or `t.npy` in the folder is refused and keeps every byte.
+#[test]
+fn export_replaces_only_its_own_files() {
+    let folder = scratch().join("export-foreign");
+    let export = |format: &str| {
+        let run = arg(quickstart());
+        let out = arg(&folder);
+        mfcl(&[
+            "export",
+            run,
+            "--what",
+            "trajectory",
+            "--format",
+            format,
+            "--out",
+            out,
+        ])
+    };
+    for format in ["csv", "npy"] {
+        assert!(export(format).status.success());
+        assert!(export(format).status.success(), "an export replaces itself");
+    }
+    for (name, format) in [("trajectory.csv", "csv"), ("t.npy", "npy")] {
+        let path = folder.join(name);
+        let mine = b"t,my,own,columns\n1,2,3,4\n";
+        std::fs::write(&path, mine).unwrap();
+        let output = export(format);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{message}");
+        assert!(message.contains("refusing to replace it"), "{message}");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            mine,
+            "{name} keeps its bytes"
+        );
+    }
+}

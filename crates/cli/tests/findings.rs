@@ -113,6 +113,15 @@ fn basins_json_is_reproducible() {
     assert_eq!(selected.len(), 2);
     assert!((selected.iter().sum::<f64>() + undecided - 1.0).abs() < 1e-12);
     assert_eq!(doc["stable_fixed_points"].as_array().unwrap().len(), 2);
+    // Each fraction carries its Wilson interval, which holds it.
+    assert_eq!(doc["confidence"], 0.95);
+    for (j, &fraction) in selected.iter().enumerate() {
+        let interval = &doc["confidence_interval"][j];
+        let (lo, hi) = (interval[0].as_f64().unwrap(), interval[1].as_f64().unwrap());
+        assert!(0.0 <= lo && lo < fraction && fraction < hi && hi <= 1.0, "{interval}");
+        assert!(doc["standard_error"][j].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(doc["undecided_confidence_interval"][0], 0.0);
 }
 
 /// Particle runs from the uninformative state: reproducible across thread counts, and

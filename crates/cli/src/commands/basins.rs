@@ -9,8 +9,8 @@ use clap::Args;
 
 use anyhow::anyhow;
 use mfcl_comparator::{
-    Attractors, BasinSample, FixedPointReport, Selection, Tally, basins, dominant_feature,
-    sphere_starts,
+    Attractors, BasinSample, CONFIDENCE, FixedPointReport, Selection, Tally, basins,
+    dominant_feature, sphere_starts,
 };
 use mfcl_model::{Config, OrderParameters, Trajectory};
 use mfcl_solver::{ParticleSystem, SolverError, Stepper};
@@ -218,21 +218,22 @@ struct Summary<'a> {
     tally: &'a Tally,
 }
 
-/// One standard error of a fraction estimated from `samples` Bernoulli draws.
-fn standard_error(fraction: f64, samples: usize) -> f64 {
-    (fraction * (1.0 - fraction) / samples as f64).sqrt()
-}
-
-/// DESIGN.md's `{"samples", "selected", "undecided"}`, plus `"standard_error"` (per
-/// feature), `"solver"`, `"radius"` (ODE starts), `"norm2"` (`R_0`), and the stable fixed
-/// points with the feature each one selects.
+/// DESIGN.md's `{"samples", "selected", "undecided"}`, plus `"standard_error"` and
+/// `"confidence_interval"` (95% Wilson) per feature, the same for `"undecided"`
+/// (`"undecided_standard_error"`, `"undecided_confidence_interval"`), `"confidence"`,
+/// `"solver"`, `"radius"` (ODE starts), `"norm2"` (`R_0`), and the stable fixed points
+/// with the feature each one selects.
 fn basins_json(summary: &Summary) -> Value {
     let (tally, report) = (summary.tally, summary.report);
     let mut doc = json!({
         "samples": tally.samples,
         "selected": tally.selected,
         "undecided": tally.undecided,
-        "standard_error": tally.selected.iter().map(|&f| standard_error(f, tally.samples)).collect::<Vec<_>>(),
+        "standard_error": tally.standard_error,
+        "confidence_interval": tally.confidence_interval,
+        "undecided_standard_error": tally.undecided_standard_error,
+        "undecided_confidence_interval": tally.undecided_confidence_interval,
+        "confidence": CONFIDENCE,
         "solver": summary.solver.name(),
         "norm2": report.uninformative.norm2,
         "stable_fixed_points": report.fixed_points.iter().filter(|f| f.stable).map(|f| json!({
@@ -298,20 +299,27 @@ fn print_basins(summary: &Summary) {
         );
     }
     println!();
-    println!("fraction of starts that select each feature (± one standard error):");
-    for (j, (&fraction, law)) in tally
+    println!(
+        "fraction of starts that select each feature (± one standard error; {:.0}% Wilson interval):",
+        100.0 * CONFIDENCE
+    );
+    let features = tally
         .selected
         .iter()
-        .zip(&config.problem.hidden)
-        .enumerate()
-    {
+        .zip(&tally.standard_error)
+        .zip(&tally.confidence_interval)
+        .zip(&config.problem.hidden);
+    for (j, (((&fraction, error), &(lo, hi)), law)) in features.enumerate() {
         println!(
-            "  feature {} (c = {} x {}): {fraction:.4} ± {:.4}",
+            "  feature {} (c = {} x {}): {fraction:.4} ± {error:.4}  [{lo:.4}, {hi:.4}]",
             j + 1,
             law.scale,
             law.shape.name(),
-            standard_error(fraction, tally.samples)
         );
     }
-    println!("  undecided: {:.4}", tally.undecided);
+    let (lo, hi) = tally.undecided_confidence_interval;
+    println!(
+        "  undecided: {:.4} ± {:.4}  [{lo:.4}, {hi:.4}]",
+        tally.undecided, tally.undecided_standard_error
+    );
 }

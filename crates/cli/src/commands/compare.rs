@@ -22,7 +22,7 @@ pub struct CompareArgs {
     /// run's statistical error, 5/sqrt(N) + 1e-4 (dt/0.01)^2 for N particles with step dt,
     /// 10/sqrt(n) for SGD in dimension n. Starts very near the uninformative state amplify
     /// fluctuations further and may need a larger tolerance. The norm's tolerance follows:
-    /// 2 x this x max_t R^ODE.
+    /// this x max_t R^ODE.
     #[arg(long, value_name = "X")]
     tol: Option<f64>,
     /// Compare a run that stopped before its t_end over the range it covers, instead of
@@ -69,12 +69,14 @@ fn default_tolerance(run: &RunSettings) -> f64 {
     }
 }
 
-/// The default tolerance on `max_t |R − R^ODE|`, relative to the cosines': `R`'s
-/// fluctuations scale with `R` itself, so the bound is `NORM2_FACTOR · tol · max_t R^ODE`.
-/// Measured (see the README's accuracy notes): the ratio of the norm's to the cosines'
-/// deviation, the norm's taken relative to `max_t R^ODE`, stays below 1.3 over seeds of
-/// the quickstart and two_features.toml, for particles and SGD.
-const NORM2_FACTOR: f64 = 2.0;
+/// The tolerance on `max_t |R − R^ODE|` is the cosines' scaled by `max_t R^ODE`, as `R`'s
+/// fluctuations scale with `R` itself. Measured over 8 seeds each of the quickstart and
+/// `two_features.toml`, particles (`N = 10⁴`) and SGD (`n = 2000`), release build:
+/// `max_t |R − R^ODE| / max_t R^ODE` reached at most 0.50 of the cosine tolerance
+/// (particles; SGD 0.11), while the cosines reached 0.97 of theirs: a margin of two.
+fn norm2_tolerance(tolerance: f64, norm2_scale: f64) -> f64 {
+    tolerance * norm2_scale
+}
 
 /// What `compare` found wrong with a run, in the order it reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +141,7 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
             Some(Measured {
                 deviation,
                 norm2_scale,
-                norm2_tolerance: NORM2_FACTOR * tolerance * norm2_scale,
+                norm2_tolerance: norm2_tolerance(tolerance, norm2_scale),
             })
         }
         Err(ComparatorError::NoClosedOde(regularizer)) => {
@@ -207,7 +209,7 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
                 };
                 println!("tolerance on every |m_j - m_j^ODE|: {tolerance:.2e} ({origin})");
                 println!(
-                    "tolerance on |R - R^ODE|:            {:.2e} ({NORM2_FACTOR} x that x max R^ODE = {:.4})",
+                    "tolerance on |R - R^ODE|:            {:.2e} (that x max R^ODE = {:.4})",
                     m.norm2_tolerance, m.norm2_scale
                 );
             }

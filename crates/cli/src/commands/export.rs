@@ -3,11 +3,11 @@
 //! nor mfcl.
 
 use clap::Args;
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
+use mfcl_checkpoint::{FileKind, identify};
 use mfcl_model::Trajectory;
 use mfcl_solver::Snapshot;
 
@@ -25,7 +25,8 @@ pub struct ExportArgs {
     /// The file format.
     #[arg(long, value_enum)]
     format: Format,
-    /// The folder to write into (created if missing; files of the same name are replaced).
+    /// The folder to write into (created if missing). Earlier exports of the same files are
+    /// replaced; any other file of the same name is refused, untouched.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
 }
@@ -65,23 +66,49 @@ pub fn export(args: &ExportArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// What is at `path` in words, if it is something an export of `bytes` must not replace:
+/// `None` for nothing there, or an earlier export of the same kind.
+fn foreign(path: &Path, bytes: &[u8]) -> Option<String> {
+    let existing = match std::fs::read(path) {
+        Ok(existing) => existing,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(_) => return Some(identify(path).describe().to_owned()),
+    };
+    let first_line = |b: &[u8]| b.split(|&c| c == b'\n').next().map(<[u8]>::to_vec);
+    let npy = bytes.starts_with(NPY_MAGIC);
+    let ours = if npy {
+        existing.starts_with(NPY_MAGIC)
+    } else {
+        first_line(&existing) == first_line(bytes)
+    };
+    (!ours).then(|| match identify(path) {
+        FileKind::Text if !npy => "a text file with another header line".to_owned(),
+        kind => kind.describe().to_owned(),
+    })
+}
+
 /// The folder that the files go to.
 struct Folder<'a>(&'a Path);
 
 impl Folder<'_> {
-    /// Creates `name` in the folder and fills it with `write`.
+    /// Writes `name` in the folder with what `write` renders. A file already there is
+    /// replaced only if it is an earlier export of the same file (an `.npy` array, or a CSV
+    /// with the same header line): anything else is the user's, and is refused untouched.
     fn write(
         &self,
         name: &str,
-        write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+        write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
     ) -> anyhow::Result<()> {
         let path: PathBuf = self.0.join(name);
-        let mut file = BufWriter::new(
-            File::create(&path).with_context(|| format!("cannot create {}", path.display()))?,
-        );
-        write(&mut file)
-            .and_then(|()| file.flush())
-            .with_context(|| format!("cannot write {}", path.display()))
+        let mut bytes = Vec::new();
+        write(&mut bytes).with_context(|| format!("cannot render {}", path.display()))?;
+        if let Some(what) = foreign(&path, &bytes) {
+            bail!(
+                "{} is {what}, not an earlier mfcl export: refusing to replace it (choose another --out folder)",
+                path.display()
+            );
+        }
+        std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))
     }
 
     /// `trajectory.csv`, or `t.npy`, `overlaps.npy`, `norm2.npy`, `cosine.npy`; returns the
@@ -242,6 +269,9 @@ fn write_csv_row(
     writeln!(out)
 }
 
+/// The first bytes of every `.npy` file.
+const NPY_MAGIC: &[u8] = b"\x93NUMPY";
+
 /// A number type that `.npy` files store.
 trait NpyElement: Copy {
     /// NumPy's type string: byte order, kind, size.
@@ -295,7 +325,8 @@ fn write_npy<T: NpyElement>(
     ));
     header.push('\n');
     let length = u16::try_from(header.len()).expect("a shape of a few numbers fits a 1.0 header");
-    out.write_all(b"\x93NUMPY\x01\x00")?;
+    out.write_all(NPY_MAGIC)?;
+    out.write_all(&[1, 0])?;
     out.write_all(&length.to_le_bytes())?;
     out.write_all(header.as_bytes())?;
     data.iter().try_for_each(|&v| v.write_le(out))

@@ -88,22 +88,56 @@ pub(crate) fn chart<'a, 'b>(
 
 /// Axis descriptions, tick labels and a light grid.
 pub(crate) fn mesh(chart: &mut Chart<'_, '_>, x: &str, y: &str) -> anyhow::Result<()> {
+    let (x_power, y_power) = (axis_power(&chart.x_range()), axis_power(&chart.y_range()));
+    let (x_scale, y_scale) = (10f64.powi(-x_power), 10f64.powi(-y_power));
     chart
         .configure_mesh()
-        .x_desc(x)
-        .y_desc(y)
+        .x_desc(with_power(x, x_power))
+        .y_desc(with_power(y, y_power))
         .axis_desc_style((FAMILY, LABEL))
         .label_style((FAMILY, TICKS))
-        .x_label_formatter(&tick)
-        .y_label_formatter(&tick)
+        .x_label_formatter(&|v| tick(v * x_scale))
+        .y_label_formatter(&|v| tick(v * y_scale))
         .light_line_style(TRANSPARENT)
         .bold_line_style(RGBColor(225, 225, 225))
         .draw()?;
     Ok(())
 }
 
+/// The power of ten that the ticks of an axis over `range` are given in: 0 (plain numbers)
+/// unless they would reach 10⁵, whose digits run into the axis description, or stay below
+/// 10⁻³, where they are mostly zeros.
+fn axis_power(range: &Range<f64>) -> i32 {
+    let largest = range.start.abs().max(range.end.abs());
+    if largest >= 1e5 || (largest > 0.0 && largest < 1e-3) {
+        // A whole number well within i32 for any finite `largest`.
+        largest.log10().floor() as i32
+    } else {
+        0
+    }
+}
+
+/// An axis description with the power of ten of its ticks: `R (×10⁶)`.
+fn with_power(description: &str, power: i32) -> String {
+    if power == 0 {
+        return description.to_owned();
+    }
+    let digits: String = power
+        .to_string()
+        .chars()
+        .map(|c| match c {
+            '-' => '⁻',
+            '1' => '¹',
+            '2' => '²',
+            '3' => '³',
+            d => char::from_u32(0x2070 + d.to_digit(10).unwrap_or(0)).unwrap_or(d),
+        })
+        .collect();
+    format!("{description} (×10{digits})")
+}
+
 /// A tick label without trailing zeros: `2`, `0.98`, not `2.0`, `0.980`.
-fn tick(value: &f64) -> String {
+fn tick(value: f64) -> String {
     let text = format!("{value:.6}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
     if text == "-0" {
@@ -367,10 +401,17 @@ mod tests {
     #[test]
     fn labels_read_well() {
         assert_eq!(subscript(12), "₁₂");
-        assert_eq!(tick(&2.0), "2");
-        assert_eq!(tick(&0.98), "0.98");
-        assert_eq!(tick(&-0.0), "0");
-        assert_eq!(tick(&-0.5), "−0.5");
+        assert_eq!(tick(2.0), "2");
+        assert_eq!(tick(0.98), "0.98");
+        assert_eq!(tick(-0.0), "0");
+        assert_eq!(tick(-0.5), "−0.5");
+        assert_eq!(axis_power(&(0.0..3.15e6)), 6);
+        assert_eq!(axis_power(&(-2e-4..1e-4)), -4);
+        assert_eq!(axis_power(&(0.0..99_999.0)), 0);
+        assert_eq!(axis_power(&(0.0..0.0)), 0);
+        assert_eq!(with_power("R", 6), "R (×10⁶)");
+        assert_eq!(with_power("error", -12), "error (×10⁻¹²)");
+        assert_eq!(with_power("t", 0), "t");
     }
 
     #[test]

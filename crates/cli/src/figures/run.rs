@@ -93,11 +93,15 @@ fn draw_cosines(
         .flatten()
         .copied();
     let (x, y) = (time_range(trajectory), padded_range(values.chain([0.0])));
-    let points = trajectory
-        .t
-        .iter()
-        .zip(&run)
-        .flat_map(|(&t, m)| m.iter().map(move |&v| (t, v)));
+    // The legend goes where it hides the fewest points of the run's curves and the ODE's.
+    let curves =
+        std::iter::once((&trajectory.t, &run)).chain(ode.map(|o| &o.t).zip(reference.as_ref()));
+    let points = curves.flat_map(|(times, cosines)| {
+        times
+            .iter()
+            .zip(cosines)
+            .flat_map(|(&t, m)| m.iter().map(move |&v| (t, v)))
+    });
     let corner = free_corner(points, &x, &y);
     let mut chart = chart(area, "cosine similarity to each feature", x, y)?;
     mesh(&mut chart, "t", "cosine")?;
@@ -140,11 +144,10 @@ fn draw_norm(
         .chain(ode.iter().flat_map(|o| &o.norm2))
         .copied();
     let (x, y) = (time_range(trajectory), padded_range(values));
-    let points = trajectory
-        .t
-        .iter()
-        .copied()
-        .zip(trajectory.norm2.iter().copied());
+    // The legend goes where it hides the fewest points of the run's curve and the ODE's.
+    let points = std::iter::once(trajectory)
+        .chain(ode)
+        .flat_map(|curve| curve.t.iter().copied().zip(curve.norm2.iter().copied()));
     let corner = free_corner(points, &x, &y);
     let mut chart = chart(area, "squared norm R(t)", x, y)?;
     mesh(&mut chart, "t", "R")?;
