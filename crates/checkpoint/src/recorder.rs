@@ -84,6 +84,9 @@ pub struct Recorder {
     snapshots: usize,
     durable: Durable,
     last_checkpoint: Instant,
+    /// The step of the last checkpoint written: a second one at the same step (Ctrl-C right
+    /// after a scheduled one) would rewrite its temporary while the worker renames it.
+    last_checkpoint_step: Option<u64>,
     /// Time spent writing on the driving thread, for the I/O budget.
     io_time: Duration,
     /// The write that stopped the run, for [`Recorder::take_failure`].
@@ -114,14 +117,20 @@ impl Recorder {
             snapshots: snapshots.len(),
             durable: Durable::start(),
             last_checkpoint: Instant::now(),
+            last_checkpoint_step: None,
             io_time: started.elapsed(),
             failure: None,
         })
     }
 
     /// Writes a checkpoint of `stepper` now; it replaces the previous one once it is on
-    /// disk (see [`Recorder::finish`]).
+    /// disk (see [`Recorder::finish`]). A checkpoint at the step of the previous one is that
+    /// one, and is not written again.
     pub fn checkpoint<S: Persist>(&mut self, stepper: &S, trajectory: &Trajectory) -> Result<()> {
+        let step = stepper.steps_taken();
+        if self.last_checkpoint_step == Some(step) {
+            return Ok(());
+        }
         let started = Instant::now();
         let (temporary, path) = write_checkpoint_file(
             &self.path,
@@ -132,6 +141,7 @@ impl Recorder {
         )?;
         self.durable.replace(temporary, path)?;
         self.last_checkpoint = Instant::now();
+        self.last_checkpoint_step = Some(step);
         self.io_time += started.elapsed();
         Ok(())
     }

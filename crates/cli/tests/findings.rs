@@ -118,7 +118,10 @@ fn basins_json_is_reproducible() {
     for (j, &fraction) in selected.iter().enumerate() {
         let interval = &doc["confidence_interval"][j];
         let (lo, hi) = (interval[0].as_f64().unwrap(), interval[1].as_f64().unwrap());
-        assert!(0.0 <= lo && lo < fraction && fraction < hi && hi <= 1.0, "{interval}");
+        assert!(
+            0.0 <= lo && lo < fraction && fraction < hi && hi <= 1.0,
+            "{interval}"
+        );
         assert!(doc["standard_error"][j].as_f64().unwrap() > 0.0);
     }
     assert_eq!(doc["undecided_confidence_interval"][0], 0.0);

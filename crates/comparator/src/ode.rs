@@ -223,7 +223,7 @@ fn check_domain(t: f64, y: &[f64]) -> Result<(), ComparatorError> {
     if r > NORM2_BOUND {
         return Err(ComparatorError::Diverged {
             t,
-            reason: format!("R = {r:e} exceeds {NORM2_BOUND:e}"),
+            reason: format!("R = {r:.3e} exceeds {NORM2_BOUND:e}"),
         });
     }
     Ok(())

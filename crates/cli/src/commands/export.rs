@@ -6,7 +6,7 @@ use clap::Args;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use mfcl_checkpoint::{FileKind, identify};
 use mfcl_model::Trajectory;
 use mfcl_solver::Snapshot;
@@ -52,8 +52,24 @@ pub enum Format {
 /// `mfcl export`.
 pub fn export(args: &ExportArgs) -> Result<(), Failure> {
     let Run { contents, .. } = read_run_file(&args.run)?;
+    let out_name = args.out.display();
+    // A run's snapshot folder holds only its snapshots: an export there would make the run
+    // refuse to write into it again.
+    if args.out.extension().is_some_and(|e| e == "snapshots") {
+        return Err(Failure::input(anyhow!(
+            "--out {out_name}: that is the name of a run's snapshot folder; choose another folder"
+        )));
+    }
+    match identify(&args.out) {
+        FileKind::Folder | FileKind::Missing => {}
+        kind => {
+            return Err(Failure::input(anyhow!(
+                "--out {out_name}: it is {kind}, not a folder"
+            )));
+        }
+    }
     std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create the folder {}", args.out.display()))
+        .with_context(|| format!("cannot create the folder {out_name}"))
         .map_err(Failure::input)?;
     let out = Folder(&args.out);
     let written = match args.what {

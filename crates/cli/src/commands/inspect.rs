@@ -91,6 +91,8 @@ impl Description<'_> {
             "samples": self.run.contents.trajectory.len(),
             "snapshots": {"count": self.run.contents.snapshots.len(), "t": self.snapshot_times()},
             "checkpoint": checkpoint,
+            "complete": self.run.is_complete(),
+            "diverged": self.run.contents.diverged,
         });
         if settings.solver == SolverKind::Particles {
             doc["dt"] = json!(settings.dt);
@@ -132,6 +134,9 @@ impl Description<'_> {
                 None => format!("nothing recorded yet (t_end = {})", time(settings.t_end)),
             },
         );
+        if let Some(reason) = &self.run.contents.diverged {
+            line("diverged", reason.clone());
+        }
         let times = self.snapshot_times();
         line(
             "snapshots",

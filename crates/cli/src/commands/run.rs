@@ -201,7 +201,11 @@ pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
                 )));
             }
             Err(error) => {
-                eprintln!("warning: {error}; rebuilding the run file from the checkpoint");
+                let why = match identify(&args.run) {
+                    FileKind::Missing => format!("{name}: no such file"),
+                    _ => error.to_string(),
+                };
+                eprintln!("warning: {why}; rebuilding the run file from the checkpoint");
                 checkpoint.header
             }
         };
