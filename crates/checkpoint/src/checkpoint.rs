@@ -68,7 +68,7 @@ pub fn checkpoint_path(run: &Path) -> PathBuf {
 
 /// `RUN.h5` for the checkpoint `RUN.checkpoint.h5`, to point a person who gave the one at
 /// the other. `None` for a checkpoint not named so.
-pub(crate) fn run_of_checkpoint(checkpoint: &Path) -> Option<PathBuf> {
+pub fn run_of_checkpoint(checkpoint: &Path) -> Option<PathBuf> {
     let name = checkpoint.file_name()?.to_str()?;
     let stem = name.strip_suffix(CHECKPOINT_SUFFIX)?.strip_suffix('.')?;
     Some(checkpoint.with_file_name(format!("{stem}.h5")))

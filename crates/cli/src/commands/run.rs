@@ -14,7 +14,7 @@ use clap::Args;
 use indicatif::HumanCount;
 use mfcl_checkpoint::{
     Cadence, FileError, FileKind, Header, Persist, Recorder, SolverState, checkpoint_path,
-    checkpoint_step, claim_run, identify, load_checkpoint, read_header,
+    checkpoint_step, claim_run, identify, load_checkpoint, read_header, run_of_checkpoint,
 };
 use mfcl_comparator::{ComparatorError, Deviation};
 use mfcl_model::{Config, RunSettings, SolverKind, Trajectory};
@@ -154,10 +154,10 @@ pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
             )));
         }
         FileKind::Checkpoint => {
-            let run = run_of_checkpoint(&args.run);
+            let run =
+                run_of_checkpoint(&args.run).map_or("RUN.h5".into(), |r| r.display().to_string());
             return Err(Failure::input(anyhow!(
-                "{name} is a checkpoint; resume its run file: mfcl resume {}",
-                run.display()
+                "{name} is a checkpoint; resume its run file: mfcl resume {run}"
             )));
         }
         kind => {
@@ -259,13 +259,6 @@ pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
         start,
     };
     execute(job, args.threads, args.json)
-}
-
-/// `RUN.h5` for `RUN.checkpoint.h5`.
-fn run_of_checkpoint(checkpoint: &Path) -> PathBuf {
-    let name = checkpoint.file_name().unwrap_or_default().to_string_lossy();
-    let stem = name.strip_suffix(".checkpoint.h5").unwrap_or(&name);
-    checkpoint.with_file_name(format!("{stem}.h5"))
 }
 
 /// Whether the checkpoint beside a complete run file is the run's last, or there is none. A
