@@ -145,41 +145,9 @@ fn same_file(a: &Path, b: &Path) -> bool {
 pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
     let name = args.run.display();
     let checkpoint_file = checkpoint_path(&args.run);
-    match identify(&args.run) {
-        FileKind::RunFile | FileKind::DamagedHdf5 => {}
-        FileKind::Missing if checkpoint_file.exists() => {}
-        FileKind::Missing => {
-            return Err(Failure::input(anyhow!(
-                "cannot resume {name}: no such file"
-            )));
-        }
-        FileKind::Checkpoint => {
-            let run =
-                run_of_checkpoint(&args.run).map_or("RUN.h5".into(), |r| r.display().to_string());
-            return Err(Failure::input(anyhow!(
-                "{name} is a checkpoint; resume its run file: mfcl resume {run}"
-            )));
-        }
-        kind => {
-            return Err(Failure::input(anyhow!(
-                "cannot resume {name}: it is {kind}, not an mfcl run file (left untouched)"
-            )));
-        }
-    }
-    if let Ok(run) = read_run_file(&args.run) {
-        let reached = run.t_reached().unwrap_or(0.0);
-        if let Some(t_end) = args.t_end.filter(|&t| t < reached) {
-            return Err(Failure::input(anyhow!(
-                "--t-end {}: {name} has already reached t = {}; a run can be extended, not shortened",
-                time(t_end),
-                time(reached)
-            )));
-        }
-        let extends = args.t_end.is_some_and(|t| t > run.config.run.t_end);
-        if run.is_complete() && !extends && final_checkpoint_in_place(&run) {
-            report_finished(&run, args.json);
-            return Ok(());
-        }
+    if let Some(finished) = finished_or_refused(args)? {
+        report_finished(&finished, args.json);
+        return Ok(());
     }
     // Refused before any work: what is at the output paths must be mfcl's own.
     claim_run(&args.run, true).map_err(Failure::input)?;
@@ -259,6 +227,47 @@ pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
         start,
     };
     execute(job, args.threads, args.json)
+}
+
+/// What `resume` does before reading a checkpoint: refuses a path that holds no run file of
+/// mfcl's (exit 2, the file untouched), and returns the run when it is already finished.
+fn finished_or_refused(args: &ResumeArgs) -> Result<Option<Run>, Failure> {
+    let name = args.run.display();
+    let checkpoint_file = checkpoint_path(&args.run);
+    match identify(&args.run) {
+        FileKind::RunFile | FileKind::DamagedHdf5 => {}
+        FileKind::Missing if checkpoint_file.exists() => {}
+        FileKind::Missing => {
+            return Err(Failure::input(anyhow!(
+                "cannot resume {name}: no such file"
+            )));
+        }
+        FileKind::Checkpoint => {
+            let run =
+                run_of_checkpoint(&args.run).map_or("RUN.h5".into(), |r| r.display().to_string());
+            return Err(Failure::input(anyhow!(
+                "{name} is a checkpoint; resume its run file: mfcl resume {run}"
+            )));
+        }
+        kind => {
+            return Err(Failure::input(anyhow!(
+                "cannot resume {name}: it is {kind}, not an mfcl run file (left untouched)"
+            )));
+        }
+    }
+    let Ok(run) = read_run_file(&args.run) else {
+        return Ok(None);
+    };
+    let reached = run.t_reached().unwrap_or(0.0);
+    if let Some(t_end) = args.t_end.filter(|&t| t < reached) {
+        return Err(Failure::input(anyhow!(
+            "--t-end {}: {name} has already reached t = {}; a run can be extended, not shortened",
+            time(t_end),
+            time(reached)
+        )));
+    }
+    let extends = args.t_end.is_some_and(|t| t > run.config.run.t_end);
+    Ok((run.is_complete() && !extends && final_checkpoint_in_place(&run)).then_some(run))
 }
 
 /// Whether the checkpoint beside a complete run file is the run's last, or there is none. A
