@@ -7,7 +7,7 @@ The figure of `mfcl plot` without the reduced ODE (the script reads nothing but 
 file): on top, the cosine similarities m_j(t) and the squared norm R(t); below, one panel
 per xi-pattern with the density of x given that pattern at up to six snapshots, or one
 panel of all coordinates together for more than four patterns or a continuous feature law.
-The title says where a run that stopped before its t_end stopped.
+The title says where a run that stopped before its t_end stopped (or diverged).
 Needs: Python 3.11 or later, pip install h5py matplotlib (numpy comes with them).
 """
 
@@ -46,7 +46,8 @@ def read(path):
             for _, group in sorted(f.get("snapshots", {}).items())
         ]
         run = RUN_DEFAULTS | tomllib.loads(f.attrs["config"]).get("run", {})
-        header = {"run": run, "solver": f.attrs["solver"], "seed": int(f.attrs["seed"])}
+        header = {"run": run, "solver": f.attrs["solver"], "seed": int(f.attrs["seed"]),
+                  "diverged": "diverged" in f.attrs}
     return trajectory, snapshots, header
 
 
@@ -61,7 +62,8 @@ def title(path, header, t_reached):
     # Times are sums of steps: compare and print them at 12 significant digits.
     t_end = run["t_end"]
     if t_reached < t_end - 1e-9 * max(abs(t_end), 1.0):
-        text += f" — stopped at t = {t_reached:.12g} of {t_end:.12g}"
+        how = "diverged after" if header["diverged"] else "stopped at"
+        text += f" — {how} t = {t_reached:.12g} of {t_end:.12g}"
     return text
 
 

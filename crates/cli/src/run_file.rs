@@ -26,7 +26,7 @@ pub fn read_run_file(path: &Path) -> Result<Run, Failure> {
     // One line, as `main` prints it: HDF5 and TOML messages may contain line breaks.
     let unusable = |why: String| {
         Failure::input(anyhow!(
-            "cannot read the run file {}",
+            "cannot read the run file: {}",
             why.replace('\n', " ")
         ))
     };

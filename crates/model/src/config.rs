@@ -888,9 +888,16 @@ fn apply_override(root: &mut Table, arg: &str) -> Result<()> {
                     .parse()
                     .map_err(|_| fail(not_an_index(&at, segment)))?;
                 items.get_mut(index).ok_or_else(|| {
-                    fail(format!(
-                        "index {index} is out of range: {at} has length {len}"
-                    ))
+                    fail(if len == 0 {
+                        // Defaults are filled in after the edits: an array the document does
+                        // not give has no elements to edit yet.
+                        format!(
+                            "index {index} is out of range: {at} is empty or not in the config \
+                             (where its default applies); set it whole, e.g. --set '{at}=[...]'"
+                        )
+                    } else {
+                        format!("index {index} is out of range: {at} has length {len}")
+                    })
                 })?
             }
             other => {

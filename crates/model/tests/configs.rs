@@ -300,10 +300,20 @@ fn malformed_overrides_are_rejected() {
             Err(ConfigError::Override { .. })
         ));
     }
-    // An array that the document does not have is an empty one.
-    let message = error("", &["model.hidden.0.scale=2"]);
+    // An array that the document does not have has no element to edit, even where its
+    // default has one: the message says to set it whole.
+    let message = error("[model]", &["model.hidden.0.scale=2"]);
     assert!(
-        message.contains("index 0 is out of range: model.hidden has length 0"),
+        message.contains("index 0 is out of range: model.hidden is empty or not in the config"),
+        "{message}"
+    );
+    assert!(message.contains("--set 'model.hidden=[...]'"), "{message}");
+    let message = error(
+        "[model]\nfeatures = 2\n[[model.hidden]]\nscale = 1.0\n",
+        &["model.hidden.1.scale=2"],
+    );
+    assert!(
+        message.contains("index 1 is out of range: model.hidden has length 1"),
         "{message}"
     );
 }

@@ -33,16 +33,20 @@ pub fn plot(args: &PlotArgs) -> Result<(), Failure> {
             args.run.display()
         )));
     }
-    // Without an ODE (l1, elastic, or one that fails) the figure shows the run alone.
-    let ode = match reference_ode(&run.config, trajectory) {
-        Ok(ode) => Some(ode),
-        Err(ComparatorError::NoClosedOde(_)) => None,
+    // Without an ODE (l1, elastic, or one that fails) the figure shows the run alone, and
+    // its title says why.
+    let (ode, no_ode) = match reference_ode(&run.config, trajectory) {
+        Ok(ode) => (Some(ode), None),
+        Err(ComparatorError::NoClosedOde(regularizer)) => (
+            None,
+            Some(format!("regularizer {regularizer}, no reduced ODE")),
+        ),
         Err(error) => {
             eprintln!("warning: the reduced ODE failed, the figure shows the run alone: {error}");
-            None
+            (None, Some("the reduced ODE fails".to_owned()))
         }
     };
-    let title = title(&args.run, &run, ode.is_some());
+    let title = title(&args.run, &run, no_ode);
     figures::run::draw(
         &args.out,
         &title,
@@ -59,7 +63,7 @@ pub fn plot(args: &PlotArgs) -> Result<(), Failure> {
 /// The run file's name, the solver and its size, the seed; then where the run stopped if it
 /// stopped before its `t_end` (a figure of part of a run must not pass for the whole), and
 /// that there is no ODE to show when there is none.
-fn title(path: &Path, run: &Run, has_ode: bool) -> String {
+fn title(path: &Path, run: &Run, no_ode: Option<String>) -> String {
     let name = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -74,18 +78,18 @@ fn title(path: &Path, run: &Run, has_ode: bool) -> String {
     };
     let mut notes = Vec::new();
     if let (false, Some(t)) = (run.is_complete(), run.t_reached()) {
+        let how = if run.contents.diverged.is_some() {
+            "diverged after"
+        } else {
+            "stopped at"
+        };
         notes.push(format!(
-            "stopped at t = {} of {}",
+            "{how} t = {} of {}",
             output::time(t),
             output::time(settings.t_end)
         ));
     }
-    if !has_ode {
-        notes.push(format!(
-            "regularizer {}, no reduced ODE",
-            run.config.problem.regularizer.name()
-        ));
-    }
+    notes.extend(no_ode);
     let notes = if notes.is_empty() {
         String::new()
     } else {
@@ -126,18 +130,26 @@ mod tests {
     #[test]
     fn a_run_that_stopped_early_says_where() {
         let path = Path::new("runs/qs.h5");
-        let stopped = title(path, &run_up_to(3.8), true);
+        let stopped = title(path, &run_up_to(3.8), None);
         assert!(
             stopped.ends_with("seed 1 — stopped at t = 3.8 of 10"),
             "{stopped}"
         );
-        let whole = title(path, &run_up_to(10.0), true);
+        let whole = title(path, &run_up_to(10.0), None);
         assert!(whole.starts_with("qs.h5: particles, N = "), "{whole}");
         assert!(!whole.contains("stopped"), "{whole}");
-        let both = title(path, &run_up_to(3.8), false);
+        let no_ode = Some("regularizer l1, no reduced ODE".to_owned());
+        let both = title(path, &run_up_to(3.8), no_ode);
         assert!(
-            both.ends_with("stopped at t = 3.8 of 10; regularizer l2, no reduced ODE"),
+            both.ends_with("stopped at t = 3.8 of 10; regularizer l1, no reduced ODE"),
             "{both}"
+        );
+        let mut diverged = run_up_to(3.8);
+        diverged.contents.diverged = Some("the run diverged at t = 3.81".into());
+        let diverged = title(path, &diverged, Some("the reduced ODE fails".into()));
+        assert!(
+            diverged.ends_with("diverged after t = 3.8 of 10; the reduced ODE fails"),
+            "{diverged}"
         );
     }
 

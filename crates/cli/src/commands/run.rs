@@ -249,6 +249,18 @@ fn finished_or_refused(args: &ResumeArgs) -> Result<Option<Run>, Failure> {
                 "{name} is a checkpoint; resume its run file: mfcl resume {run}"
             )));
         }
+        // A snapshot file is HDF5 without mfcl's `format` attribute; its folder names its run.
+        _ if args
+            .run
+            .parent()
+            .is_some_and(|folder| folder.extension() == Some("snapshots".as_ref())) =>
+        {
+            let run = args.run.parent().map(|folder| folder.with_extension("h5"));
+            return Err(Failure::input(anyhow!(
+                "{name} is a snapshot of a run; resume its run file: mfcl resume {}",
+                run.unwrap_or_default().display()
+            )));
+        }
         kind => {
             return Err(Failure::input(anyhow!(
                 "cannot resume {name}: it is {kind}, not an mfcl run file (left untouched)"
