@@ -24,6 +24,13 @@
 //! the innermost one (a Gaussian smoothing of one pre-activation's factors) is read from
 //! a table on a fine grid by eight-point Lagrange interpolation, which turns `N⁴` into
 //! `N³` activation evaluations for the four pre-activations of the pair in `V`.
+//!
+//! Those four (two neurons in both views) are the bulk of the work, and when the views
+//! share part of their noise (`0 < Σ_ν[1,2] < σ²`) they are done differently: given the
+//! shared part the views are independent and identically distributed, so each monomial's
+//! expectation is a two-dimensional sum of products of two one-view smoothings, on a grid
+//! common to all hidden nodes (see [`Side::conditioned`]). That is `N²` smoothings in all
+//! instead of `N³` evaluations per hidden node.
 
 use std::collections::HashMap;
 
@@ -86,11 +93,16 @@ impl Problem {
             hidden: &hidden,
             resolution: options.resolution,
         };
-        let pair = requests.pair.evaluate(&context, |a, b| {
+        let (variance, shared) = (self.noise.view_variance(), self.noise.pair_covariance());
+        let views = (shared > 0.0 && shared < variance).then_some(Views {
+            shared,
+            own: variance - shared,
+        });
+        let pair = requests.pair.evaluate(&context, views, |a, b| {
             self.noise_covariance()[a.view][b.view] * state.norm2[a.neuron * k + b.neuron]
         });
-        let negative = requests.negative.evaluate(&context, |a, b| {
-            self.noise.view_variance() * state.norm2[a.neuron * k + b.neuron]
+        let negative = requests.negative.evaluate(&context, None, |a, b| {
+            variance * state.norm2[a.neuron * k + b.neuron]
         });
         let value = |terms: &[Term]| -> f64 {
             terms
@@ -408,10 +420,11 @@ impl Side {
     }
 
     /// All registered expectations, one block per set of pre-activations; `covariance`
-    /// gives `Cov(h_a, h_b)` given the hidden variables.
+    /// gives `Cov(h_a, h_b)` given the hidden variables, `views` how it splits for the pair.
     fn evaluate(
         &self,
         context: &Context,
+        views: Option<Views>,
         covariance: impl Fn(Preactivation, Preactivation) -> f64,
     ) -> Vec<f64> {
         let variables = Variables {
@@ -426,13 +439,29 @@ impl Side {
         }
         let mut out = vec![0.0; self.list.len()];
         for (members, requests) in blocks {
+            if let Some(views) = views
+                && self.conditioned(context, views, &members, &requests, &mut out)
+            {
+                continue;
+            }
             let preactivations: Vec<Preactivation> =
                 members.iter().map(|&v| variables.of(v)).collect();
             let powers: Vec<Vec<Power>> = requests
                 .iter()
                 .map(|&i| self.list[i].0.0.iter().map(|f| f.1).collect())
                 .collect();
-            let block = Block::new(context, &preactivations, &powers, &covariance);
+            let block = Block::new(
+                context,
+                &preactivations,
+                &powers,
+                &covariance,
+                Tabulation {
+                    from: TABLE_FROM,
+                    step: TABLE_STEP / context.resolution,
+                    lowest: &context.hidden.lowest,
+                    highest: &context.hidden.highest,
+                },
+            );
             let mut work = block.workspace();
             for node in &context.hidden.nodes {
                 let values = block.integrate(context.activation, &node.means, &mut work);
@@ -444,6 +473,177 @@ impl Side {
         }
         out
     }
+
+    /// The four pre-activations `h_{1,a}, h_{1,b}, h_{2,a}, h_{2,b}` of two neurons, by
+    /// conditioning on the part the views share (MODEL.md §7, numerical notes): with
+    /// `h_{s,k} = y_k + B_{s,k}`, `y = μ + A`, `A ~ N(0, r R)` and `B_s ~ N(0, (σ² − r) R)`
+    /// independent, a monomial's expectation is `E_y[U_1(y) U_2(y)]`, each `U` a
+    /// two-variable smoothing of one view's factors. `y` runs over one grid shared by all
+    /// hidden nodes (a trapezoidal rule in `z = L_A⁻¹ y` with weights `φ(z − L_A⁻¹ μ)`,
+    /// each node's truncated to its ball and normalised), so the `U` are computed once per
+    /// grid point instead of once per node: three nested sums per node become two shared
+    /// ones around a tabulated one-dimensional smoothing. Adds to `out` and returns true,
+    /// or returns false where this does not apply (other blocks, `R` singular on `a, b`).
+    fn conditioned(
+        &self,
+        context: &Context,
+        views: Views,
+        members: &[usize],
+        requests: &[usize],
+        out: &mut [f64],
+    ) -> bool {
+        let k = context.state.neurons;
+        let variables = Variables { neurons: k };
+        let &[a, b, c, d] = members else {
+            return false;
+        };
+        if [c, d] != [variables.swapped(a), variables.swapped(b)] {
+            return false;
+        }
+        let neurons = [variables.of(a).neuron, variables.of(b).neuron];
+        let r = |m: usize, n: usize| context.state.norm2[neurons[m] * k + neurons[n]];
+        // L_A, the Cholesky factor of r R on the two neurons.
+        let l00 = (views.shared * r(0, 0)).sqrt();
+        if l00 == 0.0 {
+            return false;
+        }
+        let l10 = views.shared * r(0, 1) / l00;
+        let rest = views.shared * r(1, 1) - l10 * l10;
+        if rest <= RANK_TOLERANCE * views.shared * r(0, 0).max(r(1, 1)) {
+            return false;
+        }
+        let l11 = rest.sqrt();
+        // Each monomial as (view 1 part, view 2 part), each as powers of (h_a, h_b); the
+        // views have the same law given y, so both parts are smoothings of view 1.
+        let mut keys: HashMap<Vec<Power>, usize> = HashMap::new();
+        let mut powers: Vec<Vec<Power>> = Vec::new();
+        let mut key = |power: Vec<Power>| {
+            let next = keys.len();
+            *keys.entry(power.clone()).or_insert_with(|| {
+                powers.push(power);
+                next
+            })
+        };
+        let parts: Vec<[usize; 2]> = requests
+            .iter()
+            .map(|&i| {
+                let factors = &self.list[i].0.0;
+                [
+                    key(vec![factors[0].1, factors[1].1]),
+                    key(vec![factors[2].1, factors[3].1]),
+                ]
+            })
+            .collect();
+        // The grid of z and how far y reaches from the means on it.
+        let spacing = |scale: f64| {
+            let mut rule = GaussianRule::default();
+            rule.set(context.activation, scale, context.resolution);
+            rule.nodes[1] - rule.nodes[0]
+        };
+        let step = [spacing(l00.max(l10.abs())), spacing(l11)];
+        let radius = BALL.sqrt();
+        let centres: Vec<[f64; 2]> = context
+            .hidden
+            .nodes
+            .iter()
+            .map(|node| {
+                let z0 = node.means[neurons[0]] / l00;
+                [z0, (node.means[neurons[1]] - l10 * z0) / l11]
+            })
+            .collect();
+        let reach = [radius * l00, radius * (l10 * l10 + l11 * l11).sqrt()];
+        let (mut lowest, mut highest) = (
+            context.hidden.lowest.clone(),
+            context.hidden.highest.clone(),
+        );
+        for (m, &n) in neurons.iter().enumerate() {
+            lowest[n] -= reach[m];
+            highest[n] += reach[m];
+        }
+        let own = |p: Preactivation, q: Preactivation| {
+            views.own * context.state.norm2[p.neuron * k + q.neuron]
+        };
+        let inner = Block::new(
+            context,
+            &[variables.of(a), variables.of(b)],
+            &powers,
+            own,
+            // A table for any rank: the smoothings are looked up at every grid point. Its
+            // finer spacing (it costs memory, not time) keeps the error of a product of
+            // two interpolated smoothings below that of the nested sums it replaces.
+            Tabulation {
+                from: 1,
+                step: TABLE_STEP / (2.0 * context.resolution),
+                lowest: &lowest,
+                highest: &highest,
+            },
+        );
+        let mut work = inner.workspace();
+        let mut sums = vec![0.0; centres.len() * requests.len()];
+        let mut totals = vec![0.0; centres.len()];
+        let mut means = vec![0.0; k];
+        // The grid points within some node's ball: per column, the union of the nodes'
+        // chords (the balls may lie far apart along z_2 when R is nearly singular).
+        let (low, high) = centres
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(l, h), c| (l.min(c[0]), h.max(c[0])));
+        let columns =
+            ((low - radius) / step[0]).floor() as i64..=((high + radius) / step[0]).ceil() as i64;
+        let mut chords: Vec<(i64, i64)> = Vec::with_capacity(centres.len());
+        let mut distances = vec![0.0; centres.len()];
+        for i in columns {
+            let z0 = i as f64 * step[0];
+            chords.clear();
+            for c in &centres {
+                let half = BALL - (z0 - c[0]).powi(2);
+                if half >= 0.0 {
+                    let half = half.sqrt();
+                    chords.push((
+                        ((c[1] - half) / step[1]).ceil() as i64,
+                        ((c[1] + half) / step[1]).floor() as i64,
+                    ));
+                }
+            }
+            chords.sort_unstable();
+            let mut next = i64::MIN;
+            for &(first, last) in &chords {
+                for j in first.max(next)..=last {
+                    let z1 = j as f64 * step[1];
+                    for (d2, c) in distances.iter_mut().zip(&centres) {
+                        *d2 = (z0 - c[0]).powi(2) + (z1 - c[1]).powi(2);
+                    }
+                    means[neurons[0]] = l00 * z0;
+                    means[neurons[1]] = l10 * z0 + l11 * z1;
+                    let smoothed = inner.integrate(context.activation, &means, &mut work);
+                    for (node, &d2) in distances.iter().enumerate().filter(|e| *e.1 <= BALL) {
+                        let weight = (-0.5 * d2).exp();
+                        totals[node] += weight;
+                        let row = &mut sums[node * requests.len()..][..requests.len()];
+                        for (sum, [one, two]) in row.iter_mut().zip(&parts) {
+                            *sum += weight * smoothed[*one] * smoothed[*two];
+                        }
+                    }
+                }
+                next = next.max(last + 1);
+            }
+        }
+        for (n, node) in context.hidden.nodes.iter().enumerate() {
+            let row = &sums[n * requests.len()..][..requests.len()];
+            for (&sum, &i) in row.iter().zip(requests) {
+                let factor = self.list[i].1.map_or(1.0, |j| node.c[j]);
+                out[i] += node.weight * factor * sum / totals[n];
+            }
+        }
+        true
+    }
+}
+
+/// How the pair's noise covariance `Σ_ν` splits: `shared = Σ_ν[1,2] = r > 0` common to the
+/// views and `own = σ² − r > 0` of each view alone.
+#[derive(Debug, Clone, Copy)]
+struct Views {
+    shared: f64,
+    own: f64,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -554,6 +754,17 @@ const RANK_TOLERANCE: f64 = 1e-14;
 /// table costs more to build than it saves.
 const TABLE_FROM: usize = 3;
 
+/// When and how a block tabulates its innermost coordinate.
+struct Tabulation<'a> {
+    /// Least number of integrated coordinates for a table.
+    from: usize,
+    /// Spacing of the table.
+    step: f64,
+    /// Per neuron, the range of the means the block is evaluated at.
+    lowest: &'a [f64],
+    highest: &'a [f64],
+}
+
 /// How the coordinate of one level of the nested sums is integrated.
 enum Integral {
     /// No coordinate: the root, evaluated at the means.
@@ -601,6 +812,7 @@ impl Block {
         preactivations: &[Preactivation],
         powers: &[Vec<Power>],
         covariance: impl Fn(Preactivation, Preactivation) -> f64,
+        tabulation: Tabulation,
     ) -> Block {
         let d = preactivations.len();
         assert!(
@@ -624,7 +836,7 @@ impl Block {
         // The last coordinate on which each variable loads: there its factor is known.
         let last = |v: usize| (0..rank).rev().find(|&c| loadings[v][c] != 0.0);
         let tabulated =
-            rank >= TABLE_FROM && (0..d).filter(|&v| last(v) == Some(rank - 1)).count() == 1;
+            rank >= tabulation.from && (0..d).filter(|&v| last(v) == Some(rank - 1)).count() == 1;
         let mut stages: Vec<Stage> = (0..=rank)
             .map(|level| Stage {
                 column: level.saturating_sub(1),
@@ -690,8 +902,9 @@ impl Block {
                 context.activation,
                 sigma,
                 &powers,
-                context.hidden.lowest[neuron] - reach,
-                context.hidden.highest[neuron] + reach,
+                tabulation.lowest[neuron] - reach,
+                tabulation.highest[neuron] + reach,
+                tabulation.step,
                 context.resolution,
             ));
         }
@@ -854,7 +1067,19 @@ struct Factors {
 impl Factors {
     #[inline]
     fn at(activation: Activation, h: f64) -> Factors {
-        let [f, fp, fpp] = activation.derivatives(h);
+        let [f, fp, fpp] = match activation {
+            // tanh and its derivatives from one exponential, which is cheaper than the
+            // library's tanh in the innermost loop; f' = 4e/(1+e)² keeps its relative
+            // accuracy in the tails, where 1 − tanh² would cancel.
+            Activation::Tanh => {
+                let e = (-2.0 * h.abs()).exp();
+                let inverse = 1.0 / (1.0 + e);
+                let t = ((1.0 - e) * inverse).copysign(h);
+                let d1 = 4.0 * e * inverse * inverse;
+                [t, d1, -2.0 * t * d1]
+            }
+            _ => activation.derivatives(h),
+        };
         let f2 = f * f;
         Factors {
             f: [1.0, f, f2, f2 * f, f2 * f2],
@@ -931,15 +1156,17 @@ const TABLE_STEP: f64 = 0.05;
 const STENCIL: usize = 8;
 const STENCIL_BELOW: usize = 4;
 
-/// `E_u[f^a f'^b f''^c (t + σ u)]` for a list of powers on a uniform grid of `t`.
+/// `E_u[f^a f'^b f''^c (t + σ u)]` for a list of powers on a uniform grid of `t`, stored
+/// per interval as the coefficients of its eight-point Lagrange interpolant, so that a
+/// lookup is one Horner evaluation per power instead of forming the Lagrange weights.
 struct Table {
     start: f64,
     step: f64,
-    /// `values[g * powers + i]`: power `i` at grid point `g`.
-    values: Vec<f64>,
+    /// `coefficients[(i * STENCIL + j) * powers + p]`: the coefficient of `x^j` for power
+    /// `p` on interval `i`, where `x ∈ [−½, ½)` is the offset from the interval's centre
+    /// in steps and the interval's stencil is grid points `i..i + 8`.
+    coefficients: Vec<f64>,
     powers: usize,
-    /// `1 / Π_{m≠k} (k − m)` over the stencil offsets, for the Lagrange weights.
-    inverse_denominators: [f64; STENCIL],
 }
 
 impl Table {
@@ -949,9 +1176,9 @@ impl Table {
         powers: &[Power],
         lowest: f64,
         highest: f64,
+        step: f64,
         resolution: f64,
     ) -> Table {
-        let step = TABLE_STEP / resolution;
         let start = lowest - STENCIL as f64 * step;
         let points = ((highest - lowest) / step).ceil() as usize + 2 * STENCIL + 1;
         let mut rule = GaussianRule::default();
@@ -966,42 +1193,68 @@ impl Table {
                 }
             }
         }
-        let mut inverse_denominators = [1.0; STENCIL];
-        for (k, inverse) in inverse_denominators.iter_mut().enumerate() {
-            for m in (0..STENCIL).filter(|&m| m != k) {
-                *inverse /= k as f64 - m as f64;
+        let basis = lagrange_basis();
+        let intervals = points + 1 - STENCIL;
+        let mut coefficients = vec![0.0; intervals * STENCIL * powers.len()];
+        for (i, interval) in coefficients
+            .chunks_exact_mut(STENCIL * powers.len())
+            .enumerate()
+        {
+            for (k, polynomial) in basis.iter().enumerate() {
+                let row = &values[(i + k) * powers.len()..][..powers.len()];
+                for (j, &c) in polynomial.iter().enumerate() {
+                    let out = &mut interval[j * powers.len()..][..powers.len()];
+                    for (o, v) in out.iter_mut().zip(row) {
+                        *o += c * v;
+                    }
+                }
             }
         }
         Table {
             start,
             step,
-            values,
+            coefficients,
             powers: powers.len(),
-            inverse_denominators,
         }
     }
 
     /// Every power at `t`, by Lagrange interpolation on the eight surrounding points.
+    #[inline]
     fn interpolate(&self, t: f64, out: &mut [f64]) {
         let position = (t - self.start) / self.step;
         // `position` is positive: the table extends a stencil beyond every argument.
-        let first = position as usize + 1 - STENCIL_BELOW;
-        debug_assert!(first + STENCIL <= self.values.len() / self.powers);
-        // Offsets of t from the stencil points 0..8, in units of the step.
-        let s = position - first as f64;
-        let mut left = [1.0; STENCIL];
-        let mut right = [1.0; STENCIL];
-        for k in 1..STENCIL {
-            left[k] = left[k - 1] * (s - (k - 1) as f64);
-            right[STENCIL - 1 - k] = right[STENCIL - k] * (s - (STENCIL - k) as f64);
-        }
-        out.fill(0.0);
-        for k in 0..STENCIL {
-            let weight = left[k] * right[k] * self.inverse_denominators[k];
-            let row = &self.values[(first + k) * self.powers..][..self.powers];
-            for (o, v) in out.iter_mut().zip(row) {
-                *o += weight * v;
+        let below = position as usize;
+        let interval = below + 1 - STENCIL_BELOW;
+        let x = position - below as f64 - 0.5;
+        let n = self.powers;
+        let block = &self.coefficients[interval * STENCIL * n..][..STENCIL * n];
+        out.copy_from_slice(&block[(STENCIL - 1) * n..]);
+        for j in (0..STENCIL - 1).rev() {
+            for (o, c) in out.iter_mut().zip(&block[j * n..][..n]) {
+                *o = *o * x + c;
             }
         }
     }
+}
+
+/// The monomial coefficients of the Lagrange basis polynomials on the stencil points
+/// `k − STENCIL_BELOW + ½` (`k = 0..8`), in the offset from the centre of the interval
+/// between the fourth and fifth point.
+fn lagrange_basis() -> [[f64; STENCIL]; STENCIL] {
+    let node = |k: usize| k as f64 - STENCIL_BELOW as f64 + 0.5;
+    let mut basis = [[0.0; STENCIL]; STENCIL];
+    for (k, polynomial) in basis.iter_mut().enumerate() {
+        polynomial[0] = 1.0;
+        let mut degree = 0;
+        for m in (0..STENCIL).filter(|&m| m != k) {
+            // polynomial *= (x − node(m)) / (node(k) − node(m))
+            let scale = 1.0 / (node(k) - node(m));
+            degree += 1;
+            for j in (0..=degree).rev() {
+                let shifted = if j > 0 { polynomial[j - 1] } else { 0.0 };
+                polynomial[j] = (shifted - node(m) * polynomial[j]) * scale;
+            }
+        }
+    }
+    basis
 }

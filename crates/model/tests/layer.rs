@@ -345,6 +345,37 @@ fn refinement_leaves_the_coefficients_unchanged() {
 /// computes the lower ones afresh, so that `G_0` and `V` must come out permuted (and in
 /// particular symmetric); for odd `f`, flipping the sign of a neuron flips its rows and
 /// columns. `V` is positive semi-definite.
+/// The four pre-activations of two neurons in both views are integrated by conditioning on
+/// the noise the views share when `0 < Σ_ν[1,2] < σ²`, by the nested sums otherwise: a
+/// correlation `ρ` a hair inside `(0, 1)` must give the nested sums' values at its ends.
+/// The balls of the hidden nodes then lie far apart on the shared grid (`Σ_ν[1,2] → 0`) or
+/// the smoothings of one view are nearly the activation itself (`Σ_ν[1,2] → σ²`).
+#[test]
+fn conditioning_on_the_shared_noise_agrees_with_the_nested_sums() {
+    let hidden = || {
+        vec![
+            law(HiddenShape::Rademacher, 2.0),
+            law(HiddenShape::Sparse(0.6), 2.0),
+        ]
+    };
+    for (nested, conditioned) in [(0.0, 1e-12), (1.0, 1.0 - 1e-12)] {
+        let at = |correlation| {
+            problem(
+                Activation::Tanh,
+                true,
+                hidden(),
+                noise(0.0, 0.8, correlation),
+            )
+            .layer_coefficients(1.0, &worked_state())
+        };
+        let difference = max_difference(&at(nested), &at(conditioned));
+        assert!(
+            difference < 1e-11,
+            "ρ = {nested} against ρ = {conditioned}: difference {difference:.2e}"
+        );
+    }
+}
+
 #[test]
 fn permuting_and_flipping_neurons_and_noise_is_positive_semi_definite() {
     let (problem, state) = three_neurons();
