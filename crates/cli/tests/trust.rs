@@ -66,6 +66,20 @@ fn document(output: &Output) -> Value {
         .unwrap_or_else(|e| panic!("stdout is one JSON document ({e}): {}", stdout(output)))
 }
 
+/// The JSON document of a command that failed (exit 1) on a divergence, which its
+/// `"error"` names.
+fn diverged_document(output: &Output) -> Value {
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(output));
+    let doc = document(output);
+    assert!(
+        doc["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("diverged")),
+        "{doc}"
+    );
+    doc
+}
+
 /// `mfcl run --out OUT SETTINGS...`.
 fn run_to(out: &Path, settings: &[&str]) -> Output {
     mfcl(&[&["run", "--out", arg(out)][..], settings].concat())
@@ -521,14 +535,7 @@ fn compare_fails_a_diverged_run() {
         ]
         .concat();
         let output = run_to(&run, &settings);
-        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-        let doc = document(&output);
-        assert!(
-            doc["error"]
-                .as_str()
-                .is_some_and(|e| e.contains("diverged")),
-            "{doc}"
-        );
+        let doc = diverged_document(&output);
         let checkpoint = checkpoint_path(&run);
         let expected = match checkpoint.exists() {
             true => Value::from(arg(&checkpoint)),
@@ -638,14 +645,7 @@ fn ode_divergence_exits_1_with_the_samples_before_it() {
     );
 
     let output = mfcl(&[&args[..], &["--json"]].concat());
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let doc = document(&output);
-    assert!(
-        doc["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("diverged")),
-        "{doc}"
-    );
+    let doc = diverged_document(&output);
     let t = doc["t"].as_array().unwrap();
     assert!(!t.is_empty() && t[0] == 0.0, "{doc}");
     assert_eq!(doc["norm2"].as_array().unwrap().len(), t.len(), "{doc}");

@@ -9,13 +9,16 @@
 use std::f64::consts::{FRAC_1_SQRT_2, PI};
 
 use mfcl_model::{
-    Activation, Coefficients, FeatureLaw, HiddenLaw, HiddenShape, Noise, Problem,
-    QuadratureOptions, Regularizer,
+    Activation, Coefficients, HiddenLaw, HiddenShape, Noise, Problem, QuadratureOptions,
+    Regularizer,
 };
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
+
+mod common;
+use common::{assert_close, atoms, law, noise, problem, skewed};
 
 const ACTIVATIONS: [Activation; 3] = [Activation::Tanh, Activation::Erf, Activation::Linear];
 
@@ -23,47 +26,9 @@ const ACTIVATIONS: [Activation; 3] = [Activation::Tanh, Activation::Erf, Activat
 // Building problems
 // ---------------------------------------------------------------------------------------
 
-fn law(shape: HiddenShape, scale: f64) -> HiddenLaw {
-    HiddenLaw { shape, scale }
-}
-
-fn atoms(values: &[f64], weights: &[f64]) -> HiddenShape {
-    HiddenShape::atoms(values, weights).expect("non-degenerate atoms")
-}
-
-/// A skewed two-atom law: `c ↦ −c` is not a symmetry.
-fn skewed() -> HiddenShape {
-    atoms(&[-1.0, 2.0], &[2.0, 1.0])
-}
-
 /// A skewed three-atom law.
 fn skewed_three() -> HiddenShape {
     atoms(&[0.0, 1.0, 5.0], &[3.0, 2.0, 1.0])
-}
-
-fn noise(base: f64, augment: f64, correlation: f64) -> Noise {
-    Noise {
-        base,
-        augment,
-        correlation,
-    }
-}
-
-fn problem(
-    activation: Activation,
-    negative: bool,
-    hidden: Vec<HiddenLaw>,
-    noise: Noise,
-) -> Problem {
-    Problem {
-        feature_law: FeatureLaw::Rademacher,
-        hidden,
-        activation,
-        negative,
-        noise,
-        learning_rate: 1.0,
-        regularizer: Regularizer::None,
-    }
 }
 
 /// A point `(Q, R)` of a problem family, with everything but the activation and `γ` fixed.
@@ -230,14 +195,6 @@ fn max_difference(a: &Coefficients, b: &Coefficients) -> f64 {
         .zip(flatten(b))
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f64::max)
-}
-
-fn assert_close(what: &str, got: f64, want: f64, tolerance: f64) {
-    assert!(
-        (got - want).abs() <= tolerance,
-        "{what}: got {got:.15e}, want {want:.15e}, |diff| = {:.3e} > {tolerance:.0e}",
-        (got - want).abs()
-    );
 }
 
 fn assert_coefficients_close(what: &str, got: &Coefficients, want: &Coefficients, tolerance: f64) {

@@ -7,13 +7,15 @@
 //! `cargo test -p mfcl-model --test layer -- --ignored --nocapture`.
 
 use mfcl_model::{
-    Activation, Config, FeatureLaw, HiddenLaw, HiddenShape, LayerCoefficients, LayerState, Noise,
-    Problem, QuadratureOptions, Regularizer,
+    Activation, Config, HiddenShape, LayerCoefficients, LayerState, Problem, QuadratureOptions,
 };
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
+
+mod common;
+use common::{assert_close, law, noise, problem, skewed};
 
 // ---------------------------------------------------------------------------------------
 // Problems and states
@@ -63,40 +65,6 @@ fn worked_state() -> LayerState {
     }
 }
 
-fn law(shape: HiddenShape, scale: f64) -> HiddenLaw {
-    HiddenLaw { shape, scale }
-}
-
-/// A skewed two-atom law: `c ↦ −c` is not a symmetry.
-fn skewed() -> HiddenShape {
-    HiddenShape::atoms(&[-1.0, 2.0], &[2.0, 1.0]).expect("non-degenerate")
-}
-
-fn problem(
-    activation: Activation,
-    negative: bool,
-    hidden: Vec<HiddenLaw>,
-    noise: Noise,
-) -> Problem {
-    Problem {
-        feature_law: FeatureLaw::Rademacher,
-        hidden,
-        activation,
-        negative,
-        noise,
-        learning_rate: 1.0,
-        regularizer: Regularizer::None,
-    }
-}
-
-fn noise(base: f64, augment: f64, correlation: f64) -> Noise {
-    Noise {
-        base,
-        augment,
-        correlation,
-    }
-}
-
 /// A state of `K` neurons from `Q` given by rows (features) and `R` by rows.
 fn state(overlaps: &[&[f64]], norm2: &[&[f64]]) -> LayerState {
     LayerState {
@@ -131,14 +99,6 @@ fn max_difference(a: &LayerCoefficients, b: &LayerCoefficients) -> f64 {
         .iter()
         .zip(all(b))
         .fold(0.0, |m, (x, y)| m.max((x - y).abs()))
-}
-
-fn assert_close(what: &str, got: f64, want: f64, tolerance: f64) {
-    assert!(
-        (got - want).abs() <= tolerance,
-        "{what}: got {got:.15}, want {want:.15} (difference {:.2e} > {tolerance:.0e})",
-        got - want
-    );
 }
 
 // ---------------------------------------------------------------------------------------
