@@ -24,26 +24,20 @@ use crate::law::HiddenQuadrature;
 use crate::quadrature::GaussianRule;
 use std::cell::RefCell;
 
-use crate::{Activation, HiddenLaw, Problem};
+use crate::{Activation, HiddenLaw, OrderParameters, Problem};
 
-/// The coefficient functionals at one `(Q, R)`.
+/// The coefficient functionals at one `(Q, R)` (MODEL.md §2, §7): for `K = 1` the drive is
+/// `g_j`, the self term `g_0` and the noise `v`, each as a `1 × 1` block.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Coefficients {
-    /// Feature drives `g_j = −Σ_s E[c_{s,j} ∂_sℓ]`, one per feature.
+    /// `g_{jk} = −Σ_s E[c_{s,j} ∂ℓ/∂h_{s,k}]`, `p × K`, row-major like
+    /// [`OrderParameters::overlaps`].
     pub drive: Vec<f64>,
-    /// Self term `g_0 = −E[tr(Σ_ν ∇²ℓ)]`.
-    pub self_term: f64,
-    /// Gradient-noise variance `v = E[∇ℓᵀ Σ_ν ∇ℓ]`.
-    pub noise_variance: f64,
-}
-
-/// Partial derivatives of the coefficients with respect to the order parameters.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CoefficientDerivatives {
-    /// `∂/∂Q_l` of every coefficient, one entry per feature `l`.
-    pub overlaps: Vec<Coefficients>,
-    /// `∂/∂R` of every coefficient.
-    pub norm2: Coefficients,
+    /// `(G_0)_{kl} = −Σ_{s,s'} Σ_ν[s,s'] E[∂²ℓ/∂h_{s,k}∂h_{s',l}]`, `K × K`, symmetric.
+    pub self_term: Vec<f64>,
+    /// `V_{kl} = Σ_{s,s'} Σ_ν[s,s'] E[∂ℓ/∂h_{s,k} ∂ℓ/∂h_{s',l}]`, `K × K`, positive
+    /// semi-definite.
+    pub noise: Vec<f64>,
 }
 
 /// Accuracy knobs of the quadrature. The defaults reach about 1e-13 at moderate `(Q, R)`;
@@ -62,35 +56,52 @@ impl Default for QuadratureOptions {
 }
 
 impl Problem {
-    /// `g_j`, `g_0` and `v` at overlaps `Q` and squared norm `R > 0`.
-    pub fn coefficients(&self, overlaps: &[f64], norm2: f64) -> Coefficients {
-        self.coefficients_with(overlaps, norm2, QuadratureOptions::default())
+    /// `g`, `G_0` and `V` at `state` (`R` positive definite): the one entry point through
+    /// which the ODE, the particles and the fixed-point analysis see the problem.
+    ///
+    /// A single neuron is evaluated by the dedicated reduction of this module (two
+    /// pre-activations at a time, five times cheaper); a layer by [`crate::layer`]'s
+    /// general expansion. The two agree to rounding at `K = 1` (tested).
+    pub fn coefficients(&self, state: &OrderParameters) -> Coefficients {
+        self.coefficients_with(state, QuadratureOptions::default())
     }
 
     /// [`Problem::coefficients`] with explicit quadrature options.
     pub fn coefficients_with(
         &self,
-        overlaps: &[f64],
-        norm2: f64,
+        state: &OrderParameters,
         options: QuadratureOptions,
     ) -> Coefficients {
         let mut out = Coefficients::default();
-        self.with_moments(overlaps, norm2, options, |m| {
-            m.write_coefficients(self, &mut out)
-        });
+        self.coefficients_into_with(state, options, &mut out);
         out
     }
 
-    /// [`Problem::coefficients`] into an existing value, reusing its buffer: together with
-    /// the per-thread quadrature workspace, repeated evaluations allocate nothing.
-    pub fn coefficients_into(&self, overlaps: &[f64], norm2: f64, out: &mut Coefficients) {
-        self.with_moments(overlaps, norm2, QuadratureOptions::default(), |m| {
-            m.write_coefficients(self, out)
-        });
+    /// [`Problem::coefficients`] into an existing value, reusing its buffers: for a single
+    /// neuron, together with the per-thread quadrature workspace, repeated evaluations
+    /// allocate nothing.
+    pub fn coefficients_into(&self, state: &OrderParameters, out: &mut Coefficients) {
+        self.coefficients_into_with(state, QuadratureOptions::default(), out);
     }
 
-    /// `K(R) = E[∂_11ℓ + 2∂_12ℓ + ∂_22ℓ + ∂_33ℓ]` at `Q = 0`: at the uninformative state
-    /// `∂g_j/∂Q_j = −⟨c_j²⟩ K(R)`, which sets the growth rates (MODEL.md §4).
+    fn coefficients_into_with(
+        &self,
+        state: &OrderParameters,
+        options: QuadratureOptions,
+        out: &mut Coefficients,
+    ) {
+        if state.neurons == 1 {
+            self.with_moments(&state.overlaps, state.norm2[0], options, |m| {
+                m.write_coefficients(self, out)
+            });
+        } else {
+            *out = self.layer_coefficients(state, options);
+        }
+    }
+
+    /// `K(R) = E[∂_11ℓ + 2∂_12ℓ + ∂_22ℓ + ∂_33ℓ]` of a single neuron at `Q = 0`: at the
+    /// uninformative state `∂g_j/∂Q_j = −⟨c_j²⟩ K(R)`, which sets the growth rates
+    /// (MODEL.md §4).
     pub fn curvature(&self, norm2: f64) -> f64 {
         self.curvature_with(norm2, QuadratureOptions::default())
     }
@@ -101,59 +112,52 @@ impl Problem {
         self.with_moments(&zeros, norm2, options, |m| m.curvature(self))
     }
 
-    /// How many points the activation is evaluated at for one [`Problem::coefficients`]
-    /// call: the cost model of the quadrature, used by the benchmarks' reference kernel.
+    /// How many points the activation is evaluated at for one single-neuron
+    /// [`Problem::coefficients`] call: the cost model of the quadrature, used by the
+    /// benchmarks' reference kernel.
     pub fn quadrature_evaluations(&self, overlaps: &[f64], norm2: f64) -> usize {
         self.with_moments(overlaps, norm2, QuadratureOptions::default(), |m| {
             m.evaluations
         })
     }
 
-    /// Derivatives of `g_j`, `g_0`, `v` in `Q_l` and `R`, by fourth-order central differences
-    /// of the quadrature (the coefficients are accurate to ~1e-13, so a step of 1e-3 leaves
-    /// an error near 1e-10 from both truncation and rounding).
-    pub fn coefficient_derivatives(&self, overlaps: &[f64], norm2: f64) -> CoefficientDerivatives {
-        let p = self.features();
-        let derivative = |shift: &dyn Fn(f64) -> (Vec<f64>, f64), h: f64| {
-            let at = |k: f64| {
-                let (q, r) = shift(k * h);
-                self.coefficients(&q, r)
-            };
-            let (p1, m1, p2, m2) = (at(1.0), at(-1.0), at(2.0), at(-2.0));
-            let combine = |a: f64, b: f64, c: f64, d: f64| (8.0 * (a - b) - (c - d)) / (12.0 * h);
-            Coefficients {
-                drive: (0..p)
-                    .map(|j| combine(p1.drive[j], m1.drive[j], p2.drive[j], m2.drive[j]))
-                    .collect(),
-                self_term: combine(p1.self_term, m1.self_term, p2.self_term, m2.self_term),
-                noise_variance: combine(
-                    p1.noise_variance,
-                    m1.noise_variance,
-                    p2.noise_variance,
-                    m2.noise_variance,
-                ),
-            }
-        };
-        let d_overlaps = (0..p)
-            .map(|l| {
-                let shift = |d: f64| {
-                    let mut q = overlaps.to_vec();
-                    q[l] += d;
-                    (q, norm2)
+    /// Derivatives of the coefficients in each coordinate of the ODE's state
+    /// ([`OrderParameters::coordinates`]: every `Q_{jk}`, then `R_{kl}` for `k ≤ l`, moving
+    /// `R_{kl}` and `R_{lk}` together), by fourth-order central differences of the
+    /// quadrature (the coefficients are accurate to ~1e-13, so a step of 1e-3 leaves an
+    /// error near 1e-10 from both truncation and rounding).
+    pub fn coefficient_derivatives(&self, state: &OrderParameters) -> Vec<Coefficients> {
+        let base = state.coordinates();
+        let scale = (0..state.neurons)
+            .map(|k| state.norm2[k * state.neurons + k])
+            .fold(f64::INFINITY, f64::min)
+            .min(1.0);
+        let overlaps = state.overlaps.len();
+        (0..base.len())
+            .map(|i| {
+                let h = if i < overlaps { 1e-3 } else { 1e-3 * scale };
+                let at = |steps: f64| {
+                    let mut y = base.clone();
+                    y[i] += steps * h;
+                    self.coefficients(&OrderParameters::from_coordinates(state.neurons, &y))
                 };
-                derivative(&shift, 1e-3)
+                let (p1, m1, p2, m2) = (at(1.0), at(-1.0), at(2.0), at(-2.0));
+                let combine = |a: &[f64], b: &[f64], c: &[f64], d: &[f64]| -> Vec<f64> {
+                    (0..a.len())
+                        .map(|e| (8.0 * (a[e] - b[e]) - (c[e] - d[e])) / (12.0 * h))
+                        .collect()
+                };
+                Coefficients {
+                    drive: combine(&p1.drive, &m1.drive, &p2.drive, &m2.drive),
+                    self_term: combine(&p1.self_term, &m1.self_term, &p2.self_term, &m2.self_term),
+                    noise: combine(&p1.noise, &m1.noise, &p2.noise, &m2.noise),
+                }
             })
-            .collect();
-        let shift = |d: f64| (overlaps.to_vec(), norm2 + d);
-        let d_norm2 = derivative(&shift, 1e-3 * norm2.min(1.0));
-        CoefficientDerivatives {
-            overlaps: d_overlaps,
-            norm2: d_norm2,
-        }
+            .collect()
     }
 
-    /// Runs `read` on all the expectations the coefficients are made of, computed in this
-    /// thread's workspace.
+    /// Runs `read` on all the expectations the single-neuron coefficients are made of,
+    /// computed in this thread's workspace.
     fn with_moments<T>(
         &self,
         overlaps: &[f64],
@@ -566,8 +570,10 @@ impl Moments {
         let views = 2.0 * (self.fp2_f2 - g * self.fp2_f * neg.f + g * g / 4.0 * one.fp2 * neg.f2);
         let negative = g * g / 4.0 * neg.fp2 * (2.0 * one.f2 + 2.0 * self.f_f);
         let cross = self.fpf_fpf - g * self.fp_fpf * neg.f + g * g / 4.0 * self.fp_fp * neg.f2;
-        out.self_term = self_term;
-        out.noise_variance = s2 * (views + negative) + 2.0 * r * cross;
+        out.self_term.clear();
+        out.self_term.push(self_term);
+        out.noise.clear();
+        out.noise.push(s2 * (views + negative) + 2.0 * r * cross);
     }
 
     /// `K = E[∂_11ℓ + 2∂_12ℓ + ∂_22ℓ + ∂_33ℓ]` from the same expectations.

@@ -261,7 +261,7 @@ impl Config {
         );
         let init = table([
             ("overlaps", numbers(&self.init.overlaps)),
-            ("norm2", self.init.norm2.into()),
+            ("norm2", self.init.norm2[0].into()),
         ]);
         let run = &self.run;
         let optional = [
@@ -456,6 +456,8 @@ fn read_model(mut model: Section) -> Result<Problem> {
         noise,
         learning_rate: 1.0,
         regularizer: Regularizer::None,
+        neurons: 1,
+        decorrelation: 1.0,
     })
 }
 
@@ -567,7 +569,7 @@ fn read_init(mut init: Section, p: usize) -> Result<OrderParameters> {
         &format!("a number > 0 and at least the sum of squared overlaps ({bound})"),
         |r| r > 0.0 && r >= bound,
     )?;
-    Ok(OrderParameters { overlaps, norm2 })
+    Ok(OrderParameters::single(overlaps, norm2))
 }
 
 /// `[run]`.

@@ -36,47 +36,18 @@ use std::collections::HashMap;
 
 use crate::law::HiddenQuadrature;
 use crate::quadrature::GaussianRule;
-use crate::{Activation, Problem, QuadratureOptions};
-
-/// The order parameters of a layer (MODEL.md §7): overlaps `Q` and Gram matrix `R`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LayerState {
-    /// `K`, the number of neurons.
-    pub neurons: usize,
-    /// `Q = Ξ W / n`, `p × K`, row-major: `overlaps[j * K + k] = Q_{jk}`, the overlap of
-    /// neuron `k` with feature `j`.
-    pub overlaps: Vec<f64>,
-    /// `R = Wᵀ W / n`, `K × K`, row-major.
-    pub norm2: Vec<f64>,
-}
-
-/// The coefficient functionals of a layer at one `(Q, R)` (MODEL.md §7).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LayerCoefficients {
-    /// `g_{jk} = −Σ_s E[c_{s,j} ∂ℓ/∂h_{s,k}]`, `p × K`, row-major like `Q`.
-    pub drive: Vec<f64>,
-    /// `(G_0)_{kl} = −Σ_{s,s'} Σ_ν[s,s'] E[∂²ℓ/∂h_{s,k}∂h_{s',l}]`, `K × K`, symmetric.
-    pub self_term: Vec<f64>,
-    /// `V_{kl} = Σ_{s,s'} Σ_ν[s,s'] E[∂ℓ/∂h_{s,k} ∂ℓ/∂h_{s',l}]`, `K × K`, positive
-    /// semi-definite.
-    pub noise: Vec<f64>,
-}
+use crate::{Activation, Coefficients, OrderParameters, Problem, QuadratureOptions};
 
 impl Problem {
     /// `g`, `G_0` and `V` of a layer of `state.neurons` neurons with decorrelation strength
-    /// `β = decorrelation ≥ 0`.
-    pub fn layer_coefficients(&self, decorrelation: f64, state: &LayerState) -> LayerCoefficients {
-        self.layer_coefficients_with(decorrelation, state, QuadratureOptions::default())
-    }
-
-    /// [`Problem::layer_coefficients`] with explicit quadrature options: `resolution`
-    /// divides every trapezoidal spacing and the interpolation tables' spacing.
-    pub fn layer_coefficients_with(
+    /// `β = self.decorrelation`: the general expansion behind [`Problem::coefficients`] for
+    /// `K ≥ 2`, public so that tests can compare it with the single-neuron reduction.
+    pub fn layer_coefficients(
         &self,
-        decorrelation: f64,
-        state: &LayerState,
+        state: &OrderParameters,
         options: QuadratureOptions,
-    ) -> LayerCoefficients {
+    ) -> Coefficients {
+        let decorrelation = self.decorrelation;
         let k = state.neurons;
         let p = self.features();
         assert!(k >= 1, "a layer has at least one neuron");
@@ -121,7 +92,7 @@ impl Problem {
             }
             out
         };
-        LayerCoefficients {
+        Coefficients {
             drive: plan.drive.iter().map(|t| value(t)).collect(),
             self_term: symmetric(&plan.self_term),
             noise: symmetric(&plan.noise),
@@ -653,7 +624,7 @@ struct Views {
 /// What a block needs besides its own pre-activations.
 struct Context<'a> {
     activation: Activation,
-    state: &'a LayerState,
+    state: &'a OrderParameters,
     hidden: &'a HiddenNodes,
     resolution: f64,
 }
@@ -675,7 +646,7 @@ struct HiddenNodes {
 }
 
 impl HiddenNodes {
-    fn new(problem: &Problem, state: &LayerState, resolution: f64) -> HiddenNodes {
+    fn new(problem: &Problem, state: &OrderParameters, resolution: f64) -> HiddenNodes {
         let k = state.neurons;
         let q = |j: usize, neuron: usize| state.overlaps[j * k + neuron];
         let per_feature: Vec<Vec<(f64, f64)>> = problem

@@ -16,9 +16,8 @@ mod quadrature;
 mod trajectory;
 
 pub use activation::Activation;
-pub use coefficients::{CoefficientDerivatives, Coefficients, QuadratureOptions};
+pub use coefficients::{Coefficients, QuadratureOptions};
 pub use config::{Config, ConfigError, FORMAT_VERSION, RunSettings, SolverKind};
 pub use law::{FeatureLaw, HiddenLaw, HiddenShape};
-pub use layer::{LayerCoefficients, LayerState};
-pub use problem::{Noise, OrderParameters, Problem, Regularizer, cosine};
+pub use problem::{Noise, OrderParameters, Problem, Regularizer};
 pub use trajectory::{Time, Trajectory};

@@ -96,6 +96,12 @@ pub struct Problem {
     pub learning_rate: f64,
     /// `φ`.
     pub regularizer: Regularizer,
+    /// `K`, the number of neurons of the layer (MODEL.md §7); 1 for the single neuron of
+    /// §1–6.
+    pub neurons: usize,
+    /// `β ≥ 0`, the strength of the decorrelation penalty between neurons (no effect when
+    /// `K = 1`).
+    pub decorrelation: f64,
 }
 
 impl Problem {
@@ -127,24 +133,83 @@ impl Problem {
     }
 }
 
-/// Overlaps and squared norm: the state of the reduced ODE and the moments of the measure.
+/// Overlaps and Gram matrix: the state of the reduced ODE and the moments of the measure
+/// (MODEL.md §7; for `K = 1`, `Q_j` and `R` of §1).
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderParameters {
-    /// `Q_j = ξ_jᵀ x / n`.
+    /// `K`, the number of neurons.
+    pub neurons: usize,
+    /// `Q = Ξ W / n`, `p × K`, row-major: `overlaps[j * K + k] = Q_{jk}`, the overlap of
+    /// neuron `k` with feature `j`.
     pub overlaps: Vec<f64>,
-    /// `R = ‖x‖² / n`.
-    pub norm2: f64,
+    /// `R = Wᵀ W / n`, `K × K`, row-major (symmetric).
+    pub norm2: Vec<f64>,
 }
 
 impl OrderParameters {
-    /// Cosine similarities `m_j = Q_j / √R`.
-    pub fn cosine(&self) -> Vec<f64> {
-        cosine(&self.overlaps, self.norm2)
+    /// A single neuron's `Q_j` and `R`.
+    pub fn single(overlaps: Vec<f64>, norm2: f64) -> OrderParameters {
+        OrderParameters {
+            neurons: 1,
+            overlaps,
+            norm2: vec![norm2],
+        }
     }
-}
 
-/// `m_j = Q_j / √R`.
-pub fn cosine(overlaps: &[f64], norm2: f64) -> Vec<f64> {
-    let root = norm2.sqrt();
-    overlaps.iter().map(|q| q / root).collect()
+    /// `p`, the number of features.
+    pub fn features(&self) -> usize {
+        self.overlaps.len() / self.neurons
+    }
+
+    /// `Q_{jk}`.
+    pub fn overlap(&self, feature: usize, neuron: usize) -> f64 {
+        self.overlaps[feature * self.neurons + neuron]
+    }
+
+    /// `R_{kl}`.
+    pub fn gram(&self, k: usize, l: usize) -> f64 {
+        self.norm2[k * self.neurons + l]
+    }
+
+    /// Cosine similarities `m_{jk} = Q_{jk} / √R_{kk}`, `p × K` row-major.
+    pub fn cosine(&self) -> Vec<f64> {
+        let k = self.neurons;
+        self.overlaps
+            .iter()
+            .enumerate()
+            .map(|(i, q)| q / self.gram(i % k, i % k).sqrt())
+            .collect()
+    }
+
+    /// The independent coordinates, as the ODE integrates them: every `Q_{jk}` (row-major),
+    /// then `R_{kl}` for `k ≤ l` (row by row). For `K = 1`: `[Q_1, …, Q_p, R]`.
+    pub fn coordinates(&self) -> Vec<f64> {
+        let k = self.neurons;
+        let mut y = self.overlaps.clone();
+        for a in 0..k {
+            y.extend_from_slice(&self.norm2[a * k + a..(a + 1) * k]);
+        }
+        y
+    }
+
+    /// The inverse of [`OrderParameters::coordinates`].
+    pub fn from_coordinates(neurons: usize, y: &[f64]) -> OrderParameters {
+        let k = neurons;
+        let triangle = k * (k + 1) / 2;
+        let (overlaps, upper) = y.split_at(y.len() - triangle);
+        let mut norm2 = vec![0.0; k * k];
+        let mut next = upper.iter();
+        for a in 0..k {
+            for b in a..k {
+                let v = *next.next().expect("K(K+1)/2 entries");
+                norm2[a * k + b] = v;
+                norm2[b * k + a] = v;
+            }
+        }
+        OrderParameters {
+            neurons,
+            overlaps: overlaps.to_vec(),
+            norm2,
+        }
+    }
 }

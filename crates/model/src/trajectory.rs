@@ -1,25 +1,38 @@
 //! A recorded trajectory of the order parameters: what every level of description
 //! produces and what the comparator compares.
 
-use crate::problem::cosine;
+use crate::OrderParameters;
 
 /// Order parameters sampled at increasing times.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Trajectory {
+    /// `K`, the number of neurons (0 until the first sample).
+    pub neurons: usize,
     /// Model times.
     pub t: Vec<f64>,
-    /// `Q(t)`: one vector of length `p` per time.
+    /// `Q(t)`: one `p × K` row-major matrix per time.
     pub overlaps: Vec<Vec<f64>>,
-    /// `R(t)`.
-    pub norm2: Vec<f64>,
+    /// `R(t)`: one `K × K` row-major matrix per time.
+    pub norm2: Vec<Vec<f64>>,
 }
 
 impl Trajectory {
     /// Appends one sample.
-    pub fn push(&mut self, t: f64, overlaps: &[f64], norm2: f64) {
+    pub fn push(&mut self, t: f64, state: &OrderParameters) {
+        debug_assert!(self.is_empty() || self.neurons == state.neurons);
+        self.neurons = state.neurons;
         self.t.push(t);
-        self.overlaps.push(overlaps.to_vec());
-        self.norm2.push(norm2);
+        self.overlaps.push(state.overlaps.clone());
+        self.norm2.push(state.norm2.clone());
+    }
+
+    /// Sample `i` as order parameters.
+    pub fn state(&self, i: usize) -> OrderParameters {
+        OrderParameters {
+            neurons: self.neurons,
+            overlaps: self.overlaps[i].clone(),
+            norm2: self.norm2[i].clone(),
+        }
     }
 
     /// Number of samples.
@@ -32,13 +45,9 @@ impl Trajectory {
         self.t.is_empty()
     }
 
-    /// `m_j(t) = Q_j(t) / √R(t)` at every sample.
+    /// `m_{jk}(t) = Q_{jk}(t) / √R_{kk}(t)` at every sample, `p × K` row-major.
     pub fn cosine(&self) -> Vec<Vec<f64>> {
-        self.overlaps
-            .iter()
-            .zip(&self.norm2)
-            .map(|(q, &r)| cosine(q, r))
-            .collect()
+        (0..self.len()).map(|i| self.state(i).cosine()).collect()
     }
 }
 
