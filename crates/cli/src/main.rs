@@ -45,6 +45,9 @@ enum Command {
     /// Validate a config with its edits and print it resolved, every default filled in
     /// (exit 2 with the reason if it is invalid).
     Check(ConfigArgs),
+    /// The coefficient functionals g (drive), G_0 (self term) and V (noise) at the config's
+    /// init state (MODEL.md §7).
+    Coefficients(ConfigArgs),
     /// Integrate the reduced ODE for overlaps and norm (L2 or no regularizer only).
     Ode(ConfigArgs),
     /// Fixed points of the reduced ODE, their stability, and the growth rates at the
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(&args),
         Command::Resume(args) => commands::run::resume(&args),
         Command::Check(args) => commands::check::check(&args),
+        Command::Coefficients(args) => commands::coefficients::coefficients(&args),
         Command::Ode(args) => commands::ode::ode(&args),
         Command::FixedPoints(args) => commands::fixed_points::fixed_points(&args),
         Command::Basins(args) => commands::basins::run(&args),

@@ -51,12 +51,13 @@ pub fn read_run_file(path: &Path) -> Result<Run, Failure> {
     })?;
     let config = Config::parse(&contents.header.config)
         .map_err(|error| unusable(format!("{name}: the config it holds is invalid: {error}")))?;
-    let features = config.problem.features();
+    let (features, neurons) = (config.problem.features(), config.problem.neurons);
     if let Some(found) = contents.trajectory.overlaps.first().map(Vec::len)
-        && found != features
+        && (found != features * neurons || contents.trajectory.neurons != neurons)
     {
         return Err(unusable(format!(
-            "{name}: the trajectory has {found} overlaps per sample but the config has {features} features"
+            "{name}: the trajectory has {found} overlaps of {} neurons per sample but the config has {features} features and {neurons} neurons",
+            contents.trajectory.neurons
         )));
     }
     Ok(Run {

@@ -80,6 +80,12 @@ pub fn run(args: &BasinsArgs) -> Result<(), Failure> {
 fn basins_command(args: &BasinsArgs) -> Result<(), Failure> {
     let config = load(Some(&args.config), &args.options)?;
     let problem = &config.problem;
+    if problem.neurons > 1 {
+        return Err(Failure::input(anyhow!(
+            "basins are computed for a single neuron only (model.neurons = 1); this config has K = {} neurons",
+            problem.neurons
+        )));
+    }
     let samples = args.samples.unwrap_or(match args.solver {
         BasinSolver::Ode => DEFAULT_SAMPLES.0,
         BasinSolver::Particles => DEFAULT_SAMPLES.1,
@@ -195,12 +201,11 @@ fn follow(
     loop {
         let order = system.order_parameters();
         state.clear();
-        state.extend(&order.overlaps);
-        state.push(order.norm2);
+        state.extend(order.coordinates());
         let decision = attractors.decide(&state);
         let done = decision.is_some() || system.time() >= horizon;
         if done || system.steps_taken().is_multiple_of(record_every) {
-            path.push(system.time(), &order.overlaps, order.norm2);
+            path.push(system.time(), order);
         }
         if done {
             let selection = decision.unwrap_or(Selection::Undecided);
@@ -238,9 +243,9 @@ fn basins_json(summary: &Summary) -> Value {
         "norm2": report.uninformative.norm2,
         "stable_fixed_points": report.fixed_points.iter().filter(|f| f.stable).map(|f| json!({
             "overlaps": f.state.overlaps,
-            "norm2": f.state.norm2,
+            "norm2": f.state.norm2[0],
             "cosine": f.state.cosine(),
-            "selects": match dominant_feature(&f.state.overlaps, f.state.norm2) {
+            "selects": match dominant_feature(&f.state.overlaps, f.state.norm2[0]) {
                 Selection::Feature(k) => json!(k + 1),
                 Selection::Undecided => Value::Null,
             },
@@ -285,7 +290,7 @@ fn print_basins(summary: &Summary) {
             .iter()
             .map(|m| format!("{m:.6}"))
             .collect();
-        let selects = match dominant_feature(&point.state.overlaps, point.state.norm2) {
+        let selects = match dominant_feature(&point.state.overlaps, point.state.norm2[0]) {
             Selection::Feature(k) => format!("selects feature {}", k + 1),
             Selection::Undecided if point.state.overlaps.iter().all(|q| q.abs() < 1e-9) => {
                 "the uninformative state, selects no feature".into()
@@ -295,7 +300,7 @@ fn print_basins(summary: &Summary) {
         println!(
             "  m = [{}], R = {:.6}: {selects}",
             cosines.join(", "),
-            point.state.norm2
+            point.state.norm2[0]
         );
     }
     println!();

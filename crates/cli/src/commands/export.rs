@@ -128,29 +128,44 @@ impl Folder<'_> {
     }
 
     /// `trajectory.csv`, or `t.npy`, `overlaps.npy`, `norm2.npy`, `cosine.npy`; returns the
-    /// number of files written.
+    /// number of files written. One neuron: columns `Q_j`, `R`, `m_j` and arrays `(T, p)`,
+    /// `(T,)`; a layer: columns `Q_jk`, `R_kl` (`k ≤ l`), `m_jk` and arrays `(T, p, K)`,
+    /// `(T, K, K)`.
     fn trajectory(&self, trajectory: &Trajectory, format: Format) -> anyhow::Result<usize> {
-        let p = trajectory.overlaps.first().map_or(0, Vec::len);
+        let k = trajectory.neurons.max(1);
+        let p = trajectory.overlaps.first().map_or(0, Vec::len) / k;
         let cosine = trajectory.cosine();
         match format {
             Format::Csv => {
                 self.write("trajectory.csv", |out| {
-                    let names = |name: &'static str| (1..=p).map(move |j| format!("{name}_{j}"));
+                    let per_feature = |name: &'static str| -> Vec<String> {
+                        (1..=p)
+                            .flat_map(|j| {
+                                (1..=k).map(move |l| match k {
+                                    1 => format!("{name}_{j}"),
+                                    _ => format!("{name}_{j}{l}"),
+                                })
+                            })
+                            .collect()
+                    };
+                    let gram: Vec<String> = match k {
+                        1 => vec!["R".to_owned()],
+                        _ => (1..=k)
+                            .flat_map(|a| (a..=k).map(move |b| format!("R_{a}{b}")))
+                            .collect(),
+                    };
                     let header: Vec<String> = std::iter::once("t".to_owned())
-                        .chain(names("Q"))
-                        .chain(["R".to_owned()])
-                        .chain(names("m"))
+                        .chain(per_feature("Q"))
+                        .chain(gram)
+                        .chain(per_feature("m"))
                         .collect();
                     writeln!(out, "{}", header.join(","))?;
-                    let samples = trajectory
-                        .t
-                        .iter()
-                        .zip(&trajectory.overlaps)
-                        .zip(&trajectory.norm2);
-                    for (((&t, overlaps), &norm2), cosine) in samples.zip(&cosine) {
-                        let values = std::iter::once(t)
-                            .chain(overlaps.iter().copied())
-                            .chain([norm2])
+                    for (i, cosine) in cosine.iter().enumerate() {
+                        let r = &trajectory.norm2[i];
+                        let upper = (0..k).flat_map(|a| (a..k).map(move |b| r[a * k + b]));
+                        let values = std::iter::once(trajectory.t[i])
+                            .chain(trajectory.overlaps[i].iter().copied())
+                            .chain(upper)
                             .chain(cosine.iter().copied());
                         write_csv_row(out, values)?;
                     }
@@ -161,15 +176,19 @@ impl Folder<'_> {
             Format::Npy => {
                 let rows = trajectory.len();
                 let flat = |rows: &[Vec<f64>]| rows.concat();
+                let (per_feature, gram): (Vec<usize>, Vec<usize>) = match k {
+                    1 => (vec![rows, p], vec![rows]),
+                    _ => (vec![rows, p, k], vec![rows, k, k]),
+                };
                 self.write("t.npy", |out| write_npy(out, &[rows], &trajectory.t))?;
                 self.write("overlaps.npy", |out| {
-                    write_npy(out, &[rows, p], &flat(&trajectory.overlaps))
+                    write_npy(out, &per_feature, &flat(&trajectory.overlaps))
                 })?;
                 self.write("norm2.npy", |out| {
-                    write_npy(out, &[rows], &trajectory.norm2)
+                    write_npy(out, &gram, &flat(&trajectory.norm2))
                 })?;
                 self.write("cosine.npy", |out| {
-                    write_npy(out, &[rows, p], &flat(&cosine))
+                    write_npy(out, &per_feature, &flat(&cosine))
                 })?;
                 Ok(4)
             }
@@ -197,20 +216,26 @@ impl Folder<'_> {
         Ok(written)
     }
 
-    /// `PREFIX_x.csv` (`x,xi_1..xi_p`) and `PREFIX_histogram.csv`
-    /// (`atom_1..atom_p,bin_lo,bin_hi,count`; no atom columns for a continuous feature law,
-    /// whose one histogram covers every coordinate).
+    /// `PREFIX_x.csv` (`x,xi_1..xi_p`; `x_1..x_K` for a layer) and `PREFIX_histogram.csv`
+    /// (`atom_1..atom_p,[neuron,]bin_lo,bin_hi,count`; no atom columns for a continuous
+    /// feature law, whose histograms cover every coordinate; the `neuron` column, 1-based,
+    /// for a layer only).
     fn snapshot_csv(&self, prefix: &str, snapshot: &Snapshot) -> anyhow::Result<usize> {
-        let p = features(snapshot);
+        let (p, k) = (features(snapshot), snapshot.neurons.max(1));
         self.write(&format!("{prefix}_x.csv"), |out| {
-            let header: Vec<String> = std::iter::once("x".to_owned())
+            let weights: Vec<String> = match k {
+                1 => vec!["x".to_owned()],
+                _ => (1..=k).map(|l| format!("x_{l}")).collect(),
+            };
+            let header: Vec<String> = weights
+                .into_iter()
                 .chain((1..=p).map(|j| format!("xi_{j}")))
                 .collect();
             writeln!(out, "{}", header.join(","))?;
-            for (x, xi) in snapshot.x.iter().zip(snapshot.xi.chunks(p.max(1))) {
+            for (x, xi) in snapshot.x.chunks(k).zip(snapshot.xi.chunks(p.max(1))) {
                 write_csv_row(
                     out,
-                    std::iter::once(*x).chain(xi.iter().map(|&v| f64::from(v))),
+                    x.iter().copied().chain(xi.iter().map(|&v| f64::from(v))),
                 )?;
             }
             Ok(())
@@ -219,6 +244,7 @@ impl Folder<'_> {
             let width = snapshot.histograms.first().map_or(0, |h| h.atom.len());
             let header: Vec<String> = (1..=width)
                 .map(|j| format!("atom_{j}"))
+                .chain((k > 1).then(|| "neuron".to_owned()))
                 .chain(["bin_lo", "bin_hi", "count"].map(String::from))
                 .collect();
             writeln!(out, "{}", header.join(","))?;
@@ -226,6 +252,9 @@ impl Folder<'_> {
                 for (bin, count) in histogram.edges.windows(2).zip(&histogram.counts) {
                     for atom in &histogram.atom {
                         write!(out, "{atom},")?;
+                    }
+                    if k > 1 {
+                        write!(out, "{},", histogram.neuron + 1)?;
                     }
                     writeln!(out, "{},{},{count}", bin[0], bin[1])?;
                 }
@@ -235,30 +264,45 @@ impl Folder<'_> {
         Ok(2)
     }
 
-    /// `PREFIX_x.npy` (K), `PREFIX_xi.npy` (K, p), `PREFIX_edges.npy` (B + 1),
-    /// `PREFIX_counts.npy` (A, B) and `PREFIX_atoms.npy` (A, p; (1, 0) for a continuous
-    /// feature law): the arrays of the run file's snapshot group.
+    /// `PREFIX_x.npy` (M, or (M, K) for a layer), `PREFIX_xi.npy` (M, p), `PREFIX_edges.npy`
+    /// (B + 1, or (K, B + 1): each neuron's bins), `PREFIX_counts.npy` (A, B, or (A, K, B))
+    /// and `PREFIX_atoms.npy` (A, p; (1, 0) for a continuous feature law): the arrays of the
+    /// run file's snapshot group.
     fn snapshot_npy(&self, prefix: &str, snapshot: &Snapshot) -> anyhow::Result<usize> {
-        let (kept, p) = (snapshot.x.len(), features(snapshot));
+        let (p, k) = (features(snapshot), snapshot.neurons.max(1));
+        let kept = snapshot.x.len() / k;
         let histograms = &snapshot.histograms;
-        let patterns = histograms.len();
+        let patterns = histograms.len() / k;
         let bins = histograms.first().map_or(0, |h| h.counts.len());
         let width = histograms.first().map_or(0, |h| h.atom.len());
-        let edges = histograms.first().map_or(&[][..], |h| &h.edges[..]);
+        let edges: Vec<f64> = histograms
+            .iter()
+            .take(k)
+            .flat_map(|h| h.edges.iter().copied())
+            .collect();
         let counts: Vec<u64> = histograms
             .iter()
             .flat_map(|h| h.counts.iter().copied())
             .collect();
         let atoms: Vec<f32> = histograms
             .iter()
+            .step_by(k)
             .flat_map(|h| h.atom.iter().copied())
             .collect();
+        let (x_shape, edges_shape, counts_shape) = match k {
+            1 => (vec![kept], vec![edges.len()], vec![patterns, bins]),
+            _ => (
+                vec![kept, k],
+                vec![k, bins + 1],
+                vec![patterns, k, bins],
+            ),
+        };
         let file = |name: &str| format!("{prefix}_{name}.npy");
-        self.write(&file("x"), |out| write_npy(out, &[kept], &snapshot.x))?;
+        self.write(&file("x"), |out| write_npy(out, &x_shape, &snapshot.x))?;
         self.write(&file("xi"), |out| write_npy(out, &[kept, p], &snapshot.xi))?;
-        self.write(&file("edges"), |out| write_npy(out, &[edges.len()], edges))?;
+        self.write(&file("edges"), |out| write_npy(out, &edges_shape, &edges))?;
         self.write(&file("counts"), |out| {
-            write_npy(out, &[patterns, bins], &counts)
+            write_npy(out, &counts_shape, &counts)
         })?;
         self.write(&file("atoms"), |out| {
             write_npy(out, &[patterns, width], &atoms)
@@ -269,7 +313,7 @@ impl Folder<'_> {
 
 /// `p`: the `ξ` values stored per coordinate.
 fn features(snapshot: &Snapshot) -> usize {
-    snapshot.xi.len() / snapshot.x.len().max(1)
+    snapshot.xi.len() / (snapshot.x.len() / snapshot.neurons.max(1)).max(1)
 }
 
 /// One CSV line. `{}` prints the shortest text that parses back to the same number.

@@ -88,6 +88,7 @@ impl Description<'_> {
             "program_version": header.program_version,
             "t_reached": self.t_reached(),
             "t_end": settings.t_end,
+            "neurons": self.run.config.problem.neurons,
             "samples": self.run.contents.trajectory.len(),
             "snapshots": {"count": self.run.contents.snapshots.len(), "t": self.snapshot_times()},
             "checkpoint": checkpoint,
@@ -137,6 +138,15 @@ impl Description<'_> {
         if let Some(reason) = &self.run.contents.diverged {
             line("diverged", reason.clone());
         }
+        if self.run.config.problem.neurons > 1 {
+            line(
+                "neurons",
+                format!(
+                    "K = {}, decorrelation beta = {}",
+                    self.run.config.problem.neurons, self.run.config.problem.decorrelation
+                ),
+            );
+        }
         let times = self.snapshot_times();
         line(
             "snapshots",
@@ -158,6 +168,10 @@ impl Description<'_> {
                 }
             },
         );
+        if !self.run.contents.trajectory.is_empty() {
+            println!("last sample");
+            output::print_last_sample(&self.run.contents.trajectory);
+        }
         println!("config");
         for config_line in header.config.lines() {
             println!("    {config_line}");

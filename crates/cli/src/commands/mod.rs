@@ -2,6 +2,7 @@
 
 pub mod basins;
 pub mod check;
+pub mod coefficients;
 pub mod compare;
 pub mod export;
 pub mod fixed_points;

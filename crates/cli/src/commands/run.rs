@@ -594,7 +594,7 @@ fn run_json(report: &RunReport) -> Value {
     doc["run_file"] = json!(report.run_file.display().to_string());
     doc["checkpoint"] = json!(report.checkpoint.as_ref().map(|c| c.display().to_string()));
     if let Ok(deviation) = &report.ode {
-        doc["ode_deviation"] = deviation_json(deviation);
+        doc["ode_deviation"] = deviation_json(deviation, report.trajectory.neurons);
     }
     if let Some(error) = &report.error {
         doc["error"] = json!(error.to_string());

@@ -102,6 +102,12 @@ fn sweep_command(args: &SweepArgs) -> Result<(), Failure> {
         .collect::<Result<_, _>>()?;
     if let Some(config) = configs.first() {
         mfcl_comparator::ReducedOde::new(&config.problem).map_err(Failure::input)?;
+        if config.problem.neurons > 1 {
+            return Err(Failure::input(anyhow!(
+                "sweep follows the steady state of a single neuron only (model.neurons = 1); this config has K = {} neurons",
+                config.problem.neurons
+            )));
+        }
     }
     if let Some(path) = &args.plot {
         figures::check_writable("--plot", path).map_err(Failure::input)?;
@@ -159,7 +165,7 @@ pub fn sweep_json(sweep: &Sweep) -> Value {
         "param": sweep.param,
         "values": sweep.points.iter().map(|p| p.value).collect::<Vec<_>>(),
         "cosine": field(&|f| json!(f.state.cosine())),
-        "norm2": field(&|f| json!(f.state.norm2)),
+        "norm2": field(&|f| json!(f.state.norm2[0])),
         "overlaps": field(&|f| json!(f.state.overlaps)),
         "stable": field(&|f| json!(f.stable)),
         "growth_rates": sweep.points.iter().map(|p| json!(p.growth_rates)).collect::<Vec<_>>(),
@@ -195,7 +201,7 @@ fn print_sweep(sweep: &Sweep) {
                     line += &format!(" {m:>11.8}");
                 }
                 let stable = if f.stable { "yes" } else { "no" };
-                line += &format!(" {:>11.8}   {stable:>6}", f.state.norm2);
+                line += &format!(" {:>11.8}   {stable:>6}", f.state.norm2[0]);
             }
             Err(_) => {
                 line += &format!("{:>width$}", "not converged", width = 12 * (p + 1) + 9);

@@ -79,7 +79,16 @@ fn time_range(trajectory: &Trajectory) -> Range<f64> {
     0.0..if t_end > 0.0 { t_end } else { 1.0 }
 }
 
-/// The cosines `m_j(t)` of the run (solid) and of the ODE (dashed, black).
+/// `j` or `jk`, as subscripts: the index of a curve of a single neuron or of a layer.
+fn curve_subscript(entry: usize, neurons: usize) -> String {
+    match neurons {
+        1 => subscript(entry + 1),
+        k => subscript(entry / k + 1) + &subscript(entry % k + 1),
+    }
+}
+
+/// The cosines `m_j(t)` (one neuron) or `m_jk(t)` (a layer) of the run (solid) and of the
+/// ODE (dashed, black).
 fn draw_cosines(
     area: &Area<'_>,
     trajectory: &Trajectory,
@@ -87,44 +96,112 @@ fn draw_cosines(
 ) -> anyhow::Result<()> {
     let run = trajectory.cosine();
     let reference = ode.map(Trajectory::cosine);
+    curves_panel(
+        area,
+        ("cosine similarity to each feature", "cosine", "m"),
+        (trajectory, &run),
+        ode.zip(reference.as_ref()),
+        true,
+    )
+}
+
+/// The squared norm `R(t)` (one neuron) or the Gram matrix `R_kl(t)`, `k ≤ l` (a layer)
+/// of the run (solid) and of the ODE (dashed, black).
+fn draw_norm(
+    area: &Area<'_>,
+    trajectory: &Trajectory,
+    ode: Option<&Trajectory>,
+) -> anyhow::Result<()> {
+    let upper = |t: &Trajectory| -> Vec<Vec<f64>> {
+        let k = t.neurons.max(1);
+        t.norm2
+            .iter()
+            .map(|r| (0..k).flat_map(|a| (a..k).map(move |b| r[a * k + b])).collect())
+            .collect()
+    };
+    let run = upper(trajectory);
+    let reference = ode.map(upper);
+    let title = if trajectory.neurons > 1 {
+        "Gram matrix R(t)"
+    } else {
+        "squared norm R(t)"
+    };
+    curves_panel(
+        area,
+        (title, "R", "R"),
+        (trajectory, &run),
+        ode.zip(reference.as_ref()),
+        false,
+    )
+}
+
+/// One panel of time series: every column of `run` (solid, one colour each) and of the
+/// ODE's (dashed, black), with the legend where it hides the fewest points. `(title,
+/// y label, curve name)`; `per_feature` says the columns are `m_j` / `m_jk` rather than
+/// `R` / `R_kl`.
+fn curves_panel(
+    area: &Area<'_>,
+    (title, y_label, name): (&str, &str, &str),
+    (trajectory, run): (&Trajectory, &[Vec<f64>]),
+    ode: Option<(&Trajectory, &Vec<Vec<f64>>)>,
+    per_feature: bool,
+) -> anyhow::Result<()> {
+    let k = trajectory.neurons.max(1);
     let values = run
         .iter()
-        .chain(reference.iter().flatten())
+        .chain(ode.iter().flat_map(|(_, r)| r.iter()))
         .flatten()
         .copied();
-    let (x, y) = (time_range(trajectory), padded_range(values.chain([0.0])));
-    // The legend goes where it hides the fewest points of the run's curves and the ODE's.
-    let curves =
-        std::iter::once((&trajectory.t, &run)).chain(ode.map(|o| &o.t).zip(reference.as_ref()));
-    let points = curves.flat_map(|(times, cosines)| {
+    let x = time_range(trajectory);
+    let y = if per_feature {
+        padded_range(values.chain([0.0]))
+    } else {
+        padded_range(values)
+    };
+    let curves = std::iter::once((&trajectory.t, run)).chain(ode.map(|(o, r)| (&o.t, &r[..])));
+    let points = curves.flat_map(|(times, rows)| {
         times
             .iter()
-            .zip(cosines)
+            .zip(rows)
             .flat_map(|(&t, m)| m.iter().map(move |&v| (t, v)))
     });
     let corner = free_corner(points, &x, &y);
-    let mut chart = chart(area, "cosine similarity to each feature", x, y)?;
-    mesh(&mut chart, "t", "cosine")?;
-    let p = run.first().map_or(0, Vec::len);
-    for j in 0..p {
-        let color = FEATURE_COLORS[j % FEATURE_COLORS.len()];
-        let points = trajectory.t.iter().zip(&run).map(|(&t, m)| (t, m[j]));
+    let mut chart = chart(area, title, x, y)?;
+    mesh(&mut chart, "t", y_label)?;
+    let columns = run.first().map_or(0, Vec::len);
+    let label = |i: usize| -> String {
+        match (per_feature, k) {
+            (_, 1) if !per_feature => name.to_owned(),
+            (true, _) => format!("{name}{}", curve_subscript(i, k)),
+            (false, _) => {
+                let (a, b) = upper_index(i, k);
+                format!("{name}{}{}", subscript(a + 1), subscript(b + 1))
+            }
+        }
+    };
+    for i in 0..columns {
+        let color = if per_feature || k > 1 {
+            FEATURE_COLORS[i % FEATURE_COLORS.len()]
+        } else {
+            RGBColor(90, 90, 90)
+        };
+        let points = trajectory.t.iter().zip(run).map(|(&t, m)| (t, m[i]));
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(3)))?
-            .label(format!("m{} (run)", subscript(j + 1)))
+            .label(format!("{} (run)", label(i)))
             .legend(legend_line(color));
     }
-    if let (Some(ode), Some(reference)) = (ode, &reference) {
-        for j in 0..p {
+    if let Some((ode, reference)) = ode {
+        for i in 0..columns {
             let points: Vec<(f64, f64)> = ode
                 .t
                 .iter()
                 .zip(reference)
-                .map(|(&t, m)| (t, m[j]))
+                .map(|(&t, m)| (t, m[i]))
                 .collect();
             let series = chart.draw_series(dashed_series(points, ODE_STYLE))?;
-            // One legend entry for the ODE of all features.
-            if j == 0 {
+            // One legend entry for the ODE of every curve.
+            if i == 0 {
                 series.label("reduced ODE").legend(legend_dash(ODE_STYLE));
             }
         }
@@ -132,50 +209,17 @@ fn draw_cosines(
     legend(&mut chart, corner)
 }
 
-/// The squared norm `R(t)` of the run (solid) and of the ODE (dashed, black).
-fn draw_norm(
-    area: &Area<'_>,
-    trajectory: &Trajectory,
-    ode: Option<&Trajectory>,
-) -> anyhow::Result<()> {
-    let values = trajectory
-        .norm2
-        .iter()
-        .chain(ode.iter().flat_map(|o| &o.norm2))
-        .copied();
-    let (x, y) = (time_range(trajectory), padded_range(values));
-    // The legend goes where it hides the fewest points of the run's curve and the ODE's.
-    let points = std::iter::once(trajectory)
-        .chain(ode)
-        .flat_map(|curve| curve.t.iter().copied().zip(curve.norm2.iter().copied()));
-    let corner = free_corner(points, &x, &y);
-    let mut chart = chart(area, "squared norm R(t)", x, y)?;
-    mesh(&mut chart, "t", "R")?;
-    let color = RGBColor(90, 90, 90);
-    chart
-        .draw_series(LineSeries::new(
-            trajectory
-                .t
-                .iter()
-                .copied()
-                .zip(trajectory.norm2.iter().copied()),
-            color.stroke_width(3),
-        ))?
-        .label("R (run)")
-        .legend(legend_line(color));
-    if let Some(ode) = ode {
-        let points: Vec<(f64, f64)> = ode
-            .t
-            .iter()
-            .copied()
-            .zip(ode.norm2.iter().copied())
-            .collect();
-        chart
-            .draw_series(dashed_series(points, ODE_STYLE))?
-            .label("reduced ODE")
-            .legend(legend_dash(ODE_STYLE));
+/// `(k, l)` of the `i`-th entry of the upper triangle `k ≤ l`, row by row.
+fn upper_index(i: usize, neurons: usize) -> (usize, usize) {
+    let mut i = i;
+    for a in 0..neurons {
+        let row = neurons - a;
+        if i < row {
+            return (a, a + i);
+        }
+        i -= row;
     }
-    legend(&mut chart, corner)
+    (neurons, neurons)
 }
 
 /// One density panel: a caption and, per drawn snapshot, `(bin centre, density)` points.
@@ -222,9 +266,35 @@ fn atom_label(value: f32) -> String {
     text.replace('-', "−")
 }
 
-/// The panels: one per `ξ`-atom while there are at most [`MAX_PANELS`], else one for all
+/// The panels of a layer: one per neuron, all `ξ`-patterns together.
+fn neuron_panels(snapshots: &[&Snapshot], neurons: usize) -> Vec<Panel> {
+    (0..neurons)
+        .map(|k| Panel {
+            caption: format!("density of x{}", subscript(k + 1)),
+            curves: snapshots
+                .iter()
+                .map(|s| {
+                    let mine: Vec<_> = s.histograms.iter().filter(|h| h.neuron == k).collect();
+                    let Some(first) = mine.first() else {
+                        return Vec::new();
+                    };
+                    let counts: Vec<u64> = (0..first.counts.len())
+                        .map(|b| mine.iter().map(|h| h.counts[b]).sum())
+                        .collect();
+                    density(&first.edges, &counts)
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The panels of one neuron: one per `ξ`-atom while there are at most [`MAX_PANELS`], else one for all
 /// coordinates together.
 fn panels(snapshots: &[&Snapshot]) -> Vec<Panel> {
+    let neurons = snapshots.first().map_or(1, |s| s.neurons.max(1));
+    if neurons > 1 {
+        return neuron_panels(snapshots, neurons);
+    }
     let patterns = snapshots.first().map_or(0, |s| s.histograms.len());
     if patterns == 0 {
         return Vec::new();
@@ -316,6 +386,7 @@ mod tests {
                 step: k,
                 t: k as f64,
                 stride: 1,
+                neurons: 1,
                 x: Vec::new(),
                 xi: Vec::new(),
                 histograms: Vec::new(),

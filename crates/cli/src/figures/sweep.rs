@@ -149,7 +149,7 @@ fn norm_panel(sweep: &Sweep) -> SweepPanel {
             label: "R".into(),
             color: NEUTRAL,
             marker: MARKER,
-            points: steady_points(sweep, |f| f.state.norm2),
+            points: steady_points(sweep, |f| f.state.norm2[0]),
         }],
         zero_line: None,
         missing: no_steady_state(sweep),
@@ -328,8 +328,9 @@ mod tests {
             value,
             steady: Ok(FixedPoint {
                 state: OrderParameters {
+                    neurons: 1,
                     overlaps: vec![m, 0.5 * m],
-                    norm2: 1.0 + value,
+                    norm2: vec![1.0 + value],
                 },
                 eigenvalues: Vec::new(),
                 stable,
