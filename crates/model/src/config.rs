@@ -17,6 +17,20 @@ pub const FORMAT_VERSION: i64 = 1;
 /// their number is capped to keep one evaluation affordable.
 const MAX_ATOM_COMBINATIONS: usize = 1_000_000;
 
+/// The largest `model.neurons`. The coefficients pair every two neurons (`V` in both views),
+/// so an evaluation costs at least `K²` times that of a pair; 8 keeps it affordable, as the
+/// same bound on `model.features` does for the features.
+const MAX_NEURONS: usize = 8;
+
+/// `R(0) − Q(0)ᵀQ(0)` counts as positive semi-definite when its smallest eigenvalue is at
+/// least `−PSD_TOLERANCE · max(1, max_k R_kk(0))`: the eigenvalues carry rounding errors of
+/// that relative size, and a Gram matrix written as exactly `Q(0)ᵀQ(0)` (weights in the span of
+/// the features) must not be refused for them.
+const PSD_TOLERANCE: f64 = 1e-12;
+
+/// The default `model.decorrelation`, `β`.
+const DEFAULT_DECORRELATION: f64 = 1.0;
+
 /// Which level of description carries out a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SolverKind {
@@ -68,7 +82,8 @@ pub struct RunSettings {
 pub struct Config {
     /// The learning problem (`[model]` and `[train]`).
     pub problem: Problem,
-    /// `Q_j(0)` and `R(0)` (`[init]`).
+    /// `Q(0)` (`p × K`) and `R(0)` (`K × K`), from `[init]`; `init.neurons` is
+    /// `problem.neurons`.
     pub init: OrderParameters,
     /// How to run (`[run]`).
     pub run: RunSettings,
@@ -169,6 +184,10 @@ impl Config {
     /// array elements by index: `train.strength`, `model.hidden.1`, `init`), then every
     /// `--set key=value` in turn, so that a set always wins over an unset of the same key.
     ///
+    /// Integer segments index arrays, also the rows and entries of a layer's `init`
+    /// matrices (`init.overlaps.1.0`, `init.norm2.0.1`). A set into `init.norm2` keeps it
+    /// symmetric: entry `(k, l)` sets `(l, k)` too, and row `k` sets column `k`.
+    ///
     /// An unset key must be one that the schema knows, but need not be in the document:
     /// unsetting an absent key does nothing, so that scripts may unset whatever a config
     /// might hold.
@@ -191,7 +210,7 @@ impl Config {
         let model = root.take("model").ok_or(ConfigError::NoModel)?;
         let mut problem = read_model(model.section()?)?;
         read_train(root.section("train")?, &mut problem)?;
-        let init = read_init(root.section("init")?, problem.features())?;
+        let init = read_init(root.section("init")?, problem.features(), problem.neurons)?;
         let run = read_run(root.section("run")?)?;
         // Cannot fail for a table that passed validation; reported rather than unwrapped.
         let source = toml::to_string(&table).map_err(|e| ConfigError::Syntax(e.to_string()))?;
@@ -208,6 +227,13 @@ impl Config {
     /// them), exactly the strengths that the regularizer uses, and
     /// `run.checkpoint_every_secs` and `run.output` only if set. This is what `mfcl check`
     /// prints; parsing it gives this config's problem, init and run again.
+    ///
+    /// A layer (`K ≥ 2`) has `model.neurons` and `model.decorrelation`, `init.overlaps` as
+    /// `p` rows of `K` numbers and `init.norm2` as the full `K × K` matrix. A single neuron
+    /// with the default `β` resolves exactly as before layers existed (flat overlaps, a
+    /// number for `norm2`, neither model key), so that its documents stay byte for byte the
+    /// same; a `β` other than the default, which a single neuron ignores, is still written so
+    /// that the document gives the same problem.
     pub fn resolved(&self) -> String {
         // Atoms laws are written as the document gave them: see `written_atoms`.
         let document: Table = self.source.parse().unwrap_or_default();
@@ -230,22 +256,33 @@ impl Config {
             })
             .collect();
         let noise = &problem.noise;
-        let model = table([
-            ("features", count(problem.features() as u64)),
-            ("feature_law", problem.feature_law.name().into()),
-            ("activation", problem.activation.name().into()),
-            ("negatives", count(problem.negative.into())),
-            ("hidden", Value::Array(hidden)),
-            (
-                "noise",
-                table([
-                    ("base", noise.base.into()),
-                    ("augment", noise.augment.into()),
-                    ("correlation", noise.correlation.into()),
-                ])
-                .into(),
-            ),
-        ]);
+        let layer =
+            (problem.neurons != 1 || problem.decorrelation != DEFAULT_DECORRELATION).then(|| {
+                [
+                    ("neurons", count(problem.neurons as u64)),
+                    ("decorrelation", problem.decorrelation.into()),
+                ]
+            });
+        let model = table(
+            [("features", count(problem.features() as u64))]
+                .into_iter()
+                .chain(layer.into_iter().flatten())
+                .chain([
+                    ("feature_law", problem.feature_law.name().into()),
+                    ("activation", problem.activation.name().into()),
+                    ("negatives", count(problem.negative.into())),
+                    ("hidden", Value::Array(hidden)),
+                    (
+                        "noise",
+                        table([
+                            ("base", noise.base.into()),
+                            ("augment", noise.augment.into()),
+                            ("correlation", noise.correlation.into()),
+                        ])
+                        .into(),
+                    ),
+                ]),
+        );
         let strengths = match problem.regularizer {
             Regularizer::None => vec![],
             Regularizer::L2(l) | Regularizer::L1(l) => vec![("strength", l)],
@@ -259,10 +296,18 @@ impl Config {
             .into_iter()
             .chain(strengths.into_iter().map(|(key, l)| (key, l.into()))),
         );
-        let init = table([
-            ("overlaps", numbers(&self.init.overlaps)),
-            ("norm2", self.init.norm2[0].into()),
-        ]);
+        let init = &self.init;
+        let init = if init.neurons == 1 {
+            table([
+                ("overlaps", numbers(&init.overlaps)),
+                ("norm2", init.norm2[0].into()),
+            ])
+        } else {
+            table([
+                ("overlaps", rows(&init.overlaps, init.neurons)),
+                ("norm2", rows(&init.norm2, init.neurons)),
+            ])
+        };
         let run = &self.run;
         let optional = [
             (
@@ -320,6 +365,8 @@ impl Config {
 const ROOT_KEYS: &[&str] = &["format_version", "model", "train", "init", "run"];
 const MODEL_KEYS: &[&str] = &[
     "features",
+    "neurons",
+    "decorrelation",
     "feature_law",
     "activation",
     "negatives",
@@ -367,6 +414,9 @@ const ARRAYS: &[&str] = &[
     "model.hidden.#.atoms",
     "model.hidden.#.weights",
     "init.overlaps",
+    "init.overlaps.#",
+    "init.norm2",
+    "init.norm2.#",
 ];
 
 /// A dotted path with every index replaced by `#`, as in [`TABLES`] and [`ARRAYS`].
@@ -397,6 +447,14 @@ fn read_model(mut model: Section) -> Result<Problem> {
     let p = model
         .get("features", 1)
         .integer("an integer in [1, 8]", |p: &usize| (1..=8).contains(p))?;
+    let neurons = model
+        .get("neurons", 1)
+        .integer(&format!("an integer in [1, {MAX_NEURONS}]"), |k: &usize| {
+            (1..=MAX_NEURONS).contains(k)
+        })?;
+    let decorrelation = model
+        .get("decorrelation", DEFAULT_DECORRELATION)
+        .number("a number >= 0", |x| x >= 0.0)?;
     let feature_law = model.get("feature_law", "rademacher").law(
         &[
             ("rademacher", FeatureLaw::Rademacher),
@@ -456,8 +514,8 @@ fn read_model(mut model: Section) -> Result<Problem> {
         noise,
         learning_rate: 1.0,
         regularizer: Regularizer::None,
-        neurons: 1,
-        decorrelation: 1.0,
+        neurons,
+        decorrelation,
     })
 }
 
@@ -553,23 +611,234 @@ fn read_train(mut train: Section, problem: &mut Problem) -> Result<()> {
     Ok(())
 }
 
-/// `[init]`: `Q_j(0)` and `R(0)` for `p` features.
-fn read_init(mut init: Section, p: usize) -> Result<OrderParameters> {
-    let overlaps = init
-        .get("overlaps", Value::Array(vec![Value::from(0.1); p]))
-        .elements(&format!("an array of one number per feature ({p})"), |n| {
-            n == p
-        })?
+/// `[init]`: `Q(0)` and `R(0)` for `p` features and `K` neurons.
+fn read_init(mut init: Section, p: usize, k: usize) -> Result<OrderParameters> {
+    let overlaps = init.get("overlaps", default_overlaps(p, k));
+    let overlaps = if k == 1 {
+        overlaps
+            .elements(&format!("an array of one number per feature ({p})"), |n| {
+                n == p
+            })?
+            .iter()
+            .map(|q| {
+                // A layer's rows where a single neuron takes numbers: model.neurons forgotten.
+                let allowed = if q.value.is_array() {
+                    "a number (lists of rows are for model.neurons >= 2)"
+                } else {
+                    "a number"
+                };
+                q.number(allowed, |_| true)
+            })
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        let rows = format!(
+            "a list of {p} rows, one per feature, each a list of {k} numbers, one per neuron \
+             (model.neurons = {k})"
+        );
+        numbers_of(&overlaps.matrix(&rows, p, k)?)?
+    };
+    let norm2 = init.get("norm2", 1.0);
+    // A matrix is checked for shape, symmetry and diagonal here; a number stands for
+    // `norm2 · I`.
+    let gram = match norm2.value {
+        Value::Array(_) => Some(read_gram(&norm2, k)?),
+        _ => None,
+    };
+    if k == 1 {
+        // Cauchy–Schwarz against orthonormal features: no weight vector has Σ Q_j² > R.
+        let bound: f64 = overlaps.iter().map(|q| q * q).sum();
+        let allowed = format!("a number > 0 and at least the sum of squared overlaps ({bound})");
+        let r = match gram {
+            Some(gram) if gram[0] >= bound => gram[0],
+            Some(_) => return Err(norm2.invalid(allowed)),
+            None => norm2.number(&allowed, |r| r > 0.0 && r >= bound)?,
+        };
+        return Ok(OrderParameters::single(overlaps, r));
+    }
+    let state = OrderParameters {
+        neurons: k,
+        norm2: match &gram {
+            Some(gram) => gram.clone(),
+            None => {
+                let r = norm2.number(&gram_shape(k), |r| r > 0.0)?;
+                (0..k * k)
+                    .map(|i| if i % (k + 1) == 0 { r } else { 0.0 })
+                    .collect()
+            }
+        },
+        overlaps,
+    };
+    // `NᵀN / n = R(0) − Q(0)ᵀQ(0)` for the part of the weights orthogonal to the features
+    // (MODEL.md §7, initial law): it must be a Gram matrix itself.
+    let noise: Vec<f64> = (0..k * k)
+        .map(|i| {
+            let (a, b) = (i / k, i % k);
+            state.gram(a, b)
+                - (0..p)
+                    .map(|j| state.overlap(j, a) * state.overlap(j, b))
+                    .sum::<f64>()
+        })
+        .collect();
+    // NaN (from overflowing entries) is kept as the smallest, and refused, where `f64::min`
+    // would drop it.
+    let smallest = symmetric_eigenvalues(noise, k)
+        .into_iter()
+        .fold(
+            f64::INFINITY,
+            |m, x| if x < m || x.is_nan() { x } else { m },
+        );
+    let scale = (0..k).map(|a| state.gram(a, a)).fold(1.0, f64::max);
+    if smallest.is_nan() || smallest < -PSD_TOLERANCE * scale {
+        let psd = "R(0) − Q(0)ᵀQ(0) positive semi-definite (Q(0) is init.overlaps)";
+        return Err(norm2.invalid(match gram {
+            Some(_) => format!(
+                "a matrix with {psd}; its smallest eigenvalue is {}",
+                significant(smallest)
+            ),
+            None => {
+                let r = state.gram(0, 0);
+                // Here the smallest eigenvalue is `r − λ_max(Q(0)ᵀQ(0))`.
+                format!(
+                    "a number at least the largest eigenvalue of Q(0)ᵀQ(0), {}, so that \
+                     R(0) = norm2 · I has {psd}; with norm2 = {r} its smallest eigenvalue \
+                     is {}",
+                    significant(r - smallest),
+                    significant(smallest)
+                )
+            }
+        }));
+    }
+    Ok(state)
+}
+
+/// The default `init.overlaps`. A single neuron starts at 0.1 with every feature. A layer
+/// deals its neurons to the features in turn: neuron `k` (from 0) starts at
+/// `0.1 / (1 + ⌊k/p⌋)` with feature `k mod p` and at 0.01 with every other. Neurons that
+/// start alike (equal columns of `Q(0)`, `R(0) = I`) stay alike under the reduced ODE, since
+/// permuting neurons is a symmetry of the dynamics, and would never show whether they
+/// specialise; so every neuron starts different, none at exactly zero overlap.
+fn default_overlaps(p: usize, k: usize) -> Value {
+    if k == 1 {
+        return Value::Array(vec![Value::from(0.1); p]);
+    }
+    let overlap = |j: usize, neuron: usize| {
+        if j == neuron % p {
+            0.1 / (1 + neuron / p) as f64
+        } else {
+            0.01
+        }
+    };
+    Value::Array(
+        (0..p)
+            .map(|j| Value::Array((0..k).map(|neuron| overlap(j, neuron).into()).collect()))
+            .collect(),
+    )
+}
+
+/// What `init.norm2` accepts for `K` neurons, as to its shape.
+fn gram_shape(k: usize) -> String {
+    if k == 1 {
+        return "a number > 0, or a 1 × 1 matrix [[r]]".into();
+    }
+    format!(
+        "a number > 0 (R(0) = norm2 · I) or a {k} × {k} symmetric matrix, a list of {k} rows of \
+         {k} numbers"
+    )
+}
+
+/// `init.norm2` written as a matrix: `K` rows of `K` numbers, symmetric, with a positive
+/// diagonal. Row-major.
+fn read_gram(item: &Item, k: usize) -> Result<Vec<f64>> {
+    let entries = item.matrix(&gram_shape(k), k, k)?;
+    let gram = numbers_of(&entries)?;
+    for a in 0..k {
+        for b in a + 1..k {
+            // Compared as numbers, so that `1` and `1.0` agree.
+            if gram[a * k + b] != gram[b * k + a] {
+                let mirror = &entries[b * k + a];
+                return Err(entries[a * k + b].invalid(format!(
+                    "the same value as {} = {} (R(0) is symmetric)",
+                    mirror.key, mirror.value
+                )));
+            }
+        }
+    }
+    for a in 0..k {
+        if gram[a * k + a] <= 0.0 {
+            return Err(entries[a * k + a]
+                .invalid("a number > 0 (a diagonal entry of R(0), a neuron's squared norm)"));
+        }
+    }
+    Ok(gram)
+}
+
+/// The values of entries that must be numbers.
+fn numbers_of(entries: &[Item]) -> Result<Vec<f64>> {
+    entries
         .iter()
-        .map(|q| q.number("a number", |_| true))
-        .collect::<Result<Vec<_>>>()?;
-    // Cauchy–Schwarz against orthonormal features: no weight vector has Σ Q_j² > R.
-    let bound: f64 = overlaps.iter().map(|q| q * q).sum();
-    let norm2 = init.get("norm2", 1.0).number(
-        &format!("a number > 0 and at least the sum of squared overlaps ({bound})"),
-        |r| r > 0.0 && r >= bound,
-    )?;
-    Ok(OrderParameters::single(overlaps, norm2))
+        .map(|entry| entry.number("a number", |_| true))
+        .collect()
+}
+
+/// The eigenvalues, in no particular order, of the symmetric `n × n` matrix `a` (row-major),
+/// by cyclic Jacobi rotations: each zeroes one off-diagonal pair, and the sweeps converge
+/// quadratically, to eigenvalues accurate to rounding relative to the matrix's norm. For the
+/// `K × K` matrices of a config (`K ≤ 8`) a handful of sweeps do.
+fn symmetric_eigenvalues(mut a: Vec<f64>, n: usize) -> Vec<f64> {
+    let off_diagonal = |a: &[f64]| -> f64 {
+        (0..n * n)
+            .filter(|i| i / n != i % n)
+            .map(|i| a[i] * a[i])
+            .sum()
+    };
+    let total: f64 = a.iter().map(|x| x * x).sum();
+    for _sweep in 0..64 {
+        // A matrix whose squares overflow stops at once, with whatever its diagonal says.
+        let off = off_diagonal(&a);
+        if off.is_nan() || off <= (f64::EPSILON * f64::EPSILON) * total {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = a[p * n + q];
+                if apq == 0.0 {
+                    continue;
+                }
+                // The rotation by the angle whose tangent `t` zeroes `a_pq` (the smaller of
+                // the two, for stability).
+                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + theta.hypot(1.0));
+                let c = 1.0 / t.hypot(1.0);
+                let s = t * c;
+                for r in 0..n {
+                    let (arp, arq) = (a[r * n + p], a[r * n + q]);
+                    a[r * n + p] = c * arp - s * arq;
+                    a[r * n + q] = s * arp + c * arq;
+                }
+                for r in 0..n {
+                    let (apr, aqr) = (a[p * n + r], a[q * n + r]);
+                    a[p * n + r] = c * apr - s * aqr;
+                    a[q * n + r] = s * apr + c * aqr;
+                }
+            }
+        }
+    }
+    (0..n).map(|i| a[i * n + i]).collect()
+}
+
+/// `x` rounded to 6 significant digits, for messages.
+fn significant(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(5_i32.saturating_sub(x.abs().log10().floor() as i32));
+    // Subnormal `x` would need a scale beyond the floats.
+    let scaled = x * scale;
+    if scaled.is_finite() {
+        scaled.round() / scale
+    } else {
+        x
+    }
 }
 
 /// `[run]`.
@@ -649,6 +918,11 @@ fn table<'a>(entries: impl IntoIterator<Item = (&'a str, Value)>) -> Table {
 
 fn numbers(xs: &[f64]) -> Value {
     Value::Array(xs.iter().map(|&x| x.into()).collect())
+}
+
+/// A row-major matrix of `columns` columns as a list of rows.
+fn rows(xs: &[f64], columns: usize) -> Value {
+    Value::Array(xs.chunks(columns).map(numbers).collect())
 }
 
 /// A count as TOML: an integer, or above `i64::MAX`, which TOML integers cannot hold, the
@@ -778,6 +1052,25 @@ impl Item {
         }
     }
 
+    /// The entries of a `rows × columns` matrix written as a list of rows, row-major, each
+    /// keyed `key.i.j`: the matrices of `[init]`, whose rows hold one number per neuron.
+    /// `allowed` describes the whole matrix; a row of the wrong length is reported as that
+    /// row.
+    fn matrix(&self, allowed: &str, rows: usize, columns: usize) -> Result<Vec<Item>> {
+        let lines = self.elements(allowed, |n| n == rows)?;
+        // A flat list (or anything else that is not a list of lists) is a shape error of
+        // the whole, not of its first element.
+        if lines.iter().any(|line| !line.value.is_array()) {
+            return Err(self.invalid(allowed));
+        }
+        let row = format!("a list of {columns} numbers, one per neuron");
+        let mut entries = Vec::with_capacity(rows * columns);
+        for line in &lines {
+            entries.extend(line.elements(&row, |n| n == columns)?);
+        }
+        Ok(entries)
+    }
+
     /// A finite number (TOML integers included) that passes `ok`.
     fn number(&self, allowed: &str, ok: impl Fn(f64) -> bool) -> Result<f64> {
         let x = match self.value {
@@ -851,7 +1144,8 @@ fn one_of<T>(options: &[(&str, T)]) -> String {
 
 /// Applies one `--set key=value` to the document. The value is TOML (`0.5`, `"sgd"`,
 /// `[0.1, 0.0]`, `{ law = "gaussian" }`) or else a bare string (`sgd`). Integer segments
-/// index arrays; missing tables on the way are created.
+/// index arrays; missing tables on the way are created. A set into `init.norm2` is
+/// mirrored by [`mirror_gram`].
 fn apply_override(root: &mut Table, arg: &str) -> Result<()> {
     let fail = |reason: String| ConfigError::Override {
         arg: arg.to_string(),
@@ -902,6 +1196,12 @@ fn apply_override(root: &mut Table, arg: &str) -> Result<()> {
                     })
                 })?
             }
+            // A key that may hold an array holds something else: `init.norm2` a number.
+            other if ARRAYS.contains(&schema_path(&at).as_str()) => {
+                return Err(fail(format!(
+                    "{at} = {other} is not an array; set it whole, e.g. --set '{at}=[...]'"
+                )));
+            }
             other => {
                 return Err(fail(format!(
                     "{at} = {other} is neither a table nor an array"
@@ -910,7 +1210,41 @@ fn apply_override(root: &mut Table, arg: &str) -> Result<()> {
         };
     }
     *node = value;
+    mirror_gram(root, &segments);
     Ok(())
+}
+
+/// After a `--set` into `init.norm2`, keeps the matrix symmetric: setting entry `(k, l)`
+/// sets `(l, k)` to the same value, and setting row `k` sets column `k` to it. Mirrors
+/// only into entries that the matrix has; a row of the wrong length is left for
+/// validation to report.
+fn mirror_gram(root: &mut Table, segments: &[&str]) {
+    let ["init", "norm2", indices @ ..] = segments else {
+        return;
+    };
+    let Some(Value::Array(gram)) = root.get_mut("init").and_then(|init| init.get_mut("norm2"))
+    else {
+        return;
+    };
+    let indices: Option<Vec<usize>> = indices.iter().map(|s| s.parse().ok()).collect();
+    let entry = |k: usize, l: usize| gram.get(k).and_then(|row| row.get(l)).cloned();
+    // `(k, l, value)`: what was set at `(k, l)`, to be written at `(l, k)`.
+    let set: Vec<(usize, usize, Value)> = match indices.as_deref() {
+        Some(&[k, l]) if k != l => entry(k, l).map(|value| (k, l, value)).into_iter().collect(),
+        Some(&[k]) if gram.get(k).and_then(Value::as_array).map(Vec::len) == Some(gram.len()) => (0
+            ..gram.len())
+            .filter(|&l| l != k)
+            .filter_map(|l| Some((k, l, entry(k, l)?)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (k, l, value) in set {
+        if let Some(Value::Array(row)) = gram.get_mut(l)
+            && let Some(mirror) = row.get_mut(k)
+        {
+            *mirror = value;
+        }
+    }
 }
 
 /// The segments of a dotted key (`model.hidden.1.scale`), as `--set` and `--unset` take it.
@@ -986,4 +1320,87 @@ fn apply_unset(root: &mut Table, arg: &str) -> Result<()> {
         _ => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{significant, symmetric_eigenvalues};
+    use std::f64::consts::PI;
+
+    fn sorted(mut xs: Vec<f64>) -> Vec<f64> {
+        xs.sort_by(f64::total_cmp);
+        xs
+    }
+
+    /// `tridiag(b, a, b)` of size `n` has the eigenvalues `a + 2b cos(iπ/(n+1))`.
+    #[test]
+    fn jacobi_gives_the_eigenvalues_of_tridiagonal_toeplitz_matrices() {
+        for n in 1..=8_usize {
+            let (a, b) = (0.7, -1.3);
+            let matrix = (0..n * n)
+                .map(|i| match (i / n).abs_diff(i % n) {
+                    0 => a,
+                    1 => b,
+                    _ => 0.0,
+                })
+                .collect();
+            let expected = sorted(
+                (1..=n)
+                    .map(|i| a + 2.0 * b * (i as f64 * PI / (n + 1) as f64).cos())
+                    .collect(),
+            );
+            for (x, y) in sorted(symmetric_eigenvalues(matrix, n))
+                .iter()
+                .zip(&expected)
+            {
+                assert!((x - y).abs() < 1e-14, "n = {n}: {x} against {y}");
+            }
+        }
+    }
+
+    /// `O D Oᵀ` for `O` a product of rotations by angles of every pair of axes has the
+    /// eigenvalues of `D`, clustered and of both signs here.
+    #[test]
+    fn jacobi_gives_the_eigenvalues_of_a_rotated_diagonal_matrix() {
+        let n = 8;
+        let diagonal = [3.0, -2.0, 1e-9, 0.0, 1.0, 1.0 + 1e-12, -1e-9, 0.5];
+        let mut o: Vec<f64> = (0..n * n)
+            .map(|i| if i / n == i % n { 1.0 } else { 0.0 })
+            .collect();
+        for p in 0..n {
+            for q in p + 1..n {
+                let angle = 0.3 + 0.17 * (p * n + q) as f64;
+                let (s, c) = angle.sin_cos();
+                for r in 0..n {
+                    let (x, y) = (o[r * n + p], o[r * n + q]);
+                    o[r * n + p] = c * x - s * y;
+                    o[r * n + q] = s * x + c * y;
+                }
+            }
+        }
+        let matrix = (0..n * n)
+            .map(|i| {
+                let (r, c) = (i / n, i % n);
+                (0..n)
+                    .map(|k| o[r * n + k] * diagonal[k] * o[c * n + k])
+                    .sum()
+            })
+            .collect();
+        let expected = sorted(diagonal.to_vec());
+        for (x, y) in sorted(symmetric_eigenvalues(matrix, n))
+            .iter()
+            .zip(&expected)
+        {
+            assert!((x - y).abs() < 1e-14, "{x} against {y}");
+        }
+    }
+
+    #[test]
+    fn messages_round_to_six_significant_digits() {
+        assert_eq!(significant(-0.019230199429886796), -0.0192302);
+        assert_eq!(significant(1.2345678e-9), 1.23457e-9);
+        assert_eq!(significant(-272.79220613), -272.792);
+        assert_eq!(significant(0.0), 0.0);
+        assert_eq!(significant(1e-320), 1e-320);
+    }
 }

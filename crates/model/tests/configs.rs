@@ -1,13 +1,16 @@
 //! Config parsing, driven by the files under `data/configs`: every `good/*.toml` must load,
 //! every `bad/*.toml` must fail with the message stated on its first line
-//! (`# error: <part of the message>`). Edits (`--unset`, `--set`), the resolved document and
-//! `set_output` are tested here directly.
+//! (`# error: <part of the message>`). Edits (`--unset`, `--set`, also into the matrices of a
+//! layer), the resolved document, the layer's defaults and its positive semi-definiteness
+//! check (against closed-form eigenvalues) and `set_output` are tested here directly.
 
+use std::f64::consts::PI;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use mfcl_model::{
-    Activation, Config, ConfigError, FeatureLaw, HiddenShape, Regularizer, SolverKind,
+    Activation, Config, ConfigError, FeatureLaw, HiddenShape, OrderParameters, Regularizer,
+    SolverKind,
 };
 use toml::{Table, Value};
 
@@ -175,8 +178,8 @@ fn an_empty_model_table_takes_every_default() {
         (1.0, Regularizer::None)
     );
     assert_eq!(
-        (config.init.overlaps.clone(), config.init.norm2),
-        (vec![0.1], 1.0)
+        (config.init.overlaps.clone(), config.init.norm2.clone()),
+        (vec![0.1], vec![1.0])
     );
     let run = &config.run;
     assert_eq!(run.solver, SolverKind::Particles);
@@ -405,7 +408,7 @@ fn unsets_remove_tables_and_array_elements() {
     let config = edited(&text, &["init"], &[]);
     assert_eq!(
         (config.init.overlaps, config.init.norm2),
-        (vec![0.1; 2], 1.0)
+        (vec![0.1; 2], vec![1.0])
     );
     let message = Config::parse_edited(&text, &["init.overlaps.0"], &[])
         .unwrap_err()
@@ -680,6 +683,8 @@ fn no_input_panics() {
         "format_version",
         "model",
         "model.features",
+        "model.neurons",
+        "model.decorrelation",
         "model.feature_law",
         "model.activation",
         "model.negatives",
@@ -698,7 +703,11 @@ fn no_input_panics() {
         "train.strength",
         "init",
         "init.overlaps",
+        "init.overlaps.0",
+        "init.overlaps.1.1",
         "init.norm2",
+        "init.norm2.0",
+        "init.norm2.1.0",
         "run",
         "run.particles",
         "run.dt",
@@ -733,12 +742,24 @@ fn no_input_panics() {
         "{a = 1}",
         "1979-05-27T07:32:00Z",
         "[{law = \"atoms\", atoms = [1e200, -1e200], weights = [1e-300, 1]}]",
+        "[[1, 2], [3]]",
+        "[[1e308, -1e308], [-1e308, 1e308]]",
+        "[[1e-300, 1e300], [1e300, 1e-300]]",
+        "[[nan, 0], [0, 1]]",
+        "[[0.5, 0.5], [0.5, 0.5]]",
     ];
     let quickstart = read(&Path::new(CONFIGS).join("quickstart.toml"));
-    for key in keys {
-        for value in values {
-            let arg = format!("{key}={value}");
-            let _ = Config::parse_with(&quickstart, &[arg.as_str()]);
+    let layer = layer_text();
+    // The layer with a matrix `init.norm2`, so that its entries can be set.
+    let layer_matrix = Config::parse_with(&layer, &["init.norm2=[[1.0, 0.0], [0.0, 1.0]]"])
+        .unwrap()
+        .source;
+    for document in [&quickstart, &layer, &layer_matrix] {
+        for key in keys {
+            for value in values {
+                let arg = format!("{key}={value}");
+                let _ = Config::parse_with(document, &[arg.as_str()]);
+            }
         }
     }
     for end in (0..=quickstart.len()).filter(|&end| quickstart.is_char_boundary(end)) {
@@ -751,9 +772,398 @@ fn no_input_panics() {
         "model.hidden.99",
         "model.hidden.-1",
         "init.overlaps.x",
+        "init.norm2.0.0",
+        "init.norm2.9",
     ]);
     for key in unsets {
         let _ = Config::parse_edited(&quickstart, &[key], &[]);
         let _ = Config::parse_edited("[model]", &[key], &[]);
     }
+}
+
+fn layer_text() -> String {
+    read(&Path::new(CONFIGS).join("layer.toml"))
+}
+
+/// `p × K` overlaps and the `K × K` Gram matrix of a config, as row lists.
+fn init_rows(config: &Config) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let k = config.init.neurons;
+    let rows = |xs: &[f64]| xs.chunks(k).map(<[f64]>::to_vec).collect();
+    (rows(&config.init.overlaps), rows(&config.init.norm2))
+}
+
+#[test]
+fn the_layer_config_is_the_sgd_check_of_model_section_7() {
+    let config = load(&layer_text(), "layer.toml");
+    let problem = &config.problem;
+    assert_eq!((problem.neurons, problem.decorrelation), (2, 1.0));
+    assert_eq!(problem.features(), 2);
+    assert_eq!(problem.hidden[0].shape, HiddenShape::Rademacher);
+    assert_eq!(problem.hidden[1].shape, HiddenShape::Sparse(0.6));
+    assert!(problem.hidden.iter().all(|law| law.scale == 2.0));
+    assert_eq!(problem.regularizer, Regularizer::L2(0.5));
+    assert_eq!(
+        (
+            problem.noise.base,
+            problem.noise.augment,
+            problem.noise.correlation
+        ),
+        (1.0, 0.5, 0.0)
+    );
+    assert_eq!(
+        init_rows(&config),
+        (
+            vec![vec![0.3, 0.05], vec![0.05, 0.3]],
+            vec![vec![1.0, 0.0], vec![0.0, 1.0]]
+        )
+    );
+    assert_eq!(config.init.overlap(0, 1), 0.05);
+    assert_eq!(
+        (config.run.solver, config.run.dimension, config.run.t_end),
+        (SolverKind::Sgd, 20_000, 4.0)
+    );
+    // The state of the worked example, with the --set arguments of the file's comment.
+    let example = edited(
+        &layer_text(),
+        &[],
+        &[
+            "init.overlaps=[[0.3, 0.1], [0.05, 0.2]]",
+            "init.norm2=[[1.1, 0.2], [0.2, 0.9]]",
+        ],
+    );
+    assert_eq!(
+        init_rows(&example),
+        (
+            vec![vec![0.3, 0.1], vec![0.05, 0.2]],
+            vec![vec![1.1, 0.2], vec![0.2, 0.9]]
+        )
+    );
+}
+
+#[test]
+fn a_single_neuron_takes_the_layer_defaults_and_any_decorrelation() {
+    let config = Config::parse("[model]").unwrap();
+    assert_eq!(
+        (config.problem.neurons, config.problem.decorrelation),
+        (1, 1.0)
+    );
+    assert_eq!(config.init.neurons, 1);
+    let config = load("[model]\ndecorrelation = 0", "beta = 0");
+    assert_eq!(
+        (config.problem.neurons, config.problem.decorrelation),
+        (1, 0.0)
+    );
+    // R(0) as a 1 × 1 matrix is the number.
+    let matrix = load(
+        "[model]\n[init]\noverlaps = [0.6]\nnorm2 = [[0.36]]",
+        "[[r]]",
+    );
+    assert_eq!(matrix.init, OrderParameters::single(vec![0.6], 0.36));
+}
+
+/// The default `init.overlaps` of a layer: neuron `k` at `0.1 / (1 + ⌊k/p⌋)` with feature
+/// `k mod p`, 0.01 with the others, `R(0) = I`; valid for every `p` and `K`, and no two
+/// neurons alike up to sign (a start that the ODE's neuron symmetries would keep alike).
+#[test]
+fn a_layer_by_default_starts_every_neuron_differently() {
+    for p in 1..=8 {
+        for k in 2..=8 {
+            let config = Config::parse(&format!("[model]\nfeatures = {p}\nneurons = {k}"))
+                .unwrap_or_else(|e| panic!("p = {p}, K = {k}: {e}"));
+            let init = &config.init;
+            for j in 0..p {
+                for neuron in 0..k {
+                    let expected = if j == neuron % p {
+                        0.1 / (1 + neuron / p) as f64
+                    } else {
+                        0.01
+                    };
+                    assert_eq!(init.overlap(j, neuron), expected, "p = {p}, K = {k}");
+                }
+            }
+            for a in 0..k {
+                for b in 0..k {
+                    assert_eq!(init.gram(a, b), if a == b { 1.0 } else { 0.0 });
+                }
+                for b in a + 1..k {
+                    let column = |n: usize| (0..p).map(move |j| init.overlap(j, n));
+                    let same = column(a).zip(column(b)).all(|(x, y)| x == y);
+                    let opposite = column(a).zip(column(b)).all(|(x, y)| x == -y);
+                    assert!(!same && !opposite, "p = {p}, K = {k}: neurons {a}, {b}");
+                }
+            }
+        }
+    }
+}
+
+/// `R(0) = tridiag(b, 1, b)` and `Q(0) = 0`: the eigenvalues of `R(0) − Q(0)ᵀQ(0)` are
+/// `1 + 2b cos(iπ/(K+1))`, `i = 1..K`. The config is accepted exactly when the smallest is
+/// `≥ 0`, and otherwise the message gives it to 6 significant digits (within half a unit
+/// of the sixth).
+#[test]
+fn the_smallest_eigenvalue_reported_is_the_closed_form_one() {
+    let mut refused = 0;
+    for k in 2..=8 {
+        for b in [0.3, 0.55, 0.8, 1.5, -0.7_f64] {
+            let row = |a: usize| {
+                let entries: Vec<String> = (0..k)
+                    .map(|c| {
+                        let x = if a == c {
+                            1.0
+                        } else if a.abs_diff(c) == 1 {
+                            b
+                        } else {
+                            0.0
+                        };
+                        format!("{x:?}")
+                    })
+                    .collect();
+                format!("[{}]", entries.join(", "))
+            };
+            let matrix: Vec<String> = (0..k).map(row).collect();
+            let text = format!(
+                "[model]\nneurons = {k}\n[init]\noverlaps = [{:?}]\nnorm2 = [{}]",
+                vec![0.0; k],
+                matrix.join(", ")
+            );
+            let smallest = 1.0 + 2.0 * b.abs() * (k as f64 * PI / (k + 1) as f64).cos();
+            match Config::parse(&text) {
+                Ok(_) => assert!(smallest >= 0.0, "K = {k}, b = {b}: accepted {smallest}"),
+                Err(e) => {
+                    let message = e.to_string();
+                    let reported: f64 = message
+                        .rsplit("its smallest eigenvalue is ")
+                        .next()
+                        .and_then(|x| x.parse().ok())
+                        .unwrap_or_else(|| panic!("K = {k}, b = {b}: {message}"));
+                    assert!(
+                        (reported - smallest).abs() <= 5e-6 * smallest.abs(),
+                        "K = {k}, b = {b}: reported {reported}, closed form {smallest}"
+                    );
+                    refused += 1;
+                }
+            }
+        }
+    }
+    assert!(refused >= 15, "only {refused} refused");
+}
+
+#[test]
+fn set_reaches_the_entries_of_a_layers_matrices() {
+    let layer = layer_text();
+    let config = edited(
+        &layer,
+        &[],
+        &["init.overlaps.1=[0.0,0.3]", "init.overlaps.0.1=0.02"],
+    );
+    assert_eq!(init_rows(&config).0, vec![vec![0.3, 0.02], vec![0.0, 0.3]]);
+    let config = edited(&layer, &[], &["init.overlaps.1.0=0.5"]);
+    assert_eq!(init_rows(&config).0, vec![vec![0.3, 0.05], vec![0.5, 0.3]]);
+
+    // Entry (k, l) of R(0) sets (l, k) too; a diagonal entry only itself.
+    let matrix = "init.norm2=[[1.0, 0.0], [0.0, 1.0]]";
+    let config = edited(
+        &layer,
+        &[],
+        &[matrix, "init.norm2.0.1=0.2", "init.norm2.1.1=0.9"],
+    );
+    assert_eq!(init_rows(&config).1, vec![vec![1.0, 0.2], vec![0.2, 0.9]]);
+    assert_eq!(Config::parse(&config.source).unwrap(), config);
+    let config = edited(&layer, &[], &[matrix, "init.norm2.1.0=0.2"]);
+    assert_eq!(init_rows(&config).1, vec![vec![1.0, 0.2], vec![0.2, 1.0]]);
+    // Row k sets column k.
+    let config = edited(
+        "[model]\nneurons = 3\n[init]\nnorm2 = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]",
+        &[],
+        &["init.norm2.2=[0.1, -0.2, 0.8]"],
+    );
+    assert_eq!(
+        init_rows(&config).1,
+        vec![
+            vec![1.0, 0.0, 0.1],
+            vec![0.0, 1.0, -0.2],
+            vec![0.1, -0.2, 0.8]
+        ]
+    );
+    // The mirrored entries are in the effective document.
+    assert_eq!(Config::parse(&config.source).unwrap(), config);
+
+    // An edited matrix goes through validation like a written one.
+    let message = error(&layer, &[matrix, "init.norm2.0.1=2"]);
+    assert!(
+        message.contains(
+            "init.norm2 = [[1.0, 2], [2, 1.0]]: expected a matrix with R(0) − Q(0)ᵀQ(0) \
+             positive semi-definite"
+        ),
+        "{message}"
+    );
+    // A row of the wrong length is mirrored nowhere and reported as that row.
+    let message = error(&layer, &[matrix, "init.norm2.1=[0.2]"]);
+    assert!(
+        message.contains("init.norm2.1 = [0.2]: expected a list of 2 numbers, one per neuron"),
+        "{message}"
+    );
+    let message = error(&layer, &["init.overlaps.1=[0.0]"]);
+    assert!(
+        message.contains("init.overlaps.1 = [0.0]: expected a list of 2 numbers, one per neuron"),
+        "{message}"
+    );
+}
+
+#[test]
+fn set_into_a_layers_matrices_names_the_bad_index() {
+    let layer = layer_text();
+    let matrix = "init.norm2=[[1.0, 0.0], [0.0, 1.0]]";
+    let cases: &[(&[&str], &str)] = &[
+        // layer.toml writes R(0) as the number 1.0.
+        (
+            &["init.norm2.0.1=0.2"],
+            "init.norm2 = 1.0 is not an array; set it whole, e.g. --set 'init.norm2=[...]'",
+        ),
+        (
+            &[matrix, "init.norm2.2.0=0.1"],
+            "index 2 is out of range: init.norm2 has length 2",
+        ),
+        (
+            &[matrix, "init.norm2.0.2=0.1"],
+            "index 2 is out of range: init.norm2.0 has length 2",
+        ),
+        (
+            &[matrix, "init.norm2.one.0=0.1"],
+            "init.norm2 is an array: expected an index, not \"one\"",
+        ),
+        (
+            &["init.overlaps.2=[0.0, 0.1]"],
+            "index 2 is out of range: init.overlaps has length 2",
+        ),
+        (
+            &["init.overlaps.0.5=0.1"],
+            "index 5 is out of range: init.overlaps.0 has length 2",
+        ),
+        (
+            &["init.overlaps.0.1.0=0.1"],
+            "init.overlaps.0.1 = 0.05 is neither a table nor an array",
+        ),
+    ];
+    for (sets, expected) in cases {
+        let result = Config::parse_with(&layer, sets);
+        let message = result.clone().unwrap_err().to_string();
+        assert!(message.contains(expected), "--set {sets:?}: got {message}");
+        assert!(
+            matches!(result, Err(ConfigError::Override { .. })),
+            "{sets:?}"
+        );
+    }
+    // A matrix that the document does not give has no entries to edit yet.
+    let message = error("[model]\nneurons = 2", &["init.norm2.0.1=0.2"]);
+    assert!(
+        message.contains("index 0 is out of range: init.norm2 is empty or not in the config"),
+        "{message}"
+    );
+}
+
+#[test]
+fn unset_reaches_the_rows_of_a_layers_matrices() {
+    let layer = layer_text();
+    // Known keys: a row removed leaves a matrix of the wrong shape, which validation names.
+    let message = Config::parse_edited(&layer, &["init.overlaps.1"], &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("init.overlaps = [[0.3, 0.05]]: expected a list of 2 rows"),
+        "{message}"
+    );
+    // R(0) is a number here: nothing to remove.
+    let config = Config::parse(&layer).unwrap();
+    assert_eq!(
+        edited(&layer, &["init.norm2.1", "init.norm2.0.1"], &[]),
+        config
+    );
+    let defaults = edited(&layer, &["init"], &[]);
+    assert_eq!(
+        init_rows(&defaults),
+        (
+            vec![vec![0.1, 0.01], vec![0.01, 0.1]],
+            vec![vec![1.0, 0.0], vec![0.0, 1.0]]
+        )
+    );
+}
+
+#[test]
+fn resolved_writes_a_layer_as_nested_lists() {
+    let config = load(&layer_text(), "layer.toml");
+    let resolved = config.resolved();
+    for text in [
+        "[model]\nfeatures = 2\nneurons = 2\ndecorrelation = 1.0\nfeature_law = \"rademacher\"\n",
+        "[init]\noverlaps = [[0.3, 0.05], [0.05, 0.3]]\nnorm2 = [[1.0, 0.0], [0.0, 1.0]]\n",
+    ] {
+        assert!(resolved.contains(text), "{text:?} in\n{resolved}");
+    }
+    // A single neuron with a decorrelation strength keeps it, though it has no effect.
+    let single = load("[model]\ndecorrelation = 0.3", "beta");
+    let resolved = single.resolved();
+    assert!(
+        resolved.contains("features = 1\nneurons = 1\ndecorrelation = 0.3\n"),
+        "{resolved}"
+    );
+    assert!(
+        resolved.contains("overlaps = [0.1]\nnorm2 = 1.0\n"),
+        "{resolved}"
+    );
+}
+
+/// A single neuron resolves byte for byte as before layers existed: run files store this
+/// text.
+#[test]
+fn resolved_single_neuron_documents_are_unchanged() {
+    let expected = r#"format_version = 1
+
+[model]
+features = 1
+feature_law = "rademacher"
+activation = "tanh"
+negatives = 0
+
+[[model.hidden]]
+law = "rademacher"
+scale = 2.0
+
+[model.noise]
+base = 1.0
+augment = 0.5
+correlation = 0.0
+
+[train]
+learning_rate = 1.0
+regularizer = "l2"
+strength = 0.5
+
+[init]
+overlaps = [0.1]
+norm2 = 1.0
+
+[run]
+solver = "particles"
+particles = 1000000
+dimension = 10000
+t_end = 10.0
+dt = 0.01
+seed = 1
+record_every = 0.1
+snapshot_every = 1.0
+checkpoint_every = 1.0
+output = "runs/quickstart.h5"
+"#;
+    assert_eq!(Config::quickstart().resolved(), expected);
+    // Nor does naming the single neuron, or writing R(0) as a 1 × 1 matrix, change it.
+    let named = edited(
+        &quickstart_text(),
+        &[],
+        &[
+            "model.neurons=1",
+            "model.decorrelation=1.0",
+            "init.norm2=[[1.0]]",
+        ],
+    );
+    assert_eq!(named.resolved(), expected);
 }
