@@ -193,12 +193,12 @@ fn resume_refuses_foreign_or_missing_checkpoints() {
         file.new_attr::<u32>()
             .create("format_version")
             .unwrap()
-            .write_scalar(&2u32)
+            .write_scalar(&3u32)
             .unwrap();
     }
     let (code, err) = status_and_stderr(&mut resume());
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("format version 2"), "{err}");
+    assert!(err.contains("format version 3"), "{err}");
 
     // Without a checkpoint the run starts over from the config in its run file; without
     // either, there is nothing to resume.
