@@ -101,7 +101,7 @@ fn title(path: &Path, run: &Run, no_ode: Option<String>) -> String {
 #[cfg(test)]
 mod tests {
     use mfcl_checkpoint::{Header, RunContents};
-    use mfcl_model::{Config, Trajectory};
+    use mfcl_model::{Config, OrderParameters, Trajectory};
 
     use super::*;
 
@@ -112,13 +112,14 @@ mod tests {
         let mut trajectory = Trajectory::default();
         let mut t = 0.0;
         while t < t_end + 1e-9 {
-            trajectory.push(t, &[0.1], 1.0);
+            trajectory.push(t, &OrderParameters::single(vec![0.1], 1.0));
             t += 0.1;
         }
         Run {
             path: "runs/qs.h5".into(),
             contents: RunContents {
-                header: Header::new(text, "particles", 1),
+                header: Header::new(text, "particles", 1, 1),
+                format_version: mfcl_checkpoint::FORMAT_VERSION,
                 trajectory,
                 snapshots: Vec::new(),
                 diverged: None,

@@ -119,7 +119,12 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     config
         .set_output(&path.to_string_lossy())
         .map_err(Failure::input)?;
-    let header = Header::new(&config.source, config.run.solver.name(), config.run.seed);
+    let header = Header::new(
+        &config.source,
+        config.run.solver.name(),
+        config.run.seed,
+        config.problem.neurons,
+    );
     let job = Job {
         config,
         path,
