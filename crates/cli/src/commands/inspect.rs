@@ -89,6 +89,7 @@ impl Description<'_> {
             "t_reached": self.t_reached(),
             "t_end": settings.t_end,
             "neurons": self.run.config.problem.neurons,
+            "format_version": self.run.contents.format_version,
             "samples": self.run.contents.trajectory.len(),
             "snapshots": {"count": self.run.contents.snapshots.len(), "t": self.snapshot_times()},
             "checkpoint": checkpoint,
@@ -119,6 +120,15 @@ impl Description<'_> {
             },
         );
         line("seed", header.seed.to_string());
+        let format = self.run.contents.format_version;
+        line(
+            "file format",
+            if format < mfcl_checkpoint::FORMAT_VERSION {
+                format!("version {format} (an earlier mfcl's; `mfcl resume` upgrades it)")
+            } else {
+                format!("version {format}")
+            },
+        );
         line(
             "created",
             format!("{} by mfcl {}", header.created, header.program_version),
