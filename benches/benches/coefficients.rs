@@ -1,28 +1,88 @@
-//! One coefficient evaluation (`g_j`, `g_0`, `v`) against a reference kernel: the same
-//! number of `tanh` evaluations, each followed by the six multiply-adds that the cheapest
-//! possible quadrature would need. The ratio of the two is the figure to watch: it is
-//! what the quadrature costs beyond its unavoidable transcendental work. Likewise one ODE
-//! trajectory against the right-hand sides it evaluates.
+//! One coefficient evaluation against a reference kernel: the same number of `tanh`
+//! evaluations, each followed by the six multiply-adds that the cheapest possible quadrature
+//! would need. The ratio of the two is the figure to watch: it is what the quadrature costs
+//! beyond its unavoidable transcendental work. This for the single neuron (`g_j`, `g_0`, `v`
+//! at the quickstart), for a layer (`g`, `G_0`, `V` at MODEL.md §7's worked example,
+//! `K = 2`, `p = 2`), and for layers of `K = 1 … 4` neurons to show how the cost grows.
+//! Likewise one ODE trajectory against the right-hand sides it evaluates.
 
 use std::hint::black_box;
 
 use std::cell::Cell;
+use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mfcl_comparator::{Dopri5, ReducedOde, Tolerance};
-use mfcl_model::Config;
+use mfcl_model::{Config, OrderParameters, Problem};
 
 fn coefficient_evaluation(c: &mut Criterion) {
     let problem = Config::quickstart().problem;
-    let (overlaps, norm2) = ([0.3], 1.2);
-    let points = problem.quadrature_evaluations(&overlaps, norm2);
+    let state = OrderParameters::single(vec![0.3], 1.2);
+    let points = problem.quadrature_evaluations(&state);
     let mut group = c.benchmark_group("coefficients");
     group.bench_function("quickstart", |b| {
-        b.iter(|| problem.coefficients(black_box(&overlaps), black_box(norm2)))
+        b.iter(|| problem.coefficients(black_box(&state)))
     });
     group.bench_function(format!("reference_tanh_x{points}"), |b| {
         b.iter(|| reference_kernel(black_box(points)))
     });
+    group.finish();
+}
+
+/// MODEL.md §7's worked example (`data/configs/layer.toml`: two features, `β = 1`) as a
+/// layer of `neurons` neurons.
+fn layer_problem(neurons: usize) -> Problem {
+    let mut problem = Config::parse(include_str!("../../data/configs/layer.toml"))
+        .expect("the worked example's config is valid (tested)")
+        .problem;
+    problem.neurons = neurons;
+    problem
+}
+
+/// The worked example (`K = 2`, `p = 2`, `Q = [[0.3, 0.1], [0.05, 0.2]]`,
+/// `R = [[1.1, 0.2], [0.2, 0.9]]`): target 20 ms.
+fn layer_evaluation(c: &mut Criterion) {
+    let problem = layer_problem(2);
+    let state = OrderParameters {
+        neurons: 2,
+        overlaps: vec![0.3, 0.1, 0.05, 0.2],
+        norm2: vec![1.1, 0.2, 0.2, 0.9],
+    };
+    let points = problem.quadrature_evaluations(&state);
+    let mut group = c.benchmark_group("layer");
+    group.sample_size(20);
+    group.bench_function("worked_example", |b| {
+        b.iter(|| problem.coefficients(black_box(&state)))
+    });
+    group.bench_function(format!("reference_tanh_x{points}"), |b| {
+        b.iter(|| reference_kernel(black_box(points)))
+    });
+    group.finish();
+}
+
+/// `K = 1 … 4` on the worked example's two features, at a moderate state (`Q_jk` from 0.1
+/// to 0.45, `R = 0.9 I + 0.1`), each with its activation evaluations in its name: `K = 1`
+/// is the single-neuron reduction, `K ≥ 2` the layer's expansion, as `Problem::coefficients`
+/// chooses. The larger `K` take seconds per evaluation, so few samples.
+fn layer_growth(c: &mut Criterion) {
+    let mut group = c.benchmark_group("layer_growth");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(10));
+    for k in 1..=4 {
+        let problem = layer_problem(k);
+        let state = OrderParameters {
+            neurons: k,
+            overlaps: (0..2 * k).map(|i| 0.1 + 0.05 * i as f64).collect(),
+            norm2: (0..k * k)
+                .map(|i| if i / k == i % k { 1.0 } else { 0.1 })
+                .collect(),
+        };
+        let points = problem.quadrature_evaluations(&state);
+        group.bench_function(format!("K{k}_x{points}"), |b| {
+            b.iter(|| problem.coefficients(black_box(&state)))
+        });
+    }
     group.finish();
 }
 
@@ -81,7 +141,7 @@ fn rhs_evaluations(ode: &ReducedOde, config: &Config) -> usize {
         count.set(count.get() + 1);
         ode.rhs(s, d)
     };
-    let y = vec![config.init.overlaps[0], config.init.norm2];
+    let y = config.init.coordinates();
     let mut stepper = Dopri5::new(rhs, 0.0, y, 0.01, Tolerance::default());
     for k in 1..=100 {
         let target = k as f64 * 0.1;
@@ -92,5 +152,11 @@ fn rhs_evaluations(ode: &ReducedOde, config: &Config) -> usize {
     count.get()
 }
 
-criterion_group!(benches, coefficient_evaluation, ode_trajectory);
+criterion_group!(
+    benches,
+    coefficient_evaluation,
+    layer_evaluation,
+    layer_growth,
+    ode_trajectory
+);
 criterion_main!(benches);

@@ -112,13 +112,20 @@ impl Problem {
         self.with_moments(&zeros, norm2, options, |m| m.curvature(self))
     }
 
-    /// How many points the activation is evaluated at for one single-neuron
-    /// [`Problem::coefficients`] call: the cost model of the quadrature, used by the
-    /// benchmarks' reference kernel.
-    pub fn quadrature_evaluations(&self, overlaps: &[f64], norm2: f64) -> usize {
-        self.with_moments(overlaps, norm2, QuadratureOptions::default(), |m| {
-            m.evaluations
-        })
+    /// How many points the activation is evaluated at for one [`Problem::coefficients`] call
+    /// at `state` (by the same path: the single-neuron reduction or the layer's expansion):
+    /// the cost model of the quadrature, used by the benchmarks' reference kernel.
+    pub fn quadrature_evaluations(&self, state: &OrderParameters) -> usize {
+        if state.neurons == 1 {
+            self.with_moments(
+                &state.overlaps,
+                state.norm2[0],
+                QuadratureOptions::default(),
+                |m| m.evaluations,
+            )
+        } else {
+            self.layer_quadrature_evaluations(state)
+        }
     }
 
     /// Derivatives of the coefficients in each coordinate of the ODE's state

@@ -32,6 +32,7 @@
 //! common to all hidden nodes (see [`Side::conditioned`]). That is `N²` smoothings in all
 //! instead of `N³` evaluations per hidden node.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use crate::law::HiddenQuadrature;
@@ -47,6 +48,22 @@ impl Problem {
         state: &OrderParameters,
         options: QuadratureOptions,
     ) -> Coefficients {
+        self.layer_coefficients_counted(state, options).0
+    }
+
+    /// How many points the activation is evaluated at for one [`Problem::layer_coefficients`]
+    /// call (default options): its cost model, for the benchmarks' reference kernel.
+    pub(crate) fn layer_quadrature_evaluations(&self, state: &OrderParameters) -> usize {
+        self.layer_coefficients_counted(state, QuadratureOptions::default())
+            .1
+    }
+
+    /// [`Problem::layer_coefficients`] and the number of activation evaluations it took.
+    fn layer_coefficients_counted(
+        &self,
+        state: &OrderParameters,
+        options: QuadratureOptions,
+    ) -> (Coefficients, usize) {
         let decorrelation = self.decorrelation;
         let k = state.neurons;
         let p = self.features();
@@ -63,6 +80,7 @@ impl Problem {
             state,
             hidden: &hidden,
             resolution: options.resolution,
+            evaluations: Cell::new(0),
         };
         let (variance, shared) = (self.noise.view_variance(), self.noise.pair_covariance());
         let views = (shared > 0.0 && shared < variance).then_some(Views {
@@ -92,11 +110,12 @@ impl Problem {
             }
             out
         };
-        Coefficients {
+        let coefficients = Coefficients {
             drive: plan.drive.iter().map(|t| value(t)).collect(),
             self_term: symmetric(&plan.self_term),
             noise: symmetric(&plan.noise),
-        }
+        };
+        (coefficients, context.evaluations.get())
     }
 
     /// `Σ_ν` over the views `1, 2, 3` (MODEL.md §1); the negative is independent of the pair.
@@ -441,6 +460,7 @@ impl Side {
                     out[i] += node.weight * factor * values[slot];
                 }
             }
+            context.count(&block);
         }
         out
     }
@@ -598,6 +618,7 @@ impl Side {
                 next = next.max(last + 1);
             }
         }
+        context.count(&inner);
         for (n, node) in context.hidden.nodes.iter().enumerate() {
             let row = &sums[n * requests.len()..][..requests.len()];
             for (&sum, &i) in row.iter().zip(requests) {
@@ -627,6 +648,16 @@ struct Context<'a> {
     state: &'a OrderParameters,
     hidden: &'a HiddenNodes,
     resolution: f64,
+    /// Activation evaluations so far, the cost model of the benchmarks.
+    evaluations: Cell<usize>,
+}
+
+impl Context<'_> {
+    /// Adds what `block` has evaluated.
+    fn count(&self, block: &Block) {
+        self.evaluations
+            .set(self.evaluations.get() + block.evaluations.get());
+    }
 }
 
 /// One combination of nodes of the hidden laws.
@@ -767,6 +798,9 @@ struct Block {
     stages: Vec<Stage>,
     /// Per monomial: its entry at the root.
     roots: Vec<usize>,
+    /// Activation evaluations so far (building the table included): counted per sum, not
+    /// per point, so that counting costs nothing measurable.
+    evaluations: Cell<usize>,
 }
 
 /// Scratch space of [`Block::integrate`]: per stage, the sums over its entries and the
@@ -879,11 +913,16 @@ impl Block {
                 context.resolution,
             ));
         }
+        let tabulated = match &stages.last().map(|s| &s.integral) {
+            Some(Integral::Table(table)) => table.evaluations,
+            _ => 0,
+        };
         Block {
             neurons: preactivations.iter().map(|p| p.neuron).collect(),
             loadings,
             stages,
             roots,
+            evaluations: Cell::new(tabulated),
         }
     }
 
@@ -901,6 +940,10 @@ impl Block {
                 .collect(),
             values: vec![0.0; self.roots.len()],
         }
+    }
+
+    fn add_evaluations(&self, n: usize) {
+        self.evaluations.set(self.evaluations.get() + n);
     }
 
     /// The expectation of every monomial given the neurons' means.
@@ -940,6 +983,7 @@ impl Block {
             Integral::Table(table) => table.interpolate(x[stage.variables[0]], here),
             Integral::Point => {
                 here.fill(0.0);
+                self.add_evaluations(stage.variables.len());
                 stage.evaluate_keys(activation, &x, values);
                 if !innermost {
                     self.stage(activation, level + 1, x, radius2, deeper, deeper_keys);
@@ -950,6 +994,7 @@ impl Block {
                 here.fill(0.0);
                 let centre = rule.len() / 2;
                 let reach = ((radius2.max(0.0).sqrt() / step).floor() as usize).min(centre);
+                self.add_evaluations((2 * reach + 1) * stage.variables.len());
                 for i in centre - reach..=centre + reach {
                     let (w, weight) = (rule.nodes[i], rule.weights[i]);
                     let mut y = x;
@@ -1138,6 +1183,8 @@ struct Table {
     /// in steps and the interval's stencil is grid points `i..i + 8`.
     coefficients: Vec<f64>,
     powers: usize,
+    /// Activation evaluations that building the table took.
+    evaluations: usize,
 }
 
 impl Table {
@@ -1186,6 +1233,7 @@ impl Table {
             step,
             coefficients,
             powers: powers.len(),
+            evaluations: points * rule.len(),
         }
     }
 

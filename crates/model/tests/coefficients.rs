@@ -9,8 +9,8 @@
 use std::f64::consts::{FRAC_1_SQRT_2, PI};
 
 use mfcl_model::{
-    Activation, Coefficients, HiddenLaw, HiddenShape, Noise, Problem, QuadratureOptions,
-    Regularizer,
+    Activation, Coefficients, HiddenLaw, HiddenShape, Noise, OrderParameters, Problem,
+    QuadratureOptions, Regularizer,
 };
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
@@ -178,7 +178,7 @@ fn flatten(c: &Coefficients) -> Vec<f64> {
     c.drive
         .iter()
         .copied()
-        .chain([c.self_term, c.noise_variance])
+        .chain([c.self_term[0], c.noise[0]])
         .collect()
 }
 
@@ -205,8 +205,17 @@ fn assert_coefficients_close(what: &str, got: &Coefficients, want: &Coefficients
     }
 }
 
+/// The single neuron's coefficients at `Q = overlaps`, `R = norm2`, through the one entry
+/// point [`Problem::coefficients`].
+fn coefficients(problem: &Problem, overlaps: &[f64], norm2: f64) -> Coefficients {
+    problem.coefficients(&OrderParameters::single(overlaps.to_vec(), norm2))
+}
+
 fn at_resolution(problem: &Problem, overlaps: &[f64], norm2: f64, resolution: f64) -> Coefficients {
-    problem.coefficients_with(overlaps, norm2, QuadratureOptions { resolution })
+    problem.coefficients_with(
+        &OrderParameters::single(overlaps.to_vec(), norm2),
+        QuadratureOptions { resolution },
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -282,19 +291,19 @@ fn worked_example_matches_the_model_document() {
             noise(1.0, 0.5, 0.0),
         )
     };
-    let c = quickstart(false).coefficients(&[0.3], 1.2);
+    let c = coefficients(&quickstart(false), &[0.3], 1.2);
     // g_1 is quoted to 8 digits, g_0 and v to 11.
     assert!(
         (c.drive[0] - 0.33492895).abs() < 1e-8,
         "g_1 = {}",
         c.drive[0]
     );
-    assert_close("g_0", c.self_term, 0.13498243087, 1e-11);
-    assert_close("v", c.noise_variance, 0.36650801591, 1e-11);
-    let with_negative = quickstart(true).coefficients(&[0.3], 1.2);
+    assert_close("g_0", c.self_term[0], 0.13498243087, 1e-11);
+    assert_close("v", c.noise[0], 0.36650801591, 1e-11);
+    let with_negative = coefficients(&quickstart(true), &[0.3], 1.2);
     assert_close(
         "v with a negative",
-        with_negative.noise_variance,
+        with_negative.noise[0],
         0.76412750249,
         1e-11,
     );
@@ -592,7 +601,7 @@ fn quadrature_agrees_with_monte_carlo() {
     ];
     for (seed, (activation, negative, case)) in cases.into_iter().enumerate() {
         let problem = case.problem(activation, negative);
-        let quadrature = flatten(&problem.coefficients(&case.overlaps, case.norm2));
+        let quadrature = flatten(&coefficients(&problem, &case.overlaps, case.norm2));
         let (mean, se) = monte_carlo(&problem, &case.overlaps, case.norm2, seed as u64 + 1);
         let names = names(case.overlaps.len());
         for k in 0..quadrature.len() {
@@ -656,8 +665,8 @@ impl Linear {
                 .zip(overlaps)
                 .map(|(s, q)| 2.0 * s * q)
                 .collect(),
-            self_term: 2.0 * r,
-            noise_variance: v,
+            self_term: vec![2.0 * r],
+            noise: vec![v],
         }
     }
 
@@ -677,8 +686,8 @@ impl Linear {
                     }
                 })
                 .collect(),
-            self_term: 0.0,
-            noise_variance: dq * (s2 * (2.0 * (1.0 + g2 / 4.0) + g2) + 2.0 * r * (1.0 + g2 / 4.0)),
+            self_term: vec![0.0],
+            noise: vec![dq * (s2 * (2.0 * (1.0 + g2 / 4.0) + g2) + 2.0 * r * (1.0 + g2 / 4.0))],
         }
     }
 
@@ -688,9 +697,11 @@ impl Linear {
         let g2 = gamma * gamma;
         Coefficients {
             drive: vec![0.0; p],
-            self_term: 0.0,
-            noise_variance: s2 * (2.0 * (1.0 + g2 / 4.0) * s2 + g2 / 2.0 * (s2 + r))
-                + 2.0 * r * (r + g2 / 4.0 * s2),
+            self_term: vec![0.0],
+            noise: vec![
+                s2 * (2.0 * (1.0 + g2 / 4.0) * s2 + g2 / 2.0 * (s2 + r))
+                    + 2.0 * r * (r + g2 / 4.0 * s2),
+            ],
         }
     }
 }
@@ -730,10 +741,10 @@ fn linear_activation_matches_closed_form() {
                 );
                 let want = Linear::new(&problem).coefficients(overlaps, norm2);
                 // 1e-12 relative to the size of v, which reaches ~70 here: beyond that is rounding.
-                let tolerance = 1e-12 * want.noise_variance.max(1.0);
+                let tolerance = 1e-12 * want.noise[0].max(1.0);
                 assert_coefficients_close(
                     &what,
-                    &problem.coefficients(overlaps, norm2),
+                    &coefficients(&problem, overlaps, norm2),
                     &want,
                     tolerance,
                 );
@@ -756,8 +767,11 @@ fn linear_coefficient_derivatives_match_closed_form() {
                     "{hidden:?} / {noise:?} / Q={overlaps:?} R={norm2} / negative={negative}"
                 );
                 let linear = Linear::new(&problem);
-                let got = problem.coefficient_derivatives(overlaps, norm2);
-                for (l, d) in got.overlaps.iter().enumerate() {
+                let state = OrderParameters::single(overlaps.to_vec(), norm2);
+                // One derivative per coordinate of the ODE: every Q_l, then R.
+                let got = problem.coefficient_derivatives(&state);
+                let (d_overlaps, d_norm2) = got.split_at(overlaps.len());
+                for (l, d) in d_overlaps.iter().enumerate() {
                     assert_coefficients_close(
                         &format!("{what}: d/dQ_{}", l + 1),
                         d,
@@ -767,7 +781,7 @@ fn linear_coefficient_derivatives_match_closed_form() {
                 }
                 assert_coefficients_close(
                     &format!("{what}: d/dR"),
-                    &got.norm2,
+                    &d_norm2[0],
                     &linear.d_norm2(hidden.len()),
                     1e-8,
                 );
@@ -823,7 +837,7 @@ fn erf_with_gaussian_hidden_laws_matches_closed_form() {
             let second: Vec<f64> = hidden.iter().map(|l| l.scale * l.scale).collect();
             let q: f64 = second.iter().zip(overlaps).map(|(s, q)| s * q * q).sum();
             let (fp_fp, fpp_f) = erf_pair_moments(q + norm2 * s2, q + norm2 * r);
-            let got = problem.coefficients(overlaps, norm2);
+            let got = coefficients(&problem, overlaps, norm2);
             for (j, (s, q)) in second.iter().zip(overlaps).enumerate() {
                 assert_close(
                     &format!("{what}: g_{}", j + 1),
@@ -834,7 +848,7 @@ fn erf_with_gaussian_hidden_laws_matches_closed_form() {
             }
             assert_close(
                 &format!("{what}: g_0"),
-                got.self_term,
+                got.self_term[0],
                 2.0 * s2 * fpp_f + 2.0 * r * fp_fp,
                 1e-9,
             );
@@ -864,13 +878,18 @@ fn negative_leaves_drift_unchanged_for_odd_activation_and_symmetric_laws() {
             let without = case.problem(activation, false);
             let with = case.problem(activation, true);
             let (a, b) = (
-                without.coefficients(&case.overlaps, case.norm2),
-                with.coefficients(&case.overlaps, case.norm2),
+                coefficients(&without, &case.overlaps, case.norm2),
+                coefficients(&with, &case.overlaps, case.norm2),
             );
             for (j, (x, y)) in a.drive.iter().zip(&b.drive).enumerate() {
                 assert_close(&format!("{what}: g_{}", j + 1), *y, *x, 1e-13);
             }
-            assert_close(&format!("{what}: g_0"), b.self_term, a.self_term, 1e-13);
+            assert_close(
+                &format!("{what}: g_0"),
+                b.self_term[0],
+                a.self_term[0],
+                1e-13,
+            );
             assert_close(
                 &format!("{what}: K"),
                 with.curvature(case.norm2),
@@ -878,10 +897,10 @@ fn negative_leaves_drift_unchanged_for_odd_activation_and_symmetric_laws() {
                 1e-13,
             );
             assert!(
-                b.noise_variance - a.noise_variance > 1e-3,
+                b.noise[0] - a.noise[0] > 1e-3,
                 "{what}: v {} vs {}",
-                b.noise_variance,
-                a.noise_variance
+                b.noise[0],
+                a.noise[0]
             );
         }
     }
@@ -927,8 +946,10 @@ fn growth_rate_depends_only_on_second_moment() {
                     );
                     let curvature = problem.curvature(norm2);
                     assert_close(&format!("{what}: K"), curvature, reference, 1e-13);
-                    let d = problem.coefficient_derivatives(&[0.0, 0.0], norm2);
-                    for (l, d_l) in d.overlaps.iter().enumerate() {
+                    let d = problem
+                        .coefficient_derivatives(&OrderParameters::single(vec![0.0, 0.0], norm2));
+                    // The first p derivatives are in Q_1, …, Q_p (the last in R).
+                    for (l, d_l) in d[..2].iter().enumerate() {
                         for (j, (&got, scale)) in d_l.drive.iter().zip(scales).enumerate() {
                             let want = if j == l {
                                 -scale * scale * curvature
@@ -961,7 +982,7 @@ fn flipping_an_overlap_flips_only_its_drive() {
         for activation in ACTIVATIONS {
             for negative in [false, true] {
                 let problem = case.problem(activation, negative);
-                let base = problem.coefficients(&case.overlaps, case.norm2);
+                let base = coefficients(&problem, &case.overlaps, case.norm2);
                 for j in 0..case.overlaps.len() {
                     let what = format!(
                         "{} / {activation:?} / negative={negative}: flip Q_{}",
@@ -974,7 +995,7 @@ fn flipping_an_overlap_flips_only_its_drive() {
                     want.drive[j] = -want.drive[j];
                     assert_coefficients_close(
                         &what,
-                        &problem.coefficients(&flipped_q, case.norm2),
+                        &coefficients(&problem, &flipped_q, case.norm2),
                         &want,
                         1e-13,
                     );

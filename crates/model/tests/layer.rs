@@ -7,7 +7,7 @@
 //! `cargo test -p mfcl-model --test layer -- --ignored --nocapture`.
 
 use mfcl_model::{
-    Activation, Config, HiddenShape, LayerCoefficients, LayerState, Problem, QuadratureOptions,
+    Activation, Coefficients, Config, HiddenShape, OrderParameters, Problem, QuadratureOptions,
 };
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
@@ -15,50 +15,26 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
 mod common;
-use common::{assert_close, law, noise, problem, skewed};
+use common::{assert_close, law, layer, noise, problem, skewed};
 
 // ---------------------------------------------------------------------------------------
 // Problems and states
 // ---------------------------------------------------------------------------------------
 
-/// MODEL.md §7's worked example (`[init]` is not needed for the coefficients).
-const WORKED_EXAMPLE: &str = r#"
-format_version = 1
-
-[model]
-features = 2
-feature_law = "rademacher"
-activation = "tanh"
-negatives = 0
-
-[[model.hidden]]
-law = "rademacher"
-scale = 2.0
-
-[[model.hidden]]
-law = "sparse:0.6"
-scale = 2.0
-
-[model.noise]
-base = 1.0
-augment = 0.5
-correlation = 0.0
-
-[train]
-learning_rate = 1.0
-regularizer = "l2"
-strength = 0.5
-"#;
-
+/// MODEL.md §7's worked example, `data/configs/layer.toml` (two neurons, `β = 1`), with or
+/// without a negative sample (its `[init]` is not needed for the coefficients).
 fn worked_problem(negatives: u32) -> Problem {
-    Config::parse_with(WORKED_EXAMPLE, &[format!("model.negatives={negatives}")])
-        .expect("the worked example parses")
-        .problem
+    Config::parse_with(
+        include_str!("../../../data/configs/layer.toml"),
+        &[format!("model.negatives={negatives}")],
+    )
+    .expect("the worked example parses")
+    .problem
 }
 
 /// `Q = [[0.3, 0.1], [0.05, 0.2]]`, `R = [[1.1, 0.2], [0.2, 0.9]]`.
-fn worked_state() -> LayerState {
-    LayerState {
+fn worked_state() -> OrderParameters {
+    OrderParameters {
         neurons: 2,
         overlaps: vec![0.3, 0.1, 0.05, 0.2],
         norm2: vec![1.1, 0.2, 0.2, 0.9],
@@ -66,22 +42,26 @@ fn worked_state() -> LayerState {
 }
 
 /// A state of `K` neurons from `Q` given by rows (features) and `R` by rows.
-fn state(overlaps: &[&[f64]], norm2: &[&[f64]]) -> LayerState {
-    LayerState {
+fn state(overlaps: &[&[f64]], norm2: &[&[f64]]) -> OrderParameters {
+    OrderParameters {
         neurons: norm2.len(),
         overlaps: overlaps.concat(),
         norm2: norm2.concat(),
     }
 }
 
-/// `K = 3` with a skewed law: no symmetry makes any entry vanish.
-fn three_neurons() -> (Problem, LayerState) {
+/// `K = 3` with a skewed law and `β = 1`: no symmetry makes any entry vanish.
+fn three_neurons() -> (Problem, OrderParameters) {
     (
-        problem(
-            Activation::Tanh,
-            true,
-            vec![law(HiddenShape::Rademacher, 1.5), law(skewed(), 1.0)],
-            noise(0.8, 0.6, 0.3),
+        layer(
+            problem(
+                Activation::Tanh,
+                true,
+                vec![law(HiddenShape::Rademacher, 1.5), law(skewed(), 1.0)],
+                noise(0.8, 0.6, 0.3),
+            ),
+            3,
+            1.0,
         ),
         state(
             &[&[0.4, -0.1, 0.2], &[0.1, 0.3, -0.25]],
@@ -90,11 +70,11 @@ fn three_neurons() -> (Problem, LayerState) {
     )
 }
 
-fn all(c: &LayerCoefficients) -> Vec<f64> {
+fn all(c: &Coefficients) -> Vec<f64> {
     [&c.drive[..], &c.self_term, &c.noise].concat()
 }
 
-fn max_difference(a: &LayerCoefficients, b: &LayerCoefficients) -> f64 {
+fn max_difference(a: &Coefficients, b: &Coefficients) -> f64 {
     all(a)
         .iter()
         .zip(all(b))
@@ -105,10 +85,11 @@ fn max_difference(a: &LayerCoefficients, b: &LayerCoefficients) -> f64 {
 // 1. The worked example
 // ---------------------------------------------------------------------------------------
 
-/// MODEL.md §7 quotes every entry to 8 decimals.
+/// MODEL.md §7 quotes every entry to 8 decimals: within half a unit of the last one, through
+/// the entry point [`Problem::coefficients`].
 #[test]
 fn worked_example_matches_the_model_document() {
-    let c = worked_problem(0).layer_coefficients(1.0, &worked_state());
+    let c = worked_problem(0).coefficients(&worked_state());
     let quoted = [
         (
             "g",
@@ -137,8 +118,9 @@ fn worked_example_matches_the_model_document() {
 // 2. K = 1 is the single-neuron learner
 // ---------------------------------------------------------------------------------------
 
-/// With one neuron the decorrelation term is empty and every coefficient is the
-/// single-neuron one of `Problem::coefficients`, whatever `β`.
+/// With one neuron the decorrelation term is empty: the general expansion
+/// (`Problem::layer_coefficients`) gives the coefficients of the single-neuron reduction that
+/// `Problem::coefficients` uses for `K = 1`, whatever `β`.
 #[test]
 fn one_neuron_equals_the_single_neuron_coefficients() {
     use HiddenShape::{Gaussian, Rademacher, Sparse, Uniform};
@@ -190,34 +172,18 @@ fn one_neuron_equals_the_single_neuron_coefficients() {
     for (label, hidden, noise, overlaps, norm2) in cases {
         for activation in [Activation::Tanh, Activation::Erf, Activation::Linear] {
             for negative in [false, true] {
-                let problem = problem(activation, negative, hidden.clone(), noise);
-                let single = problem.coefficients(&overlaps, norm2);
-                let layer = problem.layer_coefficients(
-                    0.7,
-                    &LayerState {
-                        neurons: 1,
-                        overlaps: overlaps.clone(),
-                        norm2: vec![norm2],
-                    },
-                );
+                let problem = layer(problem(activation, negative, hidden.clone(), noise), 1, 0.7);
+                let state = OrderParameters::single(overlaps.clone(), norm2);
+                let single = problem.coefficients(&state);
+                let general = problem.layer_coefficients(&state, QuadratureOptions::default());
                 let what = format!("{label} / {activation:?} / negative={negative}");
-                for (j, (l, s)) in layer.drive.iter().zip(&single.drive).enumerate() {
-                    assert_close(&format!("{what}: g_{j}"), *l, *s, 1e-10);
+                let names = (1..=overlaps.len())
+                    .map(|j| format!("g_{j}"))
+                    .chain(["g_0".into(), "v".into()]);
+                for (name, (l, s)) in names.zip(all(&general).iter().zip(all(&single))) {
+                    assert_close(&format!("{what}: {name}"), *l, s, 1e-10);
+                    worst = worst.max((l - s).abs());
                 }
-                assert_close(
-                    &format!("{what}: g_0"),
-                    layer.self_term[0],
-                    single.self_term,
-                    1e-10,
-                );
-                assert_close(
-                    &format!("{what}: v"),
-                    layer.noise[0],
-                    single.noise_variance,
-                    1e-10,
-                );
-                worst = worst.max((layer.noise[0] - single.noise_variance).abs());
-                worst = worst.max((layer.self_term[0] - single.self_term).abs());
             }
         }
     }
@@ -231,7 +197,7 @@ fn one_neuron_equals_the_single_neuron_coefficients() {
 /// Doubling the resolution (halving every spacing, including the tables') changes the
 /// coefficients by less than 1e-9: with tanh's poles, with erf, with singular `Σ_ν`, with
 /// two coinciding or almost coinciding neurons (a singular or nearly singular `R`) and with
-/// three neurons.
+/// three neurons; `β = 1` throughout.
 #[test]
 fn refinement_leaves_the_coefficients_unchanged() {
     let (three, three_state) = three_neurons();
@@ -285,9 +251,9 @@ fn refinement_leaves_the_coefficients_unchanged() {
         ("three neurons", three, three_state),
     ];
     for (label, problem, state) in cases {
-        let base = problem.layer_coefficients(1.0, &state);
-        let fine =
-            problem.layer_coefficients_with(1.0, &state, QuadratureOptions { resolution: 2.0 });
+        let problem = layer(problem, state.neurons, 1.0);
+        let base = problem.coefficients(&state);
+        let fine = problem.coefficients_with(&state, QuadratureOptions { resolution: 2.0 });
         let change = max_difference(&base, &fine);
         eprintln!("{label}: refinement changes the coefficients by {change:.1e}");
         assert!(
@@ -301,10 +267,6 @@ fn refinement_leaves_the_coefficients_unchanged() {
 // 4. Symmetries, and V positive semi-definite
 // ---------------------------------------------------------------------------------------
 
-/// The library computes the upper triangles of `G_0` and `V`. Relabelling the neurons
-/// computes the lower ones afresh, so that `G_0` and `V` must come out permuted (and in
-/// particular symmetric); for odd `f`, flipping the sign of a neuron flips its rows and
-/// columns. `V` is positive semi-definite.
 /// The four pre-activations of two neurons in both views are integrated by conditioning on
 /// the noise the views share when `0 < Σ_ν[1,2] < σ²`, by the nested sums otherwise: a
 /// correlation `ρ` a hair inside `(0, 1)` must give the nested sums' values at its ends.
@@ -320,13 +282,13 @@ fn conditioning_on_the_shared_noise_agrees_with_the_nested_sums() {
     };
     for (nested, conditioned) in [(0.0, 1e-12), (1.0, 1.0 - 1e-12)] {
         let at = |correlation| {
-            problem(
+            let problem = problem(
                 Activation::Tanh,
                 true,
                 hidden(),
                 noise(0.0, 0.8, correlation),
-            )
-            .layer_coefficients(1.0, &worked_state())
+            );
+            layer(problem, 2, 1.0).coefficients(&worked_state())
         };
         let difference = max_difference(&at(nested), &at(conditioned));
         assert!(
@@ -336,16 +298,21 @@ fn conditioning_on_the_shared_noise_agrees_with_the_nested_sums() {
     }
 }
 
+/// The library computes the upper triangles of `G_0` and `V`. Relabelling the neurons
+/// computes the lower ones afresh, so that `G_0` and `V` must come out permuted (and in
+/// particular symmetric); for odd `f`, flipping the sign of a neuron flips its rows and
+/// columns. `G_0` and `V` are symmetric and `V` is positive semi-definite.
 #[test]
 fn permuting_and_flipping_neurons_and_noise_is_positive_semi_definite() {
     let (problem, state) = three_neurons();
+    let problem = layer(problem, 3, 0.8);
     let k = state.neurons;
-    let base = problem.layer_coefficients(0.8, &state);
+    let base = problem.coefficients(&state);
     let permutation = [2, 0, 1];
     let flips = [1.0, -1.0, 1.0];
     // Neuron a of the new state is neuron permutation[a] of the old, times flips[a].
     let p = problem.features();
-    let moved = LayerState {
+    let moved = OrderParameters {
         neurons: k,
         overlaps: (0..p * k)
             .map(|i| flips[i % k] * state.overlaps[i / k * k + permutation[i % k]])
@@ -358,7 +325,7 @@ fn permuting_and_flipping_neurons_and_noise_is_positive_semi_definite() {
             })
             .collect(),
     };
-    let after = problem.layer_coefficients(0.8, &moved);
+    let after = problem.coefficients(&moved);
     for j in 0..p {
         for a in 0..k {
             let want = flips[a] * base.drive[j * k + permutation[a]];
@@ -385,9 +352,19 @@ fn permuting_and_flipping_neurons_and_noise_is_positive_semi_definite() {
     }
     for c in [
         &base,
-        &problem.layer_coefficients(0.8, &worked_state_for(&problem)),
+        &layer(problem.clone(), 2, 0.8).coefficients(&worked_state_for(&problem)),
     ] {
         let n = (c.noise.len() as f64).sqrt() as usize;
+        for a in 0..n {
+            for b in 0..a {
+                assert_eq!(
+                    c.self_term[a * n + b],
+                    c.self_term[b * n + a],
+                    "G_0 symmetric"
+                );
+                assert_eq!(c.noise[a * n + b], c.noise[b * n + a], "V symmetric");
+            }
+        }
         let eigenvalues = symmetric_eigenvalues(&c.noise, n);
         assert!(
             eigenvalues.iter().all(|&e| e >= -1e-12),
@@ -397,7 +374,7 @@ fn permuting_and_flipping_neurons_and_noise_is_positive_semi_definite() {
 }
 
 /// The worked example's `Q`, `R` padded to the problem's features (for a second `K`).
-fn worked_state_for(problem: &Problem) -> LayerState {
+fn worked_state_for(problem: &Problem) -> OrderParameters {
     let mut s = worked_state();
     s.overlaps.resize(problem.features() * 2, 0.1);
     s
@@ -440,31 +417,44 @@ fn symmetric_eigenvalues(matrix: &[f64], n: usize) -> Vec<f64> {
 /// so every negative term of `g` and `G_0` vanishes; `V` gains `E[(∂ℓ/∂h_3)²]` terms.
 #[test]
 fn negative_changes_only_the_noise_for_odd_activation_and_symmetric_laws() {
-    for activation in [Activation::Tanh, Activation::Erf] {
-        let hidden = vec![
-            law(HiddenShape::Rademacher, 2.0),
-            law(HiddenShape::Sparse(0.6), 2.0),
-        ];
-        let without = problem(activation, false, hidden.clone(), noise(1.0, 0.5, 0.2));
-        let with = problem(activation, true, hidden, noise(1.0, 0.5, 0.2));
-        let state = worked_state();
-        let (a, b) = (
-            without.layer_coefficients(1.0, &state),
-            with.layer_coefficients(1.0, &state),
-        );
-        for (x, y) in a
-            .drive
-            .iter()
-            .chain(&a.self_term)
-            .zip(b.drive.iter().chain(&b.self_term))
-        {
-            assert_close(&format!("{activation:?}: g or G_0"), *y, *x, 1e-12);
-        }
-        for (x, y) in a.noise.iter().zip(&b.noise) {
-            assert!(
-                (x - y).abs() > 1e-3,
-                "{activation:?}: V unchanged by the negative"
-            );
+    use HiddenShape::{Gaussian, Rademacher, Sparse, Uniform};
+    let (_, three) = three_neurons();
+    let cases = [
+        (
+            "worked example's laws",
+            vec![law(Rademacher, 2.0), law(Sparse(0.6), 2.0)],
+            worked_state(),
+        ),
+        (
+            "gaussian and uniform laws",
+            vec![law(Gaussian, 1.5), law(Uniform, 1.0)],
+            worked_state(),
+        ),
+        (
+            "three neurons",
+            vec![law(Rademacher, 1.5), law(Sparse(0.4), 1.0)],
+            three,
+        ),
+    ];
+    for (label, hidden, state) in cases {
+        for activation in [Activation::Tanh, Activation::Erf, Activation::Linear] {
+            let what = format!("{label} / {activation:?}");
+            let at = |negative| {
+                let problem = problem(activation, negative, hidden.clone(), noise(1.0, 0.5, 0.2));
+                layer(problem, state.neurons, 1.0).coefficients(&state)
+            };
+            let (a, b) = (at(false), at(true));
+            for (x, y) in a
+                .drive
+                .iter()
+                .chain(&a.self_term)
+                .zip(b.drive.iter().chain(&b.self_term))
+            {
+                assert_close(&format!("{what}: g or G_0"), *y, *x, 1e-12);
+            }
+            for (x, y) in a.noise.iter().zip(&b.noise) {
+                assert!((x - y).abs() > 1e-3, "{what}: V unchanged by the negative");
+            }
         }
     }
 }
@@ -480,34 +470,35 @@ fn negative_changes_only_the_noise_for_odd_activation_and_symmetric_laws() {
 fn without_decorrelation_neurons_are_independent_copies() {
     let (problem, state) = three_neurons();
     let (k, p) = (state.neurons, problem.features());
-    let layer = problem.layer_coefficients(0.0, &state);
+    let general = layer(problem.clone(), k, 0.0).coefficients(&state);
+    let one = layer(problem, 1, 0.0);
     for a in 0..k {
         let overlaps: Vec<f64> = (0..p).map(|j| state.overlaps[j * k + a]).collect();
-        let single = problem.coefficients(&overlaps, state.norm2[a * k + a]);
+        let single = one.coefficients(&OrderParameters::single(overlaps, state.gram(a, a)));
         for j in 0..p {
             assert_close(
                 &format!("g[{j}][{a}]"),
-                layer.drive[j * k + a],
+                general.drive[j * k + a],
                 single.drive[j],
                 1e-10,
             );
         }
         assert_close(
             &format!("G_0[{a}][{a}]"),
-            layer.self_term[a * k + a],
-            single.self_term,
+            general.self_term[a * k + a],
+            single.self_term[0],
             1e-10,
         );
         assert_close(
             &format!("V[{a}][{a}]"),
-            layer.noise[a * k + a],
-            single.noise_variance,
+            general.noise[a * k + a],
+            single.noise[0],
             1e-10,
         );
         for b in (0..k).filter(|&b| b != a) {
-            assert_eq!(layer.self_term[a * k + b], 0.0, "G_0[{a}][{b}]");
+            assert_eq!(general.self_term[a * k + b], 0.0, "G_0[{a}][{b}]");
             assert!(
-                layer.noise[a * k + b].abs() > 1e-3,
+                general.noise[a * k + b].abs() > 1e-3,
                 "V[{a}][{b}] should not vanish"
             );
         }
@@ -528,7 +519,8 @@ fn without_decorrelation_neurons_are_independent_copies() {
 /// ```
 #[test]
 fn linear_activation_without_decorrelation_matches_closed_form() {
-    let (mut problem, state) = three_neurons();
+    let (problem, state) = three_neurons();
+    let mut problem = layer(problem, state.neurons, 0.0);
     problem.activation = Activation::Linear;
     for negative in [false, true] {
         problem.negative = negative;
@@ -544,7 +536,7 @@ fn linear_activation_without_decorrelation_matches_closed_form() {
                 .map(|j| second[j] * state.overlaps[j * k + a] * state.overlaps[j * k + b])
                 .sum()
         };
-        let c = problem.layer_coefficients(0.0, &state);
+        let c = problem.coefficients(&state);
         for a in 0..k {
             for (j, second) in second.iter().enumerate() {
                 let want = 2.0 * second * state.overlaps[j * k + a];
@@ -590,12 +582,53 @@ fn gaussian_moment(vars: &[usize], mean: &[f64], cov: &dyn Fn(usize, usize) -> f
     total
 }
 
-/// The exact coefficients for `f(h) = h` and discrete hidden laws: the derivatives of the
-/// loss of MODEL.md §7 written out by hand, their products expanded, each monomial
-/// integrated by Wick's theorem, the hidden variables summed over every pair of atom
-/// combinations `(c, c')`.
-fn linear_exact(problem: &Problem, beta: f64, state: &LayerState) -> LayerCoefficients {
+/// How `E[Π_i h_{v_i}]` for `h ~ N(m, C)` changes when `m` and `C` move linearly along
+/// `dm`, `dC`: by Stein's lemma and Price's theorem (`∂E[P]/∂m_v = E[∂_v P]`,
+/// `∂E[P]/∂C_uv = E[∂_u ∂_v P]` for `u ≠ v`, half that for `u = v`), each factor or pair of
+/// factors in turn is differentiated away:
+/// `Σ_i dm_{v_i} E[Π_{i'≠i}] + Σ_{i<j} dC_{v_i v_j} E[Π_{i'≠i,j}]`.
+fn gaussian_moment_derivative(
+    vars: &[usize],
+    mean: &[f64],
+    cov: &dyn Fn(usize, usize) -> f64,
+    d_mean: &[f64],
+    d_cov: &dyn Fn(usize, usize) -> f64,
+) -> f64 {
+    let without = |drop: &[usize]| -> Vec<usize> {
+        (0..vars.len())
+            .filter(|i| !drop.contains(i))
+            .map(|i| vars[i])
+            .collect()
+    };
+    let mut total = 0.0;
+    for i in 0..vars.len() {
+        if d_mean[vars[i]] != 0.0 {
+            total += d_mean[vars[i]] * gaussian_moment(&without(&[i]), mean, cov);
+        }
+        for j in i + 1..vars.len() {
+            let dc = d_cov(vars[i], vars[j]);
+            if dc != 0.0 {
+                total += dc * gaussian_moment(&without(&[i, j]), mean, cov);
+            }
+        }
+    }
+    total
+}
+
+/// The exact coefficients for `f(h) = h` and discrete hidden laws, at `β =
+/// problem.decorrelation`: the derivatives of the loss of MODEL.md §7 written out by hand,
+/// their products expanded, each monomial integrated by Wick's theorem, the hidden
+/// variables summed over every pair of atom combinations `(c, c')`. With `along`, instead
+/// their exact derivative in the direction of `along` (`Q` and `R` moving by its overlaps
+/// and Gram matrix): the means of the pre-activations are linear in `Q` and their
+/// covariances in `R`, so [`gaussian_moment_derivative`] gives it monomial by monomial.
+fn linear_exact(
+    problem: &Problem,
+    state: &OrderParameters,
+    along: Option<&OrderParameters>,
+) -> Coefficients {
     let (k, p) = (state.neurons, problem.features());
+    let beta = problem.decorrelation;
     let g = if problem.negative { 0.5 } else { 0.0 };
     let h = |s: usize, n: usize| s * k + n;
     let sigma = {
@@ -655,27 +688,32 @@ fn linear_exact(problem: &Problem, beta: f64, state: &LayerState) -> LayerCoeffi
             .collect();
     }
     let cov = |u: usize, v: usize| sigma[u / k][v / k] * state.norm2[(u % k) * k + v % k];
-    let mut out = LayerCoefficients {
+    let d_cov = |u: usize, v: usize| {
+        along.map_or(0.0, |d| sigma[u / k][v / k] * d.norm2[(u % k) * k + v % k])
+    };
+    let mut out = Coefficients {
         drive: vec![0.0; p * k],
         self_term: vec![0.0; k * k],
         noise: vec![0.0; k * k],
     };
     for (w, c) in &combos {
         for (w3, c3) in &combos {
-            let mean: Vec<f64> = (0..3 * k)
-                .map(|v| {
-                    let hidden = if v < 2 * k { c } else { c3 };
-                    (0..p)
-                        .map(|j| hidden[j] * state.overlaps[j * k + v % k])
-                        .sum()
-                })
-                .collect();
+            let means = |overlaps: &[f64]| -> Vec<f64> {
+                (0..3 * k)
+                    .map(|v| {
+                        let hidden = if v < 2 * k { c } else { c3 };
+                        (0..p).map(|j| hidden[j] * overlaps[j * k + v % k]).sum()
+                    })
+                    .collect()
+            };
+            let mean = means(&state.overlaps);
+            let d_mean = along.map(|d| means(&d.overlaps));
+            let moment = |vars: &[usize]| match &d_mean {
+                None => gaussian_moment(vars, &mean, &cov),
+                Some(d_mean) => gaussian_moment_derivative(vars, &mean, &cov, d_mean, &d_cov),
+            };
             let e = |poly: &Poly| -> f64 {
-                w * w3
-                    * poly
-                        .iter()
-                        .map(|(x, vars)| x * gaussian_moment(vars, &mean, &cov))
-                        .sum::<f64>()
+                w * w3 * poly.iter().map(|(x, vars)| x * moment(vars)).sum::<f64>()
             };
             for n in 0..k {
                 let (pair, negative) = (
@@ -723,10 +761,14 @@ fn linear_activation_with_decorrelation_matches_exact_moments() {
     ];
     for (noise, state) in cases {
         for negative in [false, true] {
-            let problem = problem(Activation::Linear, negative, hidden.clone(), noise);
             for beta in [0.0, 0.6] {
-                let exact = linear_exact(&problem, beta, &state);
-                let got = problem.layer_coefficients(beta, &state);
+                let problem = layer(
+                    problem(Activation::Linear, negative, hidden.clone(), noise),
+                    state.neurons,
+                    beta,
+                );
+                let exact = linear_exact(&problem, &state, None);
+                let got = problem.coefficients(&state);
                 for (i, (x, y)) in all(&got).iter().zip(all(&exact)).enumerate() {
                     let what = format!(
                         "K={} negative={negative} beta={beta}: entry {i}",
@@ -737,6 +779,48 @@ fn linear_activation_with_decorrelation_matches_exact_moments() {
             }
         }
     }
+}
+
+/// `Problem::coefficient_derivatives` (fourth-order central differences of the quadrature)
+/// against the exact derivatives of the linear activation's coefficients, in every
+/// coordinate of the ODE's state (each `Q_jk`, then `R_00`, `R_01 = R_10`, `R_11`), for
+/// `K = 2` with and without decorrelation and a negative. The coefficients are polynomials
+/// of degree at most 3 in `R`, for which the differences are exact, and 6 in `Q`; what is
+/// left is mostly the quadrature's error divided by the step (1e-3): within 1e-9.
+#[test]
+fn linear_coefficient_derivatives_match_exact_derivatives() {
+    let hidden = vec![law(HiddenShape::Rademacher, 1.5), law(skewed(), 1.0)];
+    let state = state(&[&[0.4, -0.1], &[0.1, 0.3]], &[&[1.0, 0.2], &[0.2, 0.8]]);
+    let dimension = state.coordinates().len();
+    let mut worst: f64 = 0.0;
+    for negative in [false, true] {
+        for beta in [0.0, 0.6] {
+            let problem = layer(
+                problem(
+                    Activation::Linear,
+                    negative,
+                    hidden.clone(),
+                    noise(0.8, 0.6, 0.3),
+                ),
+                2,
+                beta,
+            );
+            let got = problem.coefficient_derivatives(&state);
+            assert_eq!(got.len(), dimension, "one derivative per coordinate");
+            for (i, d) in got.iter().enumerate() {
+                let mut unit = vec![0.0; dimension];
+                unit[i] = 1.0;
+                let direction = OrderParameters::from_coordinates(2, &unit);
+                let want = linear_exact(&problem, &state, Some(&direction));
+                for (e, (x, y)) in all(d).iter().zip(all(&want)).enumerate() {
+                    let what = format!("negative={negative} beta={beta}: d entry {e} / d y_{i}");
+                    assert_close(&what, *x, y, 1e-9);
+                    worst = worst.max((x - y).abs());
+                }
+            }
+        }
+    }
+    eprintln!("K = 2: largest error of the derivatives {worst:.1e}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -876,7 +960,7 @@ fn draw_hidden(rng: &mut Xoshiro256PlusPlus) -> [f64; 2] {
 }
 
 fn check_monte_carlo(samples: u64, seed: u64) {
-    let c = worked_problem(1).layer_coefficients(1.0, &worked_state());
+    let c = worked_problem(1).coefficients(&worked_state());
     let quadrature = [
         &c.drive[..],
         &[c.self_term[0], c.self_term[1], c.self_term[3]],
@@ -916,34 +1000,46 @@ fn large_monte_carlo() {
 // 8. Speed
 // ---------------------------------------------------------------------------------------
 
-/// One evaluation of the worked example, and of `K = 1 … 4` with two features, on one
-/// core: `cargo test -p mfcl-model --test layer speed -- --ignored --nocapture`.
+/// One evaluation of the worked example, and of `K = 1 … 4` with two features (`K = 1`
+/// both by the single-neuron reduction and by the general expansion), on one core:
+/// `cargo test -p mfcl-model --test layer speed -- --ignored --nocapture`. The criterion
+/// bench `cargo bench -p mfcl-benches --bench coefficients` measures the same against a
+/// reference kernel.
 #[test]
 #[ignore]
 fn speed() {
-    let time = |problem: &Problem, state: &LayerState| {
-        problem.layer_coefficients(1.0, state);
+    let time = |evaluate: &dyn Fn() -> Coefficients| {
+        evaluate();
         let start = std::time::Instant::now();
         let mut n = 0;
         while start.elapsed().as_secs_f64() < 1.0 {
-            std::hint::black_box(problem.layer_coefficients(1.0, state));
+            std::hint::black_box(evaluate());
             n += 1;
         }
         start.elapsed().as_secs_f64() / f64::from(n)
     };
     for negatives in [0, 1] {
-        let t = time(&worked_problem(negatives), &worked_state());
+        let problem = worked_problem(negatives);
+        let t = time(&|| problem.coefficients(&worked_state()));
         eprintln!("worked example, negatives = {negatives}: {:.1} ms", 1e3 * t);
     }
     for k in 1..=4 {
-        let problem = worked_problem(0);
-        let state = LayerState {
+        let problem = layer(worked_problem(0), k, 1.0);
+        let state = OrderParameters {
             neurons: k,
             overlaps: (0..2 * k).map(|i| 0.1 + 0.05 * i as f64).collect(),
             norm2: (0..k * k)
                 .map(|i| if i / k == i % k { 1.0 } else { 0.1 })
                 .collect(),
         };
-        eprintln!("K = {k}: {:.1} ms", 1e3 * time(&problem, &state));
+        eprintln!(
+            "K = {k}: {:.1} ms",
+            1e3 * time(&|| problem.coefficients(&state))
+        );
+        if k == 1 {
+            let general =
+                time(&|| problem.layer_coefficients(&state, QuadratureOptions::default()));
+            eprintln!("K = 1, general expansion: {:.1} ms", 1e3 * general);
+        }
     }
 }

@@ -26,8 +26,8 @@ pub fn noise(base: f64, augment: f64, correlation: f64) -> Noise {
     }
 }
 
-/// A problem with Rademacher features, unit learning rate and no regularizer: the
-/// coefficients do not depend on the last two.
+/// A single-neuron problem with Rademacher features, unit learning rate and no
+/// regularizer: the coefficients do not depend on the last two.
 pub fn problem(
     activation: Activation,
     negative: bool,
@@ -42,6 +42,17 @@ pub fn problem(
         noise,
         learning_rate: 1.0,
         regularizer: Regularizer::None,
+        neurons: 1,
+        decorrelation: 1.0,
+    }
+}
+
+/// `problem` as a layer of `neurons` neurons with decorrelation strength `β = decorrelation`.
+pub fn layer(problem: Problem, neurons: usize, decorrelation: f64) -> Problem {
+    Problem {
+        neurons,
+        decorrelation,
+        ..problem
     }
 }
 
