@@ -157,7 +157,11 @@ fn stopped<S: Stepper>(stepper: &S, error: ObserverError) -> SolverError {
 
 fn check<S: Stepper>(stepper: &S) -> Result<(), SolverError> {
     let order = stepper.order_parameters();
-    let finite = order.norm2.iter().chain(&order.overlaps).all(|v| v.is_finite());
+    let finite = order
+        .norm2
+        .iter()
+        .chain(&order.overlaps)
+        .all(|v| v.is_finite());
     // The largest squared norm of a neuron: R_kk bounds every |R_kl| (Cauchy–Schwarz).
     let k = order.neurons;
     let largest = (0..k)

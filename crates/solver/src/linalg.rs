@@ -217,7 +217,9 @@ mod tests {
             symmetric_eigen(&mut a, &mut u, 4);
             for r in 0..4 {
                 for c in 0..4 {
-                    let rebuilt: f64 = (0..4).map(|e| u[r * 4 + e] * a[e * 4 + e] * u[c * 4 + e]).sum();
+                    let rebuilt: f64 = (0..4)
+                        .map(|e| u[r * 4 + e] * a[e * 4 + e] * u[c * 4 + e])
+                        .sum();
                     assert!((rebuilt - matrix[r * 4 + c]).abs() < 1e-14, "{matrix:?}");
                     let gram: f64 = (0..4).map(|e| u[e * 4 + r] * u[e * 4 + c]).sum();
                     assert!((gram - if r == c { 1.0 } else { 0.0 }).abs() < 1e-14);

@@ -137,13 +137,18 @@ impl ParticleSystem {
         linalg::symmetric_eigen(eigen.as_flattened_mut(), u.as_flattened_mut(), K);
         let rate: [f64; K] = std::array::from_fn(|a| tau * eigen[a][a]);
         // ∫_0^dt e^{μ s} ds without cancellation when μ dt is small.
-        let gain = |mu: f64| if mu == 0.0 { dt } else { (mu * dt).exp_m1() / mu };
+        let gain = |mu: f64| {
+            if mu == 0.0 {
+                dt
+            } else {
+                (mu * dt).exp_m1() / mu
+            }
+        };
         let decay = rate.map(|mu| (mu * dt).exp());
         let mean_gain = rate.map(gain);
         // In the eigenbasis: x' = Uᵀ x, g'_j = Uᵀ g_j, V' = Uᵀ V U.
-        let rotate = |v: &dyn Fn(usize) -> f64, a: usize| -> f64 {
-            (0..K).map(|l| u[l][a] * v(l)).sum()
-        };
+        let rotate =
+            |v: &dyn Fn(usize) -> f64, a: usize| -> f64 { (0..K).map(|l| u[l][a] * v(l)).sum() };
         let transition = std::array::from_fn(|k| {
             std::array::from_fn(|l| (0..K).map(|a| u[k][a] * (decay[a] * u[l][a])).sum())
         });

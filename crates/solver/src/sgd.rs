@@ -92,11 +92,7 @@ impl Sgd {
     /// Continues from a saved state.
     pub fn resume(problem: &Problem, state: SgdState) -> Sgd {
         let mut sgd = Sgd::resume_without_moments(problem, state);
-        let (p, k, views) = (
-            problem.features(),
-            sgd.state.population.neurons,
-            sgd.views,
-        );
+        let (p, k, views) = (problem.features(), sgd.state.population.neurons, sgd.views);
         let width = sgd.sums.len();
         let population = &sgd.state.population;
         population
@@ -200,7 +196,9 @@ impl Sgd {
         let mut h = [[0.0; K]; 3];
         for (s, h) in h.iter_mut().enumerate().take(self.views) {
             for (k, h) in h.iter_mut().enumerate() {
-                let signal: f64 = (0..p).map(|j| c[s][j] * self.order.overlaps[j * K + k]).sum();
+                let signal: f64 = (0..p)
+                    .map(|j| c[s][j] * self.order.overlaps[j * K + k])
+                    .sum();
                 *h = signal + self.sums[noise_sums + k * self.views + s] / root_n;
             }
         }
@@ -310,7 +308,10 @@ fn layer_gradient<const K: usize>(problem: &Problem, h: &[[f64; K]; 3]) -> [[f64
                 inner += 0.5 * f[2][k];
             }
             if K > 1 {
-                let spread: f64 = (0..K).filter(|&l| l != k).map(|l| f[other][l].powi(2)).sum();
+                let spread: f64 = (0..K)
+                    .filter(|&l| l != k)
+                    .map(|l| f[other][l].powi(2))
+                    .sum();
                 inner += beta * f[s][k] * spread;
             }
             gradient[s][k] = d[s][k] * inner;
