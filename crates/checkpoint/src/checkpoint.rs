@@ -1,6 +1,10 @@
 //! Checkpoints: exactly the solver state and its random streams, the config, the trajectory
 //! so far and the number of snapshots taken (each snapshot has a file of its own). The
 //! problem definition is not stored apart from the config text it is rebuilt from.
+//!
+//! Format-1 checkpoints (one neuron: `x` (N), `previous` one vector `[g_1..g_p, g_0, v]`)
+//! are read as `K = 1`. Snapshot files carry the root attribute `format_version` since
+//! format 2; one without it is of format 1.
 
 use std::path::{Path, PathBuf};
 
@@ -11,9 +15,11 @@ use rand::SeedableRng;
 
 use crate::durable::{replace, temporary, write_temporary};
 use crate::hdf::Ctx;
-use crate::layout::{Header, TrajectoryDatasets, read_snapshots, write_snapshot};
+use crate::layout::{
+    Header, Layout, TrajectoryDatasets, VERSION_ATTRIBUTE, read_snapshots, write_snapshot,
+};
 use crate::ownership::{FileKind, claim_checkpoint, expect_kind, identify};
-use crate::{FileError, Result};
+use crate::{FORMAT_VERSION, FileError, OLDEST_FORMAT_VERSION, Result};
 
 /// The `format` attribute of checkpoints.
 pub(crate) const CHECKPOINT_FORMAT: &str = "mfcl-checkpoint";
@@ -43,6 +49,9 @@ pub enum StateRef<'a> {
 pub struct Checkpoint {
     /// The run's header (config included).
     pub header: Header,
+    /// The checkpoint's format version: [`FORMAT_VERSION`], or an older one still read
+    /// ([`OLDEST_FORMAT_VERSION`] and up). Checkpoints are always written in the current one.
+    pub format_version: u32,
     /// The solver state.
     pub state: SolverState,
     /// The trajectory up to the checkpoint's step.
@@ -129,6 +138,7 @@ pub(crate) fn write_snapshot_file(
     let ctx = Ctx::new(&path);
     write_temporary(&temporary, || {
         let file = ctx.h5(hdf5::File::create(&temporary))?;
+        ctx.write_scalar(&file, VERSION_ATTRIBUTE, FORMAT_VERSION)?;
         write_snapshot(&ctx, &file, index, snapshot)?;
         ctx.h5(file.close())
     })?;
@@ -139,7 +149,9 @@ fn read_snapshot_file(run: &Path, index: usize) -> Result<Snapshot> {
     let path = snapshot_file(run, index);
     let ctx = Ctx::new(&path);
     let file = ctx.h5(hdf5::File::open(&path))?;
-    read_snapshots(&ctx, &file)?
+    let version = ctx.read_optional_scalar(&file, VERSION_ATTRIBUTE)?;
+    let layout = Layout::of_version(&ctx, version.unwrap_or(OLDEST_FORMAT_VERSION))?;
+    read_snapshots(&ctx, &file, layout)?
         .pop()
         .ok_or_else(|| ctx.damaged("no snapshot in the file"))
 }
@@ -185,9 +197,7 @@ pub(crate) fn write_checkpoint_file(
         let population = match state {
             StateRef::Particles(s) => {
                 if let Some(previous) = &s.previous {
-                    let mut values = previous.drive.clone();
-                    values.extend([previous.self_term, previous.noise_variance]);
-                    ctx.write_array(&group, "previous", &values, &[values.len()])?;
+                    write_coefficients(&ctx, &group, previous, s.population.neurons)?;
                 }
                 &s.population
             }
@@ -203,7 +213,7 @@ pub(crate) fn write_checkpoint_file(
         // there (a full disk) reaches us only if that handle is the file's own `close`: with
         // the group still open, a checkpoint missing its metadata would be renamed into place.
         drop(group);
-        TrajectoryDatasets::create(&ctx, &file, population.features)?
+        TrajectoryDatasets::create(&ctx, &file, population.features, header.neurons)?
             .append(&ctx, trajectory, 0)?;
         ctx.h5(file.close())
     })?;
@@ -213,44 +223,34 @@ pub(crate) fn write_checkpoint_file(
 /// The step at which the checkpoint of the run file `run` was taken, read without its
 /// state: whether a run's last checkpoint is in place costs no more than this.
 pub fn checkpoint_step(run: &Path) -> Result<u64> {
-    let (ctx, file, _) = open_checkpoint(run)?;
+    let (ctx, file, ..) = open_checkpoint(run)?;
     let group = ctx.h5(file.group("state"))?;
     ctx.read_scalar(&group, "step")
 }
 
 /// Opens the checkpoint of the run file `run` and checks its kind and format version.
-fn open_checkpoint(run: &Path) -> Result<(Ctx, hdf5::File, Header)> {
+fn open_checkpoint(run: &Path) -> Result<(Ctx, hdf5::File, Header, Layout)> {
     let path = checkpoint_path(run);
     let ctx = Ctx::new(&path);
     expect_kind(&path, FileKind::Checkpoint)?;
     let file = ctx.h5(hdf5::File::open(&path))?;
-    let header = Header::read(&ctx, &file, CHECKPOINT_FORMAT)?;
-    Ok((ctx, file, header))
+    let (header, layout) = Header::read(&ctx, &file, CHECKPOINT_FORMAT)?;
+    Ok((ctx, file, header, layout))
 }
 
 /// Reads the checkpoint of the run file `run`, with the snapshots it counts, refusing files
 /// of another kind or format version.
 pub fn load_checkpoint(run: &Path) -> Result<Checkpoint> {
-    let (ctx, file, header) = open_checkpoint(run)?;
+    let (ctx, file, header, layout) = open_checkpoint(run)?;
     let group = ctx.h5(file.group("state"))?;
     let step: u64 = ctx.read_scalar(&group, "step")?;
-    let population = read_population(&ctx, &group)?;
+    let population = read_population(&ctx, &group, layout, header.neurons)?;
     let state = match header.solver.as_str() {
         "particles" => {
-            let previous = if group.link_exists("previous") {
-                let (values, _) = ctx.read_array::<f64>(&group, "previous")?;
-                let p = population.features;
-                if values.len() != p + 2 {
-                    return Err(ctx.damaged("state/previous has the wrong length"));
-                }
-                Some(Coefficients {
-                    drive: values[..p].to_vec(),
-                    self_term: values[p],
-                    noise_variance: values[p + 1],
-                })
-            } else {
-                None
-            };
+            let previous = group
+                .link_exists("previous")
+                .then(|| read_coefficients(&ctx, &group, layout, &population))
+                .transpose()?;
             SolverState::Particles(ParticleState {
                 step,
                 population,
@@ -271,41 +271,106 @@ pub fn load_checkpoint(run: &Path) -> Result<Checkpoint> {
         }
         other => return Err(ctx.damaged(format!("unknown solver {other:?}"))),
     };
-    let trajectory = TrajectoryDatasets::open(&ctx, &file)?.read(&ctx)?;
+    let trajectory = TrajectoryDatasets::open(&ctx, &file)?.read(&ctx, layout, header.neurons)?;
     let count: u64 = ctx.read_scalar(&file, "snapshots")?;
     let snapshots = (0..count as usize)
         .map(|index| read_snapshot_file(run, index))
         .collect::<Result<_>>()?;
     Ok(Checkpoint {
         header,
+        format_version: layout.version(),
         state,
         trajectory,
         snapshots,
     })
 }
 
+/// `state/previous`: the group of `drive` (p, K), `self_term` (K, K) and `noise` (K, K).
+fn write_coefficients(
+    ctx: &Ctx,
+    group: &Group,
+    coefficients: &Coefficients,
+    neurons: usize,
+) -> Result<()> {
+    let previous = ctx.h5(group.create_group("previous"))?;
+    let (p, k) = (coefficients.drive.len() / neurons, neurons);
+    ctx.write_array(&previous, "drive", &coefficients.drive, &[p, k])?;
+    ctx.write_array(&previous, "self_term", &coefficients.self_term, &[k, k])?;
+    ctx.write_array(&previous, "noise", &coefficients.noise, &[k, k])
+}
+
+/// `state/previous` of a checkpoint in `layout` for `population`. Format 1 stored the one
+/// vector `[g_1..g_p, g_0, v]`.
+fn read_coefficients(
+    ctx: &Ctx,
+    group: &Group,
+    layout: Layout,
+    population: &Population,
+) -> Result<Coefficients> {
+    let (p, k) = (population.features, population.neurons);
+    let wrong = |what: &str| ctx.damaged(format!("state/previous{what} has the wrong shape"));
+    match layout {
+        Layout::SingleNeuron => {
+            let (values, _) = ctx.read_array::<f64>(group, "previous")?;
+            if values.len() != p + 2 {
+                return Err(wrong(""));
+            }
+            Ok(Coefficients {
+                drive: values[..p].to_vec(),
+                self_term: vec![values[p]],
+                noise: vec![values[p + 1]],
+            })
+        }
+        Layout::Layer => {
+            let previous = ctx.h5(group.group("previous"))?;
+            let matrix = |name: &str, shape: [usize; 2]| {
+                let (values, found) = ctx.read_array::<f64>(&previous, name)?;
+                if found != shape {
+                    return Err(wrong(&format!("/{name}")));
+                }
+                Ok(values)
+            };
+            Ok(Coefficients {
+                drive: matrix("drive", [p, k])?,
+                self_term: matrix("self_term", [k, k])?,
+                noise: matrix("noise", [k, k])?,
+            })
+        }
+    }
+}
+
+/// `state/x` (N, K), `state/xi` (N, p) and `state/streams` (chunks, 4).
 fn write_population(ctx: &Ctx, group: &Group, population: &Population) -> Result<()> {
-    let (n, p) = (population.len(), population.features);
-    ctx.write_array(group, "x", &population.x, &[n])?;
+    let (n, p, k) = (population.len(), population.features, population.neurons);
+    ctx.write_array(group, "x", &population.x, &[n, k])?;
     ctx.write_array(group, "xi", &population.xi, &[n, p])?;
     let words: Vec<u64> = population.streams.iter().flat_map(stream_words).collect();
     ctx.write_array(group, "streams", &words, &[population.streams.len(), 4])
 }
 
-fn read_population(ctx: &Ctx, group: &Group) -> Result<Population> {
-    let (x, _) = ctx.read_array::<f64>(group, "x")?;
+/// The population of a checkpoint in `layout` of a run of `neurons` neurons (format 1
+/// stored `x` as (N)).
+fn read_population(ctx: &Ctx, group: &Group, layout: Layout, neurons: usize) -> Result<Population> {
+    let (x, x_shape) = ctx.read_array::<f64>(group, "x")?;
     let (xi, xi_shape) = ctx.read_array::<f32>(group, "xi")?;
-    let (words, _) = ctx.read_array::<u64>(group, "streams")?;
-    let features = xi_shape.get(1).copied().unwrap_or(0);
+    let (words, words_shape) = ctx.read_array::<u64>(group, "streams")?;
+    let (n, features) = match xi_shape[..] {
+        [n, features] => (n, features),
+        _ => (0, 0),
+    };
+    let x_shape_expected = match layout {
+        Layout::SingleNeuron => vec![n],
+        Layout::Layer => vec![n, neurons],
+    };
+    let chunks = n.div_ceil(mfcl_solver::CHUNK);
     let streams: Option<Vec<Stream>> = words.chunks(4).map(stream_from_words).collect();
     match streams {
         Some(streams)
-            if features > 0
-                && xi.len() == x.len() * features
-                && streams.len() == x.len().div_ceil(mfcl_solver::CHUNK) =>
+            if features > 0 && x_shape == x_shape_expected && words_shape == [chunks, 4] =>
         {
             Ok(Population {
                 features,
+                neurons,
                 x,
                 xi,
                 streams,

@@ -86,25 +86,36 @@ impl Ctx {
         Ok((data, dataset.shape()))
     }
 
-    /// A dataset that grows along its first axis, starting empty.
+    /// A dataset that grows along its first axis, starting empty; each row has the shape
+    /// `row` (empty for a scalar per row).
     pub fn extendable<T: H5Type>(
         &self,
         group: &Group,
         name: &str,
-        width: Option<usize>,
+        row: &[usize],
     ) -> Result<hdf5::Dataset> {
         const ROWS_PER_CHUNK: usize = 1024;
-        let builder = group.new_dataset::<T>();
-        self.h5(match width {
-            None => builder
-                .chunk(ROWS_PER_CHUNK)
-                .shape(Extent::resizable(0))
-                .create(name),
-            Some(w) => builder
-                .chunk((ROWS_PER_CHUNK, w.max(1)))
-                .shape((Extent::resizable(0), Extent::fixed(w)))
-                .create(name),
-        })
+        let chunk: Vec<usize> = std::iter::once(ROWS_PER_CHUNK)
+            .chain(row.iter().map(|&w| w.max(1)))
+            .collect();
+        let shape: Vec<Extent> = std::iter::once(Extent::resizable(0))
+            .chain(row.iter().map(|&w| Extent::fixed(w)))
+            .collect();
+        self.h5(group
+            .new_dataset::<T>()
+            .chunk(chunk)
+            .shape(shape)
+            .create(name))
+    }
+
+    /// The attribute `name` of `loc`, if it has one.
+    pub fn read_optional_scalar<T: H5Type>(&self, loc: &Location, name: &str) -> Result<Option<T>> {
+        let names = self.h5(loc.attr_names())?;
+        if names.iter().any(|n| n == name) {
+            self.read_scalar(loc, name).map(Some)
+        } else {
+            Ok(None)
+        }
     }
 }
 

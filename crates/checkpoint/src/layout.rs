@@ -1,11 +1,15 @@
-//! The groups and attributes that run files and checkpoints share.
+//! The groups and attributes that run files and checkpoints share, in the current format
+//! (written and read) and in format 1 (read only, as one neuron).
 
 use hdf5::{Dataset, Group, Location};
 use mfcl_model::Trajectory;
 use mfcl_solver::{Histogram, Snapshot};
 
 use crate::hdf::Ctx;
-use crate::{FORMAT_VERSION, FileError, Result};
+use crate::{FORMAT_VERSION, FileError, OLDEST_FORMAT_VERSION, Result};
+
+/// The root attribute that records the format version.
+pub(crate) const VERSION_ATTRIBUTE: &str = "format_version";
 
 /// The root attributes of a run file or checkpoint.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +20,9 @@ pub struct Header {
     pub solver: String,
     /// The run's seed.
     pub seed: u64,
+    /// `K`, the neurons of the layer (the root attribute `neurons`; 1 for a format-1 file,
+    /// which has none).
+    pub neurons: usize,
     /// The mfcl version that wrote the file.
     pub program_version: String,
     /// When the run was started (RFC 3339, UTC).
@@ -23,29 +30,37 @@ pub struct Header {
 }
 
 impl Header {
-    /// A header for a run starting now.
-    pub fn new(config: &str, solver: &str, seed: u64) -> Header {
+    /// A header for a run of `neurons` neurons starting now.
+    pub fn new(config: &str, solver: &str, seed: u64, neurons: usize) -> Header {
         Header {
             config: config.to_owned(),
             solver: solver.to_owned(),
             seed,
+            neurons,
             program_version: env!("CARGO_PKG_VERSION").to_owned(),
             created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         }
     }
 
+    /// Writes the attributes in the current format, whatever format the header was read from.
     pub(crate) fn write(&self, ctx: &Ctx, root: &Location, format: &str) -> Result<()> {
         ctx.write_str(root, "format", format)?;
-        ctx.write_scalar(root, "format_version", FORMAT_VERSION)?;
+        ctx.write_scalar(root, VERSION_ATTRIBUTE, FORMAT_VERSION)?;
         ctx.write_str(root, "program_version", &self.program_version)?;
         ctx.write_str(root, "config", &self.config)?;
         ctx.write_str(root, "solver", &self.solver)?;
         ctx.write_scalar(root, "seed", self.seed)?;
+        ctx.write_scalar(root, "neurons", self.neurons as u64)?;
         ctx.write_str(root, "created", &self.created)
     }
 
-    /// Checks the format and version before anything else is read.
-    pub(crate) fn read(ctx: &Ctx, root: &Location, format: &'static str) -> Result<Header> {
+    /// Checks the format and version before anything else is read; returns the header and
+    /// the layout of the rest of the file.
+    pub(crate) fn read(
+        ctx: &Ctx,
+        root: &Location,
+        format: &'static str,
+    ) -> Result<(Header, Layout)> {
         let found = ctx.read_str(root, "format").unwrap_or_default();
         if found != format {
             return Err(FileError::WrongFormat {
@@ -54,20 +69,60 @@ impl Header {
                 found,
             });
         }
-        let version: u32 = ctx.read_scalar(root, "format_version")?;
-        if version != FORMAT_VERSION {
-            return Err(FileError::FormatVersion {
-                path: ctx.path.clone(),
-                found: version,
-            });
-        }
-        Ok(Header {
+        let layout = Layout::of_version(ctx, ctx.read_scalar(root, VERSION_ATTRIBUTE)?)?;
+        let neurons = match layout {
+            Layout::SingleNeuron => 1,
+            Layout::Layer => {
+                let neurons: u64 = ctx.read_scalar(root, "neurons")?;
+                usize::try_from(neurons)
+                    .ok()
+                    .filter(|&k| k > 0)
+                    .ok_or_else(|| ctx.damaged(format!("{neurons} neurons")))?
+            }
+        };
+        let header = Header {
             config: ctx.read_str(root, "config")?,
             solver: ctx.read_str(root, "solver")?,
             seed: ctx.read_scalar(root, "seed")?,
+            neurons,
             program_version: ctx.read_str(root, "program_version")?,
             created: ctx.read_str(root, "created")?,
-        })
+        };
+        Ok((header, layout))
+    }
+}
+
+/// The layout of a file's datasets, by the format version it was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// Format 1, one neuron: `x` and `R` scalars per coordinate and per sample, scalar
+    /// self-term and noise coefficients.
+    SingleNeuron,
+    /// The current format, a layer of `K` neurons: a trailing axis of length `K` on `x`,
+    /// `Q` and the histograms, `(K, K)` matrices for `R` and the self-term and noise.
+    Layer,
+}
+
+impl Layout {
+    /// The layout of format version `found`, or [`FileError::FormatVersion`] if this mfcl
+    /// does not read it.
+    pub fn of_version(ctx: &Ctx, found: u32) -> Result<Layout> {
+        match found {
+            OLDEST_FORMAT_VERSION => Ok(Layout::SingleNeuron),
+            FORMAT_VERSION => Ok(Layout::Layer),
+            _ => Err(FileError::FormatVersion {
+                path: ctx.path.clone(),
+                found,
+            }),
+        }
+    }
+
+    /// The format version it was written in.
+    pub fn version(self) -> u32 {
+        match self {
+            Layout::SingleNeuron => OLDEST_FORMAT_VERSION,
+            Layout::Layer => FORMAT_VERSION,
+        }
     }
 }
 
@@ -76,6 +131,9 @@ impl Header {
 pub struct RunContents {
     /// Root attributes.
     pub header: Header,
+    /// The file's format version: [`FORMAT_VERSION`], or an older one still read
+    /// ([`OLDEST_FORMAT_VERSION`] and up).
+    pub format_version: u32,
     /// `/trajectory`.
     pub trajectory: Trajectory,
     /// `/snapshots`, in order.
@@ -93,13 +151,21 @@ pub(crate) struct TrajectoryDatasets {
 }
 
 impl TrajectoryDatasets {
-    pub fn create(ctx: &Ctx, root: &Group, p: usize) -> Result<TrajectoryDatasets> {
+    /// Empty datasets for `p` features and `K` neurons: `t` (T), `overlaps` and `cosine`
+    /// (T, p, K), `norm2` (T, K, K).
+    pub fn create(
+        ctx: &Ctx,
+        root: &Group,
+        features: usize,
+        neurons: usize,
+    ) -> Result<TrajectoryDatasets> {
         let group = ctx.h5(root.create_group("trajectory"))?;
+        let (p, k) = (features, neurons);
         Ok(TrajectoryDatasets {
-            t: ctx.extendable::<f64>(&group, "t", None)?,
-            overlaps: ctx.extendable::<f64>(&group, "overlaps", Some(p))?,
-            norm2: ctx.extendable::<f64>(&group, "norm2", None)?,
-            cosine: ctx.extendable::<f64>(&group, "cosine", Some(p))?,
+            t: ctx.extendable::<f64>(&group, "t", &[])?,
+            overlaps: ctx.extendable::<f64>(&group, "overlaps", &[p, k])?,
+            norm2: ctx.extendable::<f64>(&group, "norm2", &[k, k])?,
+            cosine: ctx.extendable::<f64>(&group, "cosine", &[p, k])?,
         })
     }
 
@@ -113,51 +179,66 @@ impl TrajectoryDatasets {
         })
     }
 
-    /// Appends rows `from..` of `trajectory`.
+    /// Appends rows `from..` of `trajectory` (to datasets of the current format).
     pub fn append(&self, ctx: &Ctx, trajectory: &Trajectory, from: usize) -> Result<()> {
         let rows = trajectory.len();
         if from >= rows {
             return Ok(());
         }
-        let p = trajectory.overlaps[0].len();
-        let flat = |rows: &[Vec<f64>]| rows.iter().flatten().copied().collect::<Vec<f64>>();
+        let k = trajectory.neurons;
+        let p = trajectory.overlaps[0].len() / k;
         let cosine = trajectory.cosine();
         ctx.h5(self.t.resize(rows))?;
         ctx.h5(self.t.write_slice(&trajectory.t[from..], from..rows))?;
-        ctx.h5(self.norm2.resize(rows))?;
-        ctx.h5(self
-            .norm2
-            .write_slice(&trajectory.norm2[from..], from..rows))?;
-        for (dataset, values) in [
-            (&self.overlaps, flat(&trajectory.overlaps[from..])),
-            (&self.cosine, flat(&cosine[from..])),
+        for (dataset, samples, row) in [
+            (&self.overlaps, &trajectory.overlaps[from..], (p, k)),
+            (&self.norm2, &trajectory.norm2[from..], (k, k)),
+            (&self.cosine, &cosine[from..], (p, k)),
         ] {
-            ctx.h5(dataset.resize((rows, p)))?;
-            let view = ndarray::ArrayView2::from_shape((rows - from, p), &values)
+            let values: Vec<f64> = samples.iter().flatten().copied().collect();
+            ctx.h5(dataset.resize((rows, row.0, row.1)))?;
+            let view = ndarray::ArrayView3::from_shape((rows - from, row.0, row.1), &values)
                 .map_err(|e| ctx.damaged(format!("trajectory rows: {e}")))?;
-            ctx.h5(dataset.write_slice(view, (from..rows, ..)))?;
+            ctx.h5(dataset.write_slice(view, (from..rows, .., ..)))?;
         }
         Ok(())
     }
 
-    pub fn read(&self, ctx: &Ctx) -> Result<Trajectory> {
+    /// The trajectory of a file in `layout` whose header says `neurons`.
+    pub fn read(&self, ctx: &Ctx, layout: Layout, neurons: usize) -> Result<Trajectory> {
         let t: Vec<f64> = ctx.h5(self.t.read_raw())?;
         let norm2: Vec<f64> = ctx.h5(self.norm2.read_raw())?;
         let overlaps: Vec<f64> = ctx.h5(self.overlaps.read_raw())?;
+        let (rows, k) = (t.len(), neurons);
         let shape = self.overlaps.shape();
         let p = shape.get(1).copied().unwrap_or(0);
-        if norm2.len() != t.len() || shape.first() != Some(&t.len()) || p == 0 {
-            return Err(ctx.damaged("trajectory datasets have inconsistent lengths"));
+        // Format 1 has no neuron axes: its (T, p) and (T,) are (T, p, 1) and (T, 1, 1).
+        let (overlaps_shape, norm2_shape) = match layout {
+            Layout::SingleNeuron => (vec![rows, p], vec![rows]),
+            Layout::Layer => (vec![rows, p, k], vec![rows, k, k]),
+        };
+        if p == 0 || shape != overlaps_shape || self.norm2.shape() != norm2_shape {
+            return Err(ctx.damaged(format!(
+                "trajectory datasets have inconsistent shapes (overlaps {:?}, norm2 {:?}, {} \
+                 times, {k} neurons)",
+                shape,
+                self.norm2.shape(),
+                rows
+            )));
         }
         Ok(Trajectory {
+            // As `Trajectory::push` leaves it: 0 until the first sample.
+            neurons: if rows == 0 { 0 } else { k },
             t,
-            overlaps: overlaps.chunks(p).map(<[f64]>::to_vec).collect(),
-            norm2,
+            overlaps: overlaps.chunks(p * k).map(<[f64]>::to_vec).collect(),
+            norm2: norm2.chunks(k * k).map(<[f64]>::to_vec).collect(),
         })
     }
 }
 
-/// Writes snapshot number `index` into `/snapshots`.
+/// Writes snapshot number `index` into `/snapshots`: `x` (M, K), `xi` (M, p), and for the
+/// `A` patterns of `ξ` and the `K` neurons, `atoms` (A, p), `edges` (K, B + 1) (each
+/// neuron's bins, common to the patterns) and `counts` (A, K, B).
 pub(crate) fn write_snapshot(
     ctx: &Ctx,
     root: &Group,
@@ -168,32 +249,61 @@ pub(crate) fn write_snapshot(
         Ok(group) => group,
         Err(_) => ctx.h5(root.create_group("snapshots"))?,
     };
+    let histograms = &snapshot.histograms;
+    let k = snapshot.neurons;
+    let (bins, width) = histograms
+        .first()
+        .map_or((0, 0), |h| (h.counts.len(), h.atom.len()));
+    // The layout holds one histogram per (pattern, neuron), pattern-major, the edges of a
+    // neuron shared by its patterns: refuse to write anything else as if it were that.
+    let regular = k > 0
+        && bins > 0
+        && histograms.len().is_multiple_of(k)
+        && histograms.iter().enumerate().all(|(i, h)| {
+            let (first_of_pattern, first_of_neuron) = (&histograms[i - i % k], &histograms[i % k]);
+            h.neuron == i % k
+                && h.counts.len() == bins
+                && h.edges.len() == bins + 1
+                && h.edges == first_of_neuron.edges
+                && h.atom.len() == width
+                && h.atom == first_of_pattern.atom
+        });
+    if !regular {
+        return Err(ctx.damaged(format!(
+            "snapshot {index}: its histograms are not one per pattern and neuron, with the \
+             same bins for each neuron"
+        )));
+    }
+    let patterns = histograms.len() / k;
+    let kept = snapshot.x.len() / k;
+    let p = snapshot.xi.len().checked_div(kept).unwrap_or(0);
     let group = ctx.h5(snapshots.create_group(&format!("{index:06}")))?;
     ctx.write_scalar(&group, "t", snapshot.t)?;
     ctx.write_scalar(&group, "step", snapshot.step)?;
     ctx.write_scalar(&group, "stride", snapshot.stride as u64)?;
-    let kept = snapshot.x.len();
-    let p = snapshot.xi.len().checked_div(kept).unwrap_or(0);
-    ctx.write_array(&group, "x", &snapshot.x, &[kept])?;
+    ctx.write_array(&group, "x", &snapshot.x, &[kept, k])?;
     ctx.write_array(&group, "xi", &snapshot.xi, &[kept, p])?;
-    let histograms = &snapshot.histograms;
-    let bins = histograms[0].counts.len();
-    ctx.write_array(&group, "edges", &histograms[0].edges, &[bins + 1])?;
+    let edges: Vec<f64> = histograms[..k]
+        .iter()
+        .flat_map(|h| h.edges.iter().copied())
+        .collect();
+    ctx.write_array(&group, "edges", &edges, &[k, bins + 1])?;
     let counts: Vec<u64> = histograms
         .iter()
         .flat_map(|h| h.counts.iter().copied())
         .collect();
-    ctx.write_array(&group, "counts", &counts, &[histograms.len(), bins])?;
-    let atom_width = histograms[0].atom.len();
+    ctx.write_array(&group, "counts", &counts, &[patterns, k, bins])?;
     let atoms: Vec<f32> = histograms
         .iter()
+        .step_by(k)
         .flat_map(|h| h.atom.iter().copied())
         .collect();
-    ctx.write_array(&group, "atoms", &atoms, &[histograms.len(), atom_width])
+    ctx.write_array(&group, "atoms", &atoms, &[patterns, width])
 }
 
-/// Every snapshot under `/snapshots`, in order (none if the group is absent).
-pub(crate) fn read_snapshots(ctx: &Ctx, root: &Group) -> Result<Vec<Snapshot>> {
+/// Every snapshot under `/snapshots` of a file in `layout`, in order (none if the group is
+/// absent).
+pub(crate) fn read_snapshots(ctx: &Ctx, root: &Group, layout: Layout) -> Result<Vec<Snapshot>> {
     let Ok(snapshots) = root.group("snapshots") else {
         return Ok(Vec::new());
     };
@@ -201,33 +311,59 @@ pub(crate) fn read_snapshots(ctx: &Ctx, root: &Group) -> Result<Vec<Snapshot>> {
     names.sort();
     names
         .iter()
-        .map(|name| {
-            let group = ctx.h5(snapshots.group(name))?;
-            let (x, _) = ctx.read_array::<f64>(&group, "x")?;
-            let (xi, _) = ctx.read_array::<f32>(&group, "xi")?;
-            let (edges, _) = ctx.read_array::<f64>(&group, "edges")?;
-            let (counts, shape) = ctx.read_array::<u64>(&group, "counts")?;
-            let (atoms, atom_shape) = ctx.read_array::<f32>(&group, "atoms")?;
-            let (patterns, bins) = (shape[0], shape.get(1).copied().unwrap_or(0));
-            let width = atom_shape.get(1).copied().unwrap_or(0);
-            if bins + 1 != edges.len() || atom_shape[0] != patterns {
-                return Err(ctx.damaged(format!("snapshot {name}: histogram shapes disagree")));
-            }
-            let histograms = (0..patterns)
-                .map(|k| Histogram {
-                    atom: atoms[k * width..(k + 1) * width].to_vec(),
-                    edges: edges.clone(),
-                    counts: counts[k * bins..(k + 1) * bins].to_vec(),
-                })
-                .collect();
-            Ok(Snapshot {
-                step: ctx.read_scalar(&group, "step")?,
-                t: ctx.read_scalar(&group, "t")?,
-                stride: ctx.read_scalar::<u64>(&group, "stride")? as usize,
-                x,
-                xi,
-                histograms,
-            })
-        })
+        .map(|name| read_snapshot(ctx, &ctx.h5(snapshots.group(name))?, name, layout))
         .collect()
+}
+
+/// The snapshot group `name`.
+fn read_snapshot(ctx: &Ctx, group: &Group, name: &str, layout: Layout) -> Result<Snapshot> {
+    let (x, mut x_shape) = ctx.read_array::<f64>(group, "x")?;
+    let (xi, xi_shape) = ctx.read_array::<f32>(group, "xi")?;
+    let (edges, mut edges_shape) = ctx.read_array::<f64>(group, "edges")?;
+    let (counts, mut counts_shape) = ctx.read_array::<u64>(group, "counts")?;
+    let (atoms, atoms_shape) = ctx.read_array::<f32>(group, "atoms")?;
+    // Format 1 has no neuron axes: its x (M), edges (B + 1) and counts (A, B) are
+    // (M, 1), (1, B + 1) and (A, 1, B), in the same order.
+    if layout == Layout::SingleNeuron {
+        x_shape.push(1);
+        edges_shape.insert(0, 1);
+        counts_shape.insert(counts_shape.len().min(1), 1);
+    }
+    let shapes = (
+        &x_shape[..],
+        &xi_shape[..],
+        &edges_shape[..],
+        &counts_shape[..],
+        &atoms_shape[..],
+    );
+    let (&[m, k], &[m_xi, _], &[k_edges, e], &[a, k_counts, b], &[a_atoms, width]) = shapes else {
+        return Err(ctx.damaged(format!("snapshot {name}: datasets of the wrong rank")));
+    };
+    if k == 0 || b == 0 || (m, k, k, e, a) != (m_xi, k_edges, k_counts, b + 1, a_atoms) {
+        return Err(ctx.damaged(format!(
+            "snapshot {name}: shapes disagree (x {x_shape:?}, xi {xi_shape:?}, edges \
+             {edges_shape:?}, counts {counts_shape:?}, atoms {atoms_shape:?})"
+        )));
+    }
+    let histograms = (0..a)
+        .flat_map(|pattern| (0..k).map(move |neuron| (pattern, neuron)))
+        .map(|(pattern, neuron)| {
+            let histogram = pattern * k + neuron;
+            Histogram {
+                atom: atoms[pattern * width..(pattern + 1) * width].to_vec(),
+                neuron,
+                edges: edges[neuron * e..(neuron + 1) * e].to_vec(),
+                counts: counts[histogram * b..(histogram + 1) * b].to_vec(),
+            }
+        })
+        .collect();
+    Ok(Snapshot {
+        step: ctx.read_scalar(group, "step")?,
+        t: ctx.read_scalar(group, "t")?,
+        stride: ctx.read_scalar::<u64>(group, "stride")? as usize,
+        neurons: k,
+        x,
+        xi,
+        histograms,
+    })
 }

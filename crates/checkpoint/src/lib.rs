@@ -50,8 +50,15 @@ pub use run_file::{RunFile, read_header, read_run};
 
 use std::path::PathBuf;
 
-/// Version of both file formats; files of another version are refused.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of both file formats as written: 2 stores a layer of `K` neurons (the root
+/// attribute `neurons`; trajectories `(T, p, K)` and `(T, K, K)`, snapshot `x` `(M, K)`).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest version read. Version 1, which knew one neuron only (trajectories `(T, p)`
+/// and `(T,)`, snapshot `x` `(M,)`, scalar coefficients in checkpoints), is read as `K = 1`;
+/// a run resumed from a version-1 checkpoint is rebuilt in the current version (the run
+/// file is rebuilt from its checkpoint on every resume anyway). Other versions are refused.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
 /// Why a run file or checkpoint could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +90,10 @@ pub enum FileError {
         found: String,
     },
     /// Written by a version of mfcl whose format this one does not read.
-    #[error("{path}: format version {found}, but this mfcl reads version {FORMAT_VERSION}")]
+    #[error(
+        "{path}: format version {found}, but this mfcl reads versions {OLDEST_FORMAT_VERSION} \
+         to {FORMAT_VERSION}"
+    )]
     FormatVersion {
         /// The file.
         path: PathBuf,

@@ -9,7 +9,9 @@ use mfcl_solver::Snapshot;
 use crate::Result;
 use crate::durable::{replace, temporary, write_temporary};
 use crate::hdf::Ctx;
-use crate::layout::{Header, RunContents, TrajectoryDatasets, read_snapshots, write_snapshot};
+use crate::layout::{
+    Header, Layout, RunContents, TrajectoryDatasets, read_snapshots, write_snapshot,
+};
 use crate::ownership::{FileKind, claim_run, clear_previous, expect_kind};
 
 /// The `format` attribute of run files.
@@ -30,7 +32,9 @@ pub struct RunFile {
 impl RunFile {
     /// Writes a complete run file (header, the trajectory so far, the snapshots so far) under
     /// a temporary name, moves it to `path`, and opens it for appending. A run starts with
-    /// an empty trajectory; a resumed run with the checkpoint's copy.
+    /// an empty trajectory; a resumed run with the checkpoint's copy. The file is in the
+    /// current format, with `header.neurons` neurons, whatever format the trajectory and
+    /// snapshots were read from: a run resumed from a format-1 checkpoint is upgraded.
     ///
     /// First [`claim_run`] checks that everything the run replaces is mfcl's, and refuses
     /// otherwise with nothing changed. Once the run file is in place, what the previous run
@@ -53,7 +57,8 @@ impl RunFile {
         write_temporary(&temporary, || {
             let file = ctx.h5(hdf5::File::create(&temporary))?;
             header.write(&ctx, &file, RUN_FORMAT)?;
-            TrajectoryDatasets::create(&ctx, &file, features)?.append(&ctx, trajectory, 0)?;
+            TrajectoryDatasets::create(&ctx, &file, features, header.neurons)?
+                .append(&ctx, trajectory, 0)?;
             for (index, snapshot) in snapshots.iter().enumerate() {
                 write_snapshot(&ctx, &file, index, snapshot)?;
             }
@@ -97,9 +102,9 @@ impl RunFile {
 
 /// Reads a whole run file.
 pub fn read_run(path: &Path) -> Result<RunContents> {
-    let (ctx, file, header) = open(path)?;
-    let trajectory = TrajectoryDatasets::open(&ctx, &file)?.read(&ctx)?;
-    let snapshots = read_snapshots(&ctx, &file)?;
+    let (ctx, file, header, layout) = open(path)?;
+    let trajectory = TrajectoryDatasets::open(&ctx, &file)?.read(&ctx, layout, header.neurons)?;
+    let snapshots = read_snapshots(&ctx, &file, layout)?;
     let diverged = file
         .attr_names()
         .is_ok_and(|names| names.iter().any(|n| n == DIVERGED))
@@ -107,6 +112,7 @@ pub fn read_run(path: &Path) -> Result<RunContents> {
         .transpose()?;
     Ok(RunContents {
         header,
+        format_version: layout.version(),
         trajectory,
         snapshots,
         diverged,
@@ -116,14 +122,14 @@ pub fn read_run(path: &Path) -> Result<RunContents> {
 /// Reads only the header of a run file (its config): all that `mfcl resume` needs of it,
 /// and intact even when a failed write (a full disk) left a snapshot in it incomplete.
 pub fn read_header(path: &Path) -> Result<Header> {
-    open(path).map(|(_, _, header)| header)
+    open(path).map(|(_, _, header, _)| header)
 }
 
-/// Opens a run file for reading and checks its format.
-fn open(path: &Path) -> Result<(Ctx, hdf5::File, Header)> {
+/// Opens a run file for reading and checks its format and version.
+fn open(path: &Path) -> Result<(Ctx, hdf5::File, Header, Layout)> {
     let ctx = Ctx::new(path);
     expect_kind(path, FileKind::RunFile)?;
     let file = ctx.h5(hdf5::File::open(path))?;
-    let header = Header::read(&ctx, &file, RUN_FORMAT)?;
-    Ok((ctx, file, header))
+    let (header, layout) = Header::read(&ctx, &file, RUN_FORMAT)?;
+    Ok((ctx, file, header, layout))
 }

@@ -67,7 +67,7 @@ fn start_fresh(run: &Path) -> Result<Recorder, FileError> {
     let config = config();
     start(
         run,
-        Header::new(&config.source, "particles", 1),
+        Header::new(&config.source, "particles", 1, 1),
         2,
         &Trajectory::default(),
         &[],
@@ -79,7 +79,7 @@ fn start_fresh(run: &Path) -> Result<Recorder, FileError> {
 fn record(run: &Path, steps: u64) {
     let config = config();
     let mut system = ParticleSystem::new(&config.problem, &config.init, PARTICLES, DT, 1);
-    let header = Header::new(&config.source, "particles", 1);
+    let header = Header::new(&config.source, "particles", 1, 1);
     let mut recorder = start(run, header, steps, &Trajectory::default(), &[]).unwrap();
     let schedule = Schedule {
         total_steps: steps,
@@ -389,7 +389,7 @@ fn the_checkpoint_path_holds_only_an_mfcl_checkpoint() {
     assert_eq!(refused(&dir, || start_fresh(&run)), expected);
     let config = config();
     let system = ParticleSystem::new(&config.problem, &config.init, PARTICLES, DT, 1);
-    let header = Header::new(&config.source, "particles", 1);
+    let header = Header::new(&config.source, "particles", 1, 1);
     let save = || save_checkpoint(&run, &header, system.state_ref(), &Trajectory::default(), 0);
     assert_eq!(refused(&dir, save), expected);
 

@@ -1,11 +1,11 @@
 //! The generic checkpoint test: run to the middle, write a checkpoint file, restore it into
 //! a fresh solver, run to the end, and compare with the uninterrupted run bit for bit — for
-//! particles and SGD, with one and two threads.
+//! particles and SGD, one neuron and a layer of two, with one and two threads.
 
 use std::path::PathBuf;
 
 use mfcl_checkpoint::{Header, Persist, SolverState, load_checkpoint, save_checkpoint};
-use mfcl_model::{Config, Trajectory};
+use mfcl_model::{Config, OrderParameters, Problem, Trajectory};
 use mfcl_solver::{
     Observer, ObserverError, ParticleSystem, Schedule, Sgd, Silent, Stepper, drive, drive_from,
 };
@@ -75,27 +75,21 @@ fn fingerprint<S: Persist>(stepper: &S) -> Vec<u8> {
     format!("{:?}", stepper.state_ref()).into_bytes()
 }
 
-#[test]
-fn particles_resume_bit_for_bit() {
-    let config = Config::parse_with(
-        include_str!("../../../data/configs/two_features.toml"),
-        &["model.negatives=1"],
-    )
-    .unwrap();
-    let header = Header::new(&config.source, "particles", 1);
+/// Particles of `problem` from `init` split at step 23 of 0.6 / 0.01, with one and two
+/// threads (40 000 particles: three chunks, so that two threads split them).
+fn particles_split(name: &str, source: &str, problem: &Problem, init: &OrderParameters) {
+    let header = Header::new(source, "particles", 1, problem.neurons);
     let schedule = Schedule::new(0.6, 0.01, 0.1);
     for threads in [1, 2] {
         let [a, b] = in_pool(threads, || {
             split_run(
-                &format!("particles{threads}"),
+                &format!("{name}{threads}"),
                 &header,
                 &schedule,
                 23,
-                || ParticleSystem::new(&config.problem, &config.init, 40_000, 0.01, 3),
+                || ParticleSystem::new(problem, init, 40_000, 0.01, 3),
                 |state| match state {
-                    SolverState::Particles(state) => {
-                        ParticleSystem::resume(&config.problem, 0.01, state)
-                    }
+                    SolverState::Particles(state) => ParticleSystem::resume(problem, 0.01, state),
                     SolverState::Sgd(_) => panic!("a particle checkpoint"),
                 },
             )
@@ -105,26 +99,22 @@ fn particles_resume_bit_for_bit() {
     }
 }
 
-#[test]
-fn sgd_resumes_bit_for_bit() {
-    let config = Config::parse_with(
-        include_str!("../../../data/configs/quickstart.toml"),
-        &["init.overlaps=[0.5]", "run.solver=sgd", "model.negatives=1"],
-    )
-    .unwrap();
-    let header = Header::new(&config.source, "sgd", 1);
+/// SGD on `problem` from `init` at `n = 40 000`, split at step 777 of 2000, with one and two
+/// threads.
+fn sgd_split(name: &str, source: &str, problem: &Problem, init: &OrderParameters) {
+    let header = Header::new(source, "sgd", 1, problem.neurons);
     let n = 40_000;
     let schedule = Schedule::new(0.05, 1.0 / n as f64, 0.01);
     for threads in [1, 2] {
         let [a, b] = in_pool(threads, || {
             split_run(
-                &format!("sgd{threads}"),
+                &format!("{name}{threads}"),
                 &header,
                 &schedule,
                 777,
-                || Sgd::new(&config.problem, &config.init, n, 5),
+                || Sgd::new(problem, init, n, 5),
                 |state| match state {
-                    SolverState::Sgd(state) => Sgd::resume(&config.problem, state),
+                    SolverState::Sgd(state) => Sgd::resume(problem, state),
                     SolverState::Particles(_) => panic!("an SGD checkpoint"),
                 },
             )
@@ -132,4 +122,58 @@ fn sgd_resumes_bit_for_bit() {
         assert_eq!(a.0, b.0, "trajectory, {threads} threads");
         assert_eq!(a.1, b.1, "final state, {threads} threads");
     }
+}
+
+/// The two-feature problem learnt by a layer of two neurons (β = 1), each leaning towards
+/// one feature at the start.
+fn layer_of_two(config: &Config) -> (Problem, OrderParameters) {
+    let problem = Problem {
+        neurons: 2,
+        decorrelation: 1.0,
+        ..config.problem.clone()
+    };
+    let init = OrderParameters {
+        neurons: 2,
+        overlaps: vec![0.3, 0.05, 0.05, 0.2],
+        norm2: vec![1.0, 0.1, 0.1, 1.0],
+    };
+    (problem, init)
+}
+
+#[test]
+fn particles_resume_bit_for_bit() {
+    let config = Config::parse_with(
+        include_str!("../../../data/configs/two_features.toml"),
+        &["model.negatives=1"],
+    )
+    .unwrap();
+    particles_split("particles", &config.source, &config.problem, &config.init);
+}
+
+#[test]
+fn a_layer_of_particles_resumes_bit_for_bit() {
+    let config = Config::parse(include_str!("../../../data/configs/two_features.toml")).unwrap();
+    let (problem, init) = layer_of_two(&config);
+    particles_split("layer", &config.source, &problem, &init);
+}
+
+#[test]
+fn sgd_resumes_bit_for_bit() {
+    let config = Config::parse_with(
+        include_str!("../../../data/configs/quickstart.toml"),
+        &["init.overlaps=[0.5]", "run.solver=sgd", "model.negatives=1"],
+    )
+    .unwrap();
+    sgd_split("sgd", &config.source, &config.problem, &config.init);
+}
+
+#[test]
+fn a_layer_of_sgd_resumes_bit_for_bit() {
+    let config = Config::parse_with(
+        include_str!("../../../data/configs/two_features.toml"),
+        &["run.solver=sgd", "model.negatives=1"],
+    )
+    .unwrap();
+    let (problem, init) = layer_of_two(&config);
+    sgd_split("sgd-layer", &config.source, &problem, &init);
 }

@@ -142,7 +142,7 @@ fn record<S: Stepper>(
     observer: &mut dyn Observer<S>,
 ) -> Result<(), SolverError> {
     let order = stepper.order_parameters();
-    trajectory.push(stepper.time(), &order.overlaps, order.norm2);
+    trajectory.push(stepper.time(), order);
     observer
         .on_record(stepper, trajectory)
         .map_err(|e| stopped(stepper, e))
@@ -157,12 +157,21 @@ fn stopped<S: Stepper>(stepper: &S, error: ObserverError) -> SolverError {
 
 fn check<S: Stepper>(stepper: &S) -> Result<(), SolverError> {
     let order = stepper.order_parameters();
-    let finite = order.norm2.is_finite() && order.overlaps.iter().all(|q| q.is_finite());
-    if !finite || order.norm2 > NORM2_BOUND {
+    let finite = order
+        .norm2
+        .iter()
+        .chain(&order.overlaps)
+        .all(|v| v.is_finite());
+    // The largest squared norm of a neuron: R_kk bounds every |R_kl| (Cauchy–Schwarz).
+    let k = order.neurons;
+    let largest = (0..k)
+        .map(|a| order.norm2[a * k + a])
+        .fold(f64::NEG_INFINITY, f64::max);
+    if !finite || largest > NORM2_BOUND {
         return Err(SolverError::Diverged {
             t: stepper.time(),
             reason: if finite {
-                format!("R = {:.3e} exceeds {NORM2_BOUND:e}", order.norm2)
+                format!("R = {largest:.3e} exceeds {NORM2_BOUND:e}")
             } else {
                 "non-finite overlaps or norm".into()
             },

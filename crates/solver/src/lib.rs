@@ -16,6 +16,7 @@
 
 mod driver;
 mod labels;
+mod linalg;
 mod particles;
 mod population;
 mod sgd;
@@ -53,4 +54,11 @@ pub enum SolverError {
     /// More features than the steppers are built for.
     #[error("{0} features: the solvers support at most 8")]
     TooManyFeatures(usize),
+    /// More neurons than the steppers are built for (the count, then the most supported).
+    #[error("{0} neurons: the solvers support at most {1}")]
+    TooManyNeurons(usize, usize),
 }
+
+/// The most neurons `K` the steppers support: their per-coordinate updates are
+/// monomorphised for `K = 1 … MAX_NEURONS`, so that the inner loops unroll.
+pub const MAX_NEURONS: usize = 4;

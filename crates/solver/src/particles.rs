@@ -1,25 +1,38 @@
-//! The McKean–Vlasov particle system (MODEL.md §2).
+//! The McKean–Vlasov particle system (MODEL.md §2, §7).
 //!
 //! # Time stepping
 //!
-//! Given the coefficients, each particle follows a linear SDE: an Ornstein–Uhlenbeck
-//! process with rate `a = τ (g_0 − λ₂)`, which is integrated exactly over a step. The
+//! Given the coefficients, each particle `x ∈ R^K` follows a linear SDE: a `K`-dimensional
+//! Ornstein–Uhlenbeck process with the symmetric drift matrix `M = τ (G_0 − λ₂ I)`, which is
+//! integrated exactly over a step in the eigenbasis `M = U diag(μ) Uᵀ`:
+//!
+//! ```text
+//!   x ← A x + Σ_j ξ_j b_j + S η,   η ~ N(0, I_K),
+//!   A   = e^{M dt} = U diag(e^{μ_a dt}) Uᵀ,
+//!   b_j = τ ∫_0^dt e^{M s} ds g_j = τ U diag((e^{μ_a dt} − 1)/μ_a) Uᵀ g_j,
+//!   S Sᵀ = τ² ∫_0^dt e^{M s} V e^{M s} ds = τ² U C Uᵀ,
+//!   C_ab = (UᵀVU)_ab (e^{(μ_a+μ_b) dt} − 1)/(μ_a + μ_b),
+//! ```
+//!
+//! with `S = τ U C^{1/2}` (symmetric square root, robust to a semidefinite `V`). The
 //! coefficients are frozen at their midpoint value, extrapolated from this step's and the
-//! previous step's evaluations, `(3 c_n − c_{n−1}) / 2`. Under L2 the particles' moments then
-//! follow the exact flow of the ODE with midpoint coefficients: a second-order scheme for
-//! `(Q, R)` that costs one coefficient evaluation per step. `l1` and the `l1` part of
-//! `elastic` take a proximal step (soft thresholding by `τ λ₁ dt`) after it, which is first
-//! order.
+//! previous step's evaluations, `(3 c_n − c_{n−1}) / 2`. Under L2 the particles' moments
+//! then follow the exact flow of the ODE with midpoint coefficients: a second-order scheme
+//! for `(Q, R)` that costs one coefficient evaluation per step. `l1` and the `l1` part of
+//! `elastic` take a proximal step (entrywise soft thresholding by `τ λ₁ dt`) after it,
+//! which is first order. For `K = 1` every formula reduces to scalar arithmetic on the same
+//! operands in the same order as the single-neuron stepper had, so `K = 1` runs repeat it
+//! to the bit.
 
 use mfcl_model::{Coefficients, OrderParameters, Problem, Regularizer};
 use rand::RngExt;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
-use crate::SolverError;
 use crate::driver::Stepper;
-use crate::labels;
-use crate::population::{CHUNK, Population, reduce_into, set_moments};
+use crate::linalg;
+use crate::population::{CHUNK, Population, moment_width, reduce_into, set_moments};
+use crate::{MAX_NEURONS, SolverError, labels};
 
 /// Everything that evolves, and nothing that defines the problem: what a checkpoint holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,18 +59,22 @@ pub struct ParticleSystem {
     midpoint: Coefficients,
 }
 
-/// The per-step constants of the exact OU update `x ← e x + Σ_j b_j ξ_j + s η`.
+/// The per-step constants of the exact OU update `x ← A x + Σ_j ξ_j b_j + S η`.
 #[derive(Debug, Clone, Copy)]
-struct Update<const P: usize> {
-    decay: f64,
-    drive: [f64; P],
-    noise: f64,
+struct Update<const P: usize, const K: usize> {
+    /// `A = e^{M dt}`, `A[k][l]`.
+    transition: [[f64; K]; K],
+    /// `b_j`, row `j`.
+    drive: [[f64; K]; P],
+    /// `S`, `S[k][l]`.
+    noise: [[f64; K]; K],
     /// Soft-threshold level (0 without an `l1` part).
     threshold: f64,
 }
 
 impl ParticleSystem {
-    /// `N` particles with stratified labels and the exact initial moments `init`.
+    /// `N` particles with stratified labels and the exact initial moments `init`, one value
+    /// per neuron (`problem.neurons` of them).
     pub fn new(
         problem: &Problem,
         init: &OrderParameters,
@@ -67,7 +84,7 @@ impl ParticleSystem {
     ) -> ParticleSystem {
         let p = problem.features();
         let xi = labels::stratified(problem.feature_law, p, particles, seed);
-        let mut population = Population::new(p, xi, seed);
+        let mut population = Population::new(p, problem.neurons, xi, seed);
         population.initialise(init);
         let state = ParticleState {
             step: 0,
@@ -80,7 +97,7 @@ impl ParticleSystem {
     /// Continues from a saved state.
     pub fn resume(problem: &Problem, dt: f64, state: ParticleState) -> ParticleSystem {
         let order = state.population.order_parameters();
-        let width = problem.features() + 1;
+        let width = moment_width(problem.features(), state.population.neurons);
         ParticleSystem {
             problem: problem.clone(),
             dt,
@@ -98,7 +115,7 @@ impl ParticleSystem {
         &self.state
     }
 
-    fn update<const P: usize>(&self, c: &Coefficients) -> Update<P> {
+    fn update<const P: usize, const K: usize>(&self, c: &Coefficients) -> Update<P, K> {
         let tau = self.problem.learning_rate;
         let (l1, l2) = match self.problem.regularizer {
             Regularizer::None => (0.0, 0.0),
@@ -106,84 +123,163 @@ impl ParticleSystem {
             Regularizer::L1(l) => (l, 0.0),
             Regularizer::Elastic { l1, l2 } => (l1, l2),
         };
-        let rate = tau * (c.self_term - l2);
         let dt = self.dt;
-        // ∫_0^dt e^{a s} ds and ∫_0^dt e^{2 a s} ds, without cancellation when a dt is small.
-        let mean_gain = if rate == 0.0 {
-            dt
-        } else {
-            (rate * dt).exp_m1() / rate
-        };
-        let variance_gain = if rate == 0.0 {
-            dt
-        } else {
-            (2.0 * rate * dt).exp_m1() / (2.0 * rate)
-        };
-        let mut drive = [0.0; P];
-        for (d, g) in drive.iter_mut().zip(&c.drive) {
-            *d = tau * g * mean_gain;
+        // G_0 − λ₂ I = U diag(ν) Uᵀ; the rates of M are μ = τ ν.
+        let mut eigen = [[0.0; K]; K];
+        for (k, row) in eigen.iter_mut().enumerate() {
+            for (l, e) in row.iter_mut().enumerate() {
+                let g = c.self_term[k * K + l];
+                *e = if k == l { g - l2 } else { g };
+            }
         }
+        let mut u = [[0.0; K]; K];
+        linalg::symmetrise(eigen.as_flattened_mut(), K);
+        linalg::symmetric_eigen(eigen.as_flattened_mut(), u.as_flattened_mut(), K);
+        let rate: [f64; K] = std::array::from_fn(|a| tau * eigen[a][a]);
+        // ∫_0^dt e^{μ s} ds without cancellation when μ dt is small.
+        let gain = |mu: f64| {
+            if mu == 0.0 {
+                dt
+            } else {
+                (mu * dt).exp_m1() / mu
+            }
+        };
+        let decay = rate.map(|mu| (mu * dt).exp());
+        let mean_gain = rate.map(gain);
+        // In the eigenbasis: x' = Uᵀ x, g'_j = Uᵀ g_j, V' = Uᵀ V U.
+        let rotate =
+            |v: &dyn Fn(usize) -> f64, a: usize| -> f64 { (0..K).map(|l| u[l][a] * v(l)).sum() };
+        let transition = std::array::from_fn(|k| {
+            std::array::from_fn(|l| (0..K).map(|a| u[k][a] * (decay[a] * u[l][a])).sum())
+        });
+        let drive = std::array::from_fn(|j| {
+            let along: [f64; K] =
+                std::array::from_fn(|a| tau * rotate(&|l| c.drive[j * K + l], a) * mean_gain[a]);
+            std::array::from_fn(|k| (0..K).map(|a| u[k][a] * along[a]).sum())
+        });
+        // C = (UᵀVU) ∘ [(e^{(μ_a+μ_b) dt} − 1)/(μ_a + μ_b)], then S = τ U C^{1/2}.
+        let mut covariance = [[0.0; K]; K];
+        for (a, row) in covariance.iter_mut().enumerate() {
+            for (b, entry) in row.iter_mut().enumerate() {
+                let rotated: f64 = (0..K)
+                    .map(|k| u[k][a] * rotate(&|l| c.noise[k * K + l], b))
+                    .sum();
+                *entry = rotated * gain(rate[a] + rate[b]);
+            }
+        }
+        let (mut vectors, mut root) = ([[0.0; K]; K], [[0.0; K]; K]);
+        linalg::psd_sqrt(
+            covariance.as_flattened_mut(),
+            vectors.as_flattened_mut(),
+            root.as_flattened_mut(),
+            K,
+        );
+        let noise = std::array::from_fn(|k| {
+            std::array::from_fn(|l| tau * (0..K).map(|a| u[k][a] * root[a][l]).sum::<f64>())
+        });
         Update {
-            decay: (rate * dt).exp(),
+            transition,
             drive,
-            noise: tau * (c.noise_variance.max(0.0) * variance_gain).sqrt(),
+            noise,
             threshold: tau * l1 * dt,
         }
     }
 
     /// One pass: the exact OU update, the soft threshold of an `l1` part, and the moment
     /// sums (kept in registers, then stored once per chunk).
-    fn sweep<const P: usize>(&mut self, update: Update<P>) {
+    fn sweep<const P: usize, const K: usize>(&mut self, update: Update<P, K>) {
         let population = &mut self.state.population;
         population
             .x
-            .par_chunks_mut(CHUNK)
+            .par_chunks_mut(CHUNK * K)
             .zip(population.xi.par_chunks(CHUNK * P))
             .zip(population.streams.par_iter_mut())
-            .zip(self.partial.par_chunks_mut(P + 1))
+            .zip(self.partial.par_chunks_mut(moment_width(P, K)))
             .for_each(|(((x, xi), rng), sums)| {
-                let (mut overlaps, mut norm2) = ([0.0; P], 0.0);
-                for (x, xi) in x.iter_mut().zip(xi.chunks_exact(P)) {
-                    let eta: f64 = rng.sample(StandardNormal);
-                    let mut next = update.decay * *x + update.noise * eta;
-                    for (drive, xi) in update.drive.iter().zip(xi) {
-                        next += drive * f64::from(*xi);
+                let mut overlaps = [[0.0; K]; P];
+                // Σ x_k x_l for k ≤ l, kept as a full matrix for unrolling; the lower
+                // triangle is never touched.
+                let mut norm2 = [[0.0; K]; K];
+                for (x, xi) in x.chunks_exact_mut(K).zip(xi.chunks_exact(P)) {
+                    let eta: [f64; K] = std::array::from_fn(|_| rng.sample(StandardNormal));
+                    let xi: [f64; P] = std::array::from_fn(|j| f64::from(xi[j]));
+                    let old: [f64; K] = std::array::from_fn(|k| x[k]);
+                    for k in 0..K {
+                        let (a, s) = (&update.transition[k], &update.noise[k]);
+                        let mut next = a[0] * old[0] + s[0] * eta[0];
+                        for l in 1..K {
+                            next += a[l] * old[l];
+                        }
+                        for l in 1..K {
+                            next += s[l] * eta[l];
+                        }
+                        for (drive, xi) in update.drive.iter().zip(&xi) {
+                            next += drive[k] * xi;
+                        }
+                        if update.threshold > 0.0 {
+                            next = next.signum() * (next.abs() - update.threshold).max(0.0);
+                        }
+                        x[k] = next;
                     }
-                    if update.threshold > 0.0 {
-                        next = next.signum() * (next.abs() - update.threshold).max(0.0);
+                    for (q, xi) in overlaps.iter_mut().zip(&xi) {
+                        for (q, x) in q.iter_mut().zip(&*x) {
+                            *q += xi * x;
+                        }
                     }
-                    *x = next;
-                    for (q, xi) in overlaps.iter_mut().zip(xi) {
-                        *q += f64::from(*xi) * next;
+                    for a in 0..K {
+                        for b in a..K {
+                            norm2[a][b] += x[a] * x[b];
+                        }
                     }
-                    norm2 += next * next;
                 }
-                sums[..P].copy_from_slice(&overlaps);
-                sums[P] = norm2;
+                sums[..P * K].copy_from_slice(overlaps.as_flattened());
+                let mut next = P * K;
+                for a in 0..K {
+                    for b in a..K {
+                        sums[next] = norm2[a][b];
+                        next += 1;
+                    }
+                }
             });
+    }
+
+    /// The update for `P` features and `K` neurons, and the sweep with it.
+    fn advance<const P: usize, const K: usize>(&mut self) {
+        let update = self.update::<P, K>(&self.midpoint);
+        self.sweep(update);
+    }
+
+    /// [`ParticleSystem::advance`] for `K` neurons, monomorphised for the feature counts met
+    /// in practice so that the inner loop unrolls.
+    fn advance_features<const K: usize>(&mut self) -> Result<(), SolverError> {
+        match self.problem.features() {
+            1 => self.advance::<1, K>(),
+            2 => self.advance::<2, K>(),
+            3 => self.advance::<3, K>(),
+            4 => self.advance::<4, K>(),
+            5 => self.advance::<5, K>(),
+            6 => self.advance::<6, K>(),
+            7 => self.advance::<7, K>(),
+            8 => self.advance::<8, K>(),
+            p => return Err(SolverError::TooManyFeatures(p)),
+        }
+        Ok(())
     }
 }
 
 impl Stepper for ParticleSystem {
     fn step(&mut self) -> Result<(), SolverError> {
-        self.problem
-            .coefficients_into(&self.order.overlaps, self.order.norm2, &mut self.now);
+        self.problem.coefficients_into(&self.order, &mut self.now);
         match &self.state.previous {
             Some(before) => extrapolate(&self.now, before, &mut self.midpoint),
             None => self.midpoint.clone_from(&self.now),
         }
-        let midpoint = &self.midpoint;
-        // Monomorphised for the feature counts met in practice, so the inner loop unrolls.
-        match self.problem.features() {
-            1 => self.sweep(self.update::<1>(midpoint)),
-            2 => self.sweep(self.update::<2>(midpoint)),
-            3 => self.sweep(self.update::<3>(midpoint)),
-            4 => self.sweep(self.update::<4>(midpoint)),
-            5 => self.sweep(self.update::<5>(midpoint)),
-            6 => self.sweep(self.update::<6>(midpoint)),
-            7 => self.sweep(self.update::<7>(midpoint)),
-            8 => self.sweep(self.update::<8>(midpoint)),
-            p => return Err(SolverError::TooManyFeatures(p)),
+        match self.state.population.neurons {
+            1 => self.advance_features::<1>()?,
+            2 => self.advance_features::<2>()?,
+            3 => self.advance_features::<3>()?,
+            4 => self.advance_features::<4>()?,
+            k => return Err(SolverError::TooManyNeurons(k, MAX_NEURONS)),
         }
         reduce_into(&self.partial, &mut self.sums);
         set_moments(&mut self.order, &self.sums, self.state.population.len());
@@ -212,16 +308,13 @@ impl Stepper for ParticleSystem {
     }
 }
 
-/// `(3 c_n − c_{n−1}) / 2`, the midpoint value to second order.
+/// `(3 c_n − c_{n−1}) / 2`, the midpoint value to second order, entry by entry.
 fn extrapolate(now: &Coefficients, before: &Coefficients, midpoint: &mut Coefficients) {
-    let mid = |a: f64, b: f64| 1.5 * a - 0.5 * b;
-    midpoint.drive.clear();
-    midpoint.drive.extend(
-        now.drive
-            .iter()
-            .zip(&before.drive)
-            .map(|(a, b)| mid(*a, *b)),
-    );
-    midpoint.self_term = mid(now.self_term, before.self_term);
-    midpoint.noise_variance = mid(now.noise_variance, before.noise_variance);
+    let mid = |out: &mut Vec<f64>, a: &[f64], b: &[f64]| {
+        out.clear();
+        out.extend(a.iter().zip(b).map(|(a, b)| 1.5 * a - 0.5 * b));
+    };
+    mid(&mut midpoint.drive, &now.drive, &before.drive);
+    mid(&mut midpoint.self_term, &now.self_term, &before.self_term);
+    mid(&mut midpoint.noise, &now.noise, &before.noise);
 }

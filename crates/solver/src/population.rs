@@ -10,6 +10,7 @@ use rand::RngExt;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
+use crate::linalg;
 use crate::stream::{Stream, stream};
 use mfcl_model::OrderParameters;
 
@@ -17,28 +18,32 @@ use mfcl_model::OrderParameters;
 /// to sixteen threads at a million coordinates.
 pub const CHUNK: usize = 1 << 14;
 
-/// Labels `ξ` and values `x` of `len` coordinates.
+/// Labels `ξ` and values `x ∈ R^K` of `len` coordinates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Population {
     /// `p`, labels per coordinate.
     pub features: usize,
-    /// `x_i`.
+    /// `K`, values per coordinate (neurons).
+    pub neurons: usize,
+    /// `x_{i,k}` at `[i · K + k]`.
     pub x: Vec<f64>,
     /// `ξ_{i,j}` at `[i · p + j]`. Stored in single precision: they are static labels, and
-    /// this keeps a one-feature particle at 12 bytes.
+    /// this keeps a particle at `8K + 4p` bytes.
     pub xi: Vec<f32>,
     /// One stream per chunk of `CHUNK` coordinates.
     pub streams: Vec<Stream>,
 }
 
 impl Population {
-    /// A population with the given labels, `x = 0`, and chunk streams derived from `seed`.
-    pub fn new(features: usize, xi: Vec<f32>, seed: u64) -> Population {
+    /// A population with the given labels, `x = 0` in `R^neurons`, and chunk streams derived
+    /// from `seed`.
+    pub fn new(features: usize, neurons: usize, xi: Vec<f32>, seed: u64) -> Population {
         let len = xi.len() / features;
         let chunks = len.div_ceil(CHUNK);
         Population {
             features,
-            x: vec![0.0; len],
+            neurons,
+            x: vec![0.0; len * neurons],
             xi,
             streams: (0..chunks as u64).map(|k| stream(seed, k)).collect(),
         }
@@ -46,12 +51,12 @@ impl Population {
 
     /// Number of coordinates.
     pub fn len(&self) -> usize {
-        self.x.len()
+        self.xi.len() / self.features
     }
 
     /// Whether the population is empty.
     pub fn is_empty(&self) -> bool {
-        self.x.is_empty()
+        self.xi.is_empty()
     }
 
     /// Number of chunks.
@@ -59,35 +64,41 @@ impl Population {
         self.streams.len()
     }
 
-    /// `(Q, R)`: `Q_j = ⟨ξ_j x⟩`, `R = ⟨x²⟩` over the population.
+    /// `(Q, R)`: `Q_{jk} = ⟨ξ_j x_k⟩`, `R_{kl} = ⟨x_k x_l⟩` over the population.
     pub fn order_parameters(&self) -> OrderParameters {
-        let p = self.features;
-        let mut partial = vec![0.0; self.chunks() * (p + 1)];
+        let (p, k) = (self.features, self.neurons);
+        let width = moment_width(p, k);
+        let mut partial = vec![0.0; self.chunks() * width];
         self.x
-            .par_chunks(CHUNK)
+            .par_chunks(CHUNK * k)
             .zip(self.xi.par_chunks(CHUNK * p))
-            .zip(partial.par_chunks_mut(p + 1))
+            .zip(partial.par_chunks_mut(width))
             .for_each(|((x, xi), sums)| {
-                for (x, xi) in x.iter().zip(xi.chunks_exact(p)) {
-                    accumulate_moments(sums, *x, xi);
+                for (x, xi) in x.chunks_exact(k).zip(xi.chunks_exact(p)) {
+                    accumulate_moments(sums, x, xi);
                 }
             });
         let mut order = OrderParameters {
-            overlaps: vec![0.0; p],
-            norm2: 0.0,
+            neurons: k,
+            overlaps: vec![0.0; p * k],
+            norm2: vec![0.0; k * k],
         };
-        set_moments(&mut order, &reduce(&partial, p + 1), self.len());
+        set_moments(&mut order, &reduce(&partial, width), self.len());
         order
     }
 
-    /// Sets `x = Σ_l b_l ξ_l + s w` with Gaussian `w` made orthogonal to the labels and `b`, `s`
-    /// chosen so that the population's `Q` and `R` equal `target` exactly (MODEL.md §2,
-    /// initial law). Draws `w` from the chunk streams.
+    /// Sets `x = Σ_j ξ_j B_j + w` (rows in `R^K`) with Gaussian `w` made orthogonal to the
+    /// labels and `B`, `w` chosen so that the population's `Q` and `R` equal `target`
+    /// exactly (MODEL.md §2 and §7, initial law): `G B = Q` with `G` the labels' Gram
+    /// matrix, and `w` the raw noise whitened by its own Gram matrix's Cholesky factor, then
+    /// multiplied by a square root of the residual `R − BᵀGB` (positive semi-definite
+    /// required; a negative direction counts as zero). Draws the noise from the chunk
+    /// streams, `K` per coordinate.
     pub fn initialise(&mut self, target: &OrderParameters) {
-        let p = self.features;
+        let (p, k) = (self.features, self.neurons);
         let n = self.len() as f64;
-        // Gram matrix of the labels, then the raw noise and its projections on them.
-        let gram = self.label_sums(
+        let mean = |sums: Vec<f64>| -> Vec<f64> { sums.iter().map(|s| s / n).collect() };
+        let gram = mean(self.label_sums(
             |_, xi, out| {
                 for j in 0..p {
                     for l in 0..p {
@@ -96,93 +107,165 @@ impl Population {
                 }
             },
             p * p,
-        );
-        let gram: Vec<f64> = gram.iter().map(|g| g / n).collect();
+        ));
         self.x
-            .par_chunks_mut(CHUNK)
+            .par_chunks_mut(CHUNK * k)
             .zip(self.streams.par_iter_mut())
             .for_each(|(x, rng)| x.iter_mut().for_each(|x| *x = rng.sample(StandardNormal)));
-        let projections: Vec<f64> = self
-            .label_sums(
-                |x, xi, out| {
-                    for j in 0..p {
-                        out[j] += f64::from(xi[j]) * x;
+        // The raw noise's projections on the labels, removed.
+        let projections = mean(self.label_sums(
+            |x, xi, out| {
+                for j in 0..p {
+                    for (c, x) in x.iter().enumerate() {
+                        out[j * k + c] += f64::from(xi[j]) * x;
                     }
-                },
-                p,
-            )
-            .iter()
-            .map(|s| s / n)
+                }
+            },
+            p * k,
+        ));
+        let along = linalg::solve_columns(&gram, &projections, p, k);
+        let identity: Vec<f64> = (0..k * k)
+            .map(|i| if i % (k + 1) == 0 { 1.0 } else { 0.0 })
             .collect();
-        let along = solve(&gram, &projections, p);
-        self.axpy_labels(&along, -1.0, 1.0);
-        let noise2 = self.label_sums(|x, _, out| out[0] += x * x, 1)[0] / n;
-        // x = Σ b_l ξ_l + s w: Q = G b, R = bᵀ G b + s² ⟨w²⟩ since w ⟂ ξ.
-        let b = solve(&gram, &target.overlaps, p);
-        let signal: f64 = (0..p)
-            .map(|j| (0..p).map(|l| b[j] * gram[j * p + l] * b[l]).sum::<f64>())
-            .sum();
-        let scale = if noise2 > 0.0 {
-            ((target.norm2 - signal).max(0.0) / noise2).sqrt()
+        self.transform(&identity, &along, -1.0);
+        let noise = mean(self.label_sums(
+            |x, _, out| {
+                for a in 0..k {
+                    for b in 0..k {
+                        out[a * k + b] += x[a] * x[b];
+                    }
+                }
+            },
+            k * k,
+        ));
+        // x = Σ ξ_j B_j + F w with w ⟂ ξ: Q = G B, R = BᵀGB + F ⟨w wᵀ⟩ Fᵀ.
+        let b = linalg::solve_columns(&gram, &target.overlaps, p, k);
+        let mut residual: Vec<f64> = (0..k * k)
+            .map(|i| {
+                let (a, c) = (i / k, i % k);
+                let signal: f64 = (0..p)
+                    .map(|j| {
+                        (0..p)
+                            .map(|l| b[j * k + a] * gram[j * p + l] * b[l * k + c])
+                            .sum::<f64>()
+                    })
+                    .sum();
+                target.norm2[i] - signal
+            })
+            .collect();
+        let shape = if k == 1 {
+            // One neuron: today's scalar arithmetic, so that K = 1 runs repeat to the bit.
+            let scale = if noise[0] > 0.0 {
+                (residual[0].max(0.0) / noise[0]).sqrt()
+            } else {
+                0.0
+            };
+            vec![scale]
         } else {
-            0.0
+            match linalg::cholesky(&noise, k) {
+                // F = S L⁻¹ with L Lᵀ = ⟨w wᵀ⟩ and S Sᵀ = R − BᵀGB.
+                Some(l) => {
+                    let (mut vectors, mut root) = (vec![0.0; k * k], vec![0.0; k * k]);
+                    linalg::psd_sqrt(&mut residual, &mut vectors, &mut root, k);
+                    linalg::product(&root, &linalg::lower_inverse(&l, k), k, k, k)
+                }
+                // Fewer coordinates than neurons plus features: no noise to shape.
+                None => vec![0.0; k * k],
+            }
         };
-        self.axpy_labels(&b, 1.0, scale);
+        self.transform(&shape, &b, 1.0);
     }
 
-    /// `x ← scale · x + sign · Σ_l coefficient_l ξ_l`.
-    fn axpy_labels(&mut self, coefficients: &[f64], sign: f64, scale: f64) {
-        let p = self.features;
+    /// `x_i ← F x_i + sign · Σ_j ξ_{i,j} C_j` for a `K × K` matrix `F` and the `p × K`
+    /// matrix `C` (rows `C_j`).
+    fn transform(&mut self, shape: &[f64], coefficients: &[f64], sign: f64) {
+        let (p, k) = (self.features, self.neurons);
         self.x
-            .par_chunks_mut(CHUNK)
+            .par_chunks_mut(CHUNK * k)
             .zip(self.xi.par_chunks(CHUNK * p))
             .for_each(|(x, xi)| {
-                for (x, xi) in x.iter_mut().zip(xi.chunks_exact(p)) {
-                    let along: f64 = coefficients
-                        .iter()
-                        .zip(xi)
-                        .map(|(c, xi)| c * f64::from(*xi))
-                        .sum();
-                    *x = scale * *x + sign * along;
+                let mut old = [0.0; MAX_ROW];
+                for (x, xi) in x.chunks_exact_mut(k).zip(xi.chunks_exact(p)) {
+                    old[..k].copy_from_slice(x);
+                    for (c, x) in x.iter_mut().enumerate() {
+                        let along: f64 = (0..p)
+                            .map(|j| coefficients[j * k + c] * f64::from(xi[j]))
+                            .sum();
+                        let mut mixed = shape[c * k] * old[0];
+                        for l in 1..k {
+                            mixed += shape[c * k + l] * old[l];
+                        }
+                        *x = mixed + sign * along;
+                    }
                 }
             });
     }
 
     /// Chunk-ordered sums of `visit(x_i, ξ_i, out)` over the population.
-    fn label_sums(&self, visit: impl Fn(f64, &[f32], &mut [f64]) + Sync, width: usize) -> Vec<f64> {
-        let p = self.features;
+    fn label_sums(
+        &self,
+        visit: impl Fn(&[f64], &[f32], &mut [f64]) + Sync,
+        width: usize,
+    ) -> Vec<f64> {
+        let (p, k) = (self.features, self.neurons);
         let mut partial = vec![0.0; self.chunks() * width];
         self.x
-            .par_chunks(CHUNK)
+            .par_chunks(CHUNK * k)
             .zip(self.xi.par_chunks(CHUNK * p))
             .zip(partial.par_chunks_mut(width))
             .for_each(|((x, xi), out)| {
-                for (x, xi) in x.iter().zip(xi.chunks_exact(p)) {
-                    visit(*x, xi, out);
+                for (x, xi) in x.chunks_exact(k).zip(xi.chunks_exact(p)) {
+                    visit(x, xi, out);
                 }
             });
         reduce(&partial, width)
     }
 }
 
-/// Adds `ξ_j x` for each `j` and `x²` to `sums` (length `p + 1`).
-#[inline(always)]
-pub(crate) fn accumulate_moments(sums: &mut [f64], x: f64, xi: &[f32]) {
-    let p = xi.len();
-    for j in 0..p {
-        sums[j] += f64::from(xi[j]) * x;
-    }
-    sums[p] += x * x;
+/// The most neurons a coordinate's row may have in the fixed-size buffers of the sweeps.
+pub(crate) const MAX_ROW: usize = 16;
+
+/// Entries of the moment sums: `Σ ξ_j x_k` (`p × K`), then `Σ x_k x_l` for `k ≤ l`, the
+/// layout of [`OrderParameters::coordinates`].
+pub(crate) fn moment_width(p: usize, k: usize) -> usize {
+    p * k + k * (k + 1) / 2
 }
 
-/// `(Q, R)` from the summed `[Σ ξ_j x, Σ x², …]` of `len` coordinates, in place.
+/// Adds `ξ_j x_k` and `x_k x_l` (`k ≤ l`) to `sums`, in the layout of [`moment_width`].
+#[inline(always)]
+pub(crate) fn accumulate_moments(sums: &mut [f64], x: &[f64], xi: &[f32]) {
+    let (p, k) = (xi.len(), x.len());
+    for j in 0..p {
+        for (c, x) in x.iter().enumerate() {
+            sums[j * k + c] += f64::from(xi[j]) * x;
+        }
+    }
+    let mut next = p * k;
+    for a in 0..k {
+        for b in a..k {
+            sums[next] += x[a] * x[b];
+            next += 1;
+        }
+    }
+}
+
+/// `(Q, R)` from the summed moments ([`moment_width`] layout) of `len` coordinates, in place.
 pub(crate) fn set_moments(order: &mut OrderParameters, sums: &[f64], len: usize) {
     let n = len as f64;
-    let p = order.overlaps.len();
+    let k = order.neurons;
+    let pk = order.overlaps.len();
     for (q, s) in order.overlaps.iter_mut().zip(sums) {
         *q = s / n;
     }
-    order.norm2 = sums[p] / n;
+    let mut next = pk;
+    for a in 0..k {
+        for b in a..k {
+            let r = sums[next] / n;
+            order.norm2[a * k + b] = r;
+            order.norm2[b * k + a] = r;
+            next += 1;
+        }
+    }
 }
 
 /// Sums rows of `partial` (one row of `width` per chunk) in chunk order.
@@ -202,70 +285,41 @@ pub(crate) fn reduce_into(partial: &[f64], total: &mut [f64]) {
     }
 }
 
-/// Solves the small symmetric positive definite system `G b = rhs` by Gaussian elimination
-/// with partial pivoting (`p ≤ 8`).
-fn solve(gram: &[f64], rhs: &[f64], p: usize) -> Vec<f64> {
-    let mut a: Vec<Vec<f64>> = (0..p)
-        .map(|j| {
-            let mut row = gram[j * p..(j + 1) * p].to_vec();
-            row.push(rhs[j]);
-            row
-        })
-        .collect();
-    for col in 0..p {
-        let pivot = (col..p)
-            .max_by(|&i, &k| a[i][col].abs().total_cmp(&a[k][col].abs()))
-            .expect("non-empty");
-        a.swap(col, pivot);
-        let (upper, lower) = a.split_at_mut(col + 1);
-        let pivot_row = &upper[col];
-        for row in lower {
-            let factor = row[col] / pivot_row[col];
-            for (x, y) in row[col..].iter_mut().zip(&pivot_row[col..]) {
-                *x -= factor * y;
-            }
-        }
-    }
-    let mut b = vec![0.0; p];
-    for row in (0..p).rev() {
-        let rest: f64 = (row + 1..p).map(|k| a[row][k] * b[k]).sum();
-        b[row] = (a[row][p] - rest) / a[row][row];
-    }
-    b
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn solve_inverts_a_small_system() {
-        let gram = [4.0, 1.0, 0.5, 1.0, 3.0, 0.2, 0.5, 0.2, 2.0];
-        let want = [0.3, -1.2, 2.0];
-        let rhs: Vec<f64> = (0..3)
-            .map(|j| (0..3).map(|l| gram[j * 3 + l] * want[l]).sum())
-            .collect();
-        let got = solve(&gram, &rhs, 3);
-        for (g, w) in got.iter().zip(want) {
-            assert!((g - w).abs() < 1e-14);
-        }
-    }
-
-    /// The initial law's requested `Q` and `R` hold to rounding, for any labels.
+    /// The initial law's requested `Q` and `R` hold to rounding, for any labels, one to
+    /// three neurons.
     #[test]
     fn initial_moments_are_exact() {
         let n = 3 * CHUNK + 17;
         let xi: Vec<f32> = (0..2 * n)
             .map(|k| ((k * 7919 % 13) as f32 - 6.0) / 3.7)
             .collect();
-        let mut population = Population::new(2, xi, 5);
-        let target = OrderParameters {
-            overlaps: vec![0.4, -0.25],
-            norm2: 1.3,
-        };
-        population.initialise(&target);
-        let got = population.order_parameters();
-        assert!((got.norm2 - 1.3).abs() < 1e-13);
-        assert!((got.overlaps[0] - 0.4).abs() < 1e-13 && (got.overlaps[1] + 0.25).abs() < 1e-13);
+        let targets = [
+            OrderParameters::single(vec![0.4, -0.25], 1.3),
+            OrderParameters {
+                neurons: 2,
+                overlaps: vec![0.3, 0.05, -0.1, 0.4],
+                norm2: vec![1.0, 0.2, 0.2, 0.7],
+            },
+            OrderParameters {
+                neurons: 3,
+                overlaps: vec![0.3, 0.05, 0.0, -0.1, 0.4, 0.2],
+                norm2: vec![1.0, 0.2, -0.1, 0.2, 0.7, 0.05, -0.1, 0.05, 0.5],
+            },
+        ];
+        for target in targets {
+            let mut population = Population::new(2, target.neurons, xi.clone(), 5);
+            population.initialise(&target);
+            let got = population.order_parameters();
+            for (g, w) in got.overlaps.iter().zip(&target.overlaps) {
+                assert!((g - w).abs() < 1e-12, "{got:?} vs {target:?}");
+            }
+            for (g, w) in got.norm2.iter().zip(&target.norm2) {
+                assert!((g - w).abs() < 1e-12, "{got:?} vs {target:?}");
+            }
+        }
     }
 }

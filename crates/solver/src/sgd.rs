@@ -1,30 +1,32 @@
-//! Online SGD on the real model in dimension `n` (MODEL.md §1), exactly as written there:
-//! features drawn from their law, fresh `c`, `c'` and noise vectors at every step, and the
-//! same exact initial overlaps and norm as the particles.
+//! Online SGD on the real model in dimension `n` (MODEL.md §1, §7), exactly as written
+//! there: `W ∈ R^{n×K}`, features drawn from their law, fresh `c`, `c'` and noise vectors
+//! at every step, and the same exact initial overlaps and Gram matrix as the particles.
 //!
-//! One step is one pass over the coordinates: it applies the update, then draws the next
-//! step's noise vectors and accumulates everything the next step needs (`ξ_jᵀx`, `‖x‖²`
-//! and `xᵀν_s`), so the pre-activations are known before the next pass starts.
+//! One step is one pass over the coordinates (rows `x_i ∈ R^K` of `W`): it applies the
+//! update, then draws the next step's noise vectors and accumulates everything the next
+//! step needs (`Ξ W`, `WᵀW` and `Wᵀν_s`), so the pre-activations are known before the next
+//! pass starts.
 
 use mfcl_model::{OrderParameters, Problem};
 use rand::RngExt;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
-use crate::SolverError;
 use crate::driver::Stepper;
-use crate::labels;
-use crate::population::{CHUNK, Population, reduce_into, set_moments};
+use crate::population::{
+    CHUNK, Population, accumulate_moments, moment_width, reduce_into, set_moments,
+};
 use crate::stream::{SAMPLES, Stream, stream};
+use crate::{MAX_NEURONS, SolverError, labels};
 
 /// Everything that evolves: what a checkpoint holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SgdState {
     /// Steps taken (`t = step / n`).
     pub step: u64,
-    /// Features `ξ_{j,i}` and weights `x_i`, with the chunk streams that draw the noise.
+    /// Features `ξ_{j,i}` and weights `x_{i,k}`, with the chunk streams that draw the noise.
     pub population: Population,
-    /// This step's noise vectors, `ν_{s,i}` at `[i · views + s]`.
+    /// This step's noise vectors, `ν_{s,i}` at `[i · views + s]` (shared by the neurons).
     pub noise: Vec<f64>,
     /// The stream of the hidden variables `c`, `c'`.
     pub samples: Stream,
@@ -35,7 +37,7 @@ pub struct Sgd {
     problem: Problem,
     state: SgdState,
     views: usize,
-    /// `[Σ ξ_j x (p), Σ x², Σ x ν_s (views)]` of the current state.
+    /// `[Σ ξ_j x_k (p × K), Σ x_k x_l (k ≤ l), Σ x_k ν_s (K × views)]` of the current state.
     sums: Vec<f64>,
     partial: Vec<f64>,
     order: OrderParameters,
@@ -44,22 +46,34 @@ pub struct Sgd {
     negative_sd: f64,
 }
 
-/// Per-step constants of the coordinate update.
-struct Update {
-    /// `τ Σ_s ∂_sℓ c_{s,j} / n` per feature.
-    along: [f64; 8],
-    /// `τ ∂_sℓ / √n` per view.
-    noise: [f64; 3],
-    /// `τ / n`, the weight of `φ'(x_i)`; 0 for the pass that only draws the first noise.
+/// Per-step constants of the coordinate update, for `K` neurons.
+struct Update<const K: usize> {
+    /// `τ Σ_s ∂ℓ/∂h_{s,k} c_{s,j} / n`, row `j`.
+    along: [[f64; K]; 8],
+    /// `τ ∂ℓ/∂h_{s,k} / √n`, row `s`.
+    noise: [[f64; K]; 3],
+    /// `τ / n`, the weight of `φ'(x_{i,k})`; 0 for the pass that only draws the first noise.
     regularize: f64,
 }
 
+impl<const K: usize> Update<K> {
+    /// The update that leaves `W` unchanged.
+    fn none() -> Self {
+        Update {
+            along: [[0.0; K]; 8],
+            noise: [[0.0; K]; 3],
+            regularize: 0.0,
+        }
+    }
+}
+
 impl Sgd {
-    /// Dimension `n`, i.i.d. features, `x(0)` with exact overlaps and norm.
+    /// Dimension `n`, i.i.d. features, `W(0)` with exact overlaps and Gram matrix, one
+    /// column per neuron (`problem.neurons` of them).
     pub fn new(problem: &Problem, init: &OrderParameters, dimension: usize, seed: u64) -> Sgd {
         let p = problem.features();
         let xi = labels::independent(problem.feature_law, p, dimension, seed);
-        let mut population = Population::new(p, xi, seed);
+        let mut population = Population::new(p, problem.neurons, xi, seed);
         population.initialise(init);
         let views = if problem.negative { 3 } else { 2 };
         let state = SgdState {
@@ -69,30 +83,32 @@ impl Sgd {
             samples: stream(seed, SAMPLES),
         };
         let mut sgd = Sgd::resume_without_moments(problem, state);
-        // Draw the first noise vectors and take the moments, leaving x unchanged.
-        sgd.sweep(&Update {
-            along: [0.0; 8],
-            noise: [0.0; 3],
-            regularize: 0.0,
-        });
+        // Draw the first noise vectors and take the moments, leaving W unchanged. A neuron
+        // count beyond MAX_NEURONS leaves W as it is here, and the first step reports it.
+        let _ = sgd.pass(Pass::First);
         sgd
     }
 
     /// Continues from a saved state.
     pub fn resume(problem: &Problem, state: SgdState) -> Sgd {
         let mut sgd = Sgd::resume_without_moments(problem, state);
-        let (p, views) = (problem.features(), sgd.views);
+        let (p, k, views) = (problem.features(), sgd.state.population.neurons, sgd.views);
+        let width = sgd.sums.len();
         let population = &sgd.state.population;
         population
             .x
-            .par_chunks(CHUNK)
+            .par_chunks(CHUNK * k)
             .zip(population.xi.par_chunks(CHUNK * p))
             .zip(sgd.state.noise.par_chunks(CHUNK * views))
-            .zip(sgd.partial.par_chunks_mut(p + 1 + views))
+            .zip(sgd.partial.par_chunks_mut(width))
             .for_each(|(((x, xi), nu), sums)| {
                 sums.fill(0.0);
-                for ((x, xi), nu) in x.iter().zip(xi.chunks_exact(p)).zip(nu.chunks_exact(views)) {
-                    accumulate(sums, *x, xi, nu);
+                for ((x, xi), nu) in x
+                    .chunks_exact(k)
+                    .zip(xi.chunks_exact(p))
+                    .zip(nu.chunks_exact(views))
+                {
+                    accumulate(sums, x, xi, nu);
                 }
             });
         sgd.collect();
@@ -101,8 +117,9 @@ impl Sgd {
 
     fn resume_without_moments(problem: &Problem, state: SgdState) -> Sgd {
         let p = problem.features();
+        let k = state.population.neurons;
         let views = if problem.negative { 3 } else { 2 };
-        let width = p + 1 + views;
+        let width = moment_width(p, k) + k * views;
         let (s2, r) = (
             problem.noise.view_variance(),
             problem.noise.pair_covariance(),
@@ -116,8 +133,9 @@ impl Sgd {
             sums: vec![0.0; width],
             partial: vec![0.0; state.population.chunks() * width],
             order: OrderParameters {
-                overlaps: vec![0.0; p],
-                norm2: 0.0,
+                neurons: k,
+                overlaps: vec![0.0; p * k],
+                norm2: vec![0.0; k * k],
             },
             cholesky: [l11, l21, l22],
             negative_sd: l11,
@@ -130,73 +148,35 @@ impl Sgd {
         &self.state
     }
 
-    fn sweep(&mut self, update: &Update) {
-        let (p, views) = (self.problem.features(), self.views);
-        let [l11, l21, l22] = self.cholesky;
-        let negative_sd = self.negative_sd;
-        let regularizer = self.problem.regularizer;
-        let population = &mut self.state.population;
-        population
-            .x
-            .par_chunks_mut(CHUNK)
-            .zip(population.xi.par_chunks(CHUNK * p))
-            .zip(self.state.noise.par_chunks_mut(CHUNK * views))
-            .zip(population.streams.par_iter_mut())
-            .zip(self.partial.par_chunks_mut(p + 1 + views))
-            .for_each(|((((x, xi), nu), rng), sums)| {
-                sums.fill(0.0);
-                for ((x, xi), nu) in x
-                    .iter_mut()
-                    .zip(xi.chunks_exact(p))
-                    .zip(nu.chunks_exact_mut(views))
-                {
-                    let mut step = update.regularize * regularizer.derivative(*x);
-                    for (along, xi) in update.along.iter().zip(xi) {
-                        step += along * f64::from(*xi);
-                    }
-                    for (weight, nu) in update.noise.iter().zip(nu.iter()) {
-                        step += weight * nu;
-                    }
-                    *x -= step;
-                    let (e1, e2): (f64, f64) =
-                        (rng.sample(StandardNormal), rng.sample(StandardNormal));
-                    nu[0] = l11 * e1;
-                    nu[1] = l21 * e1 + l22 * e2;
-                    if views == 3 {
-                        nu[2] = negative_sd * rng.sample::<f64, _>(StandardNormal);
-                    }
-                    accumulate(sums, *x, xi, nu);
-                }
-            });
-        self.collect();
-    }
-
-    /// Reduces the chunk sums and refreshes `(Q, R)`.
-    fn collect(&mut self) {
-        reduce_into(&self.partial, &mut self.sums);
-        set_moments(&mut self.order, &self.sums, self.state.population.len());
-    }
-}
-
-/// `[Σ ξ_j x, Σ x², Σ x ν_s]`.
-#[inline(always)]
-fn accumulate(sums: &mut [f64], x: f64, xi: &[f32], nu: &[f64]) {
-    let p = xi.len();
-    for j in 0..p {
-        sums[j] += f64::from(xi[j]) * x;
-    }
-    sums[p] += x * x;
-    for (s, nu) in nu.iter().enumerate() {
-        sums[p + 1 + s] += x * nu;
-    }
-}
-
-impl Stepper for Sgd {
-    fn step(&mut self) -> Result<(), SolverError> {
+    /// One pass over the coordinates, with the neuron count as a constant so that the
+    /// per-coordinate loops unroll.
+    fn pass(&mut self, pass: Pass) -> Result<(), SolverError> {
         let p = self.problem.features();
         if p > 8 {
             return Err(SolverError::TooManyFeatures(p));
         }
+        match self.state.population.neurons {
+            1 => self.pass_for::<1>(pass),
+            2 => self.pass_for::<2>(pass),
+            3 => self.pass_for::<3>(pass),
+            4 => self.pass_for::<4>(pass),
+            k => return Err(SolverError::TooManyNeurons(k, MAX_NEURONS)),
+        }
+        Ok(())
+    }
+
+    fn pass_for<const K: usize>(&mut self, pass: Pass) {
+        let update = match pass {
+            Pass::First => Update::none(),
+            Pass::Step => self.update::<K>(),
+        };
+        self.sweep(&update);
+    }
+
+    /// Draws this step's hidden variables and turns the loss gradient at the current
+    /// pre-activations into the coordinate update.
+    fn update<const K: usize>(&mut self) -> Update<K> {
+        let p = self.problem.features();
         let n = self.state.population.len() as f64;
         let root_n = n.sqrt();
         let tau = self.problem.learning_rate;
@@ -211,25 +191,156 @@ impl Stepper for Sgd {
                 *c = law.sample(&mut self.state.samples);
             }
         }
-        // h_s = xᵀ y_s / √n = Σ_j c_{s,j} Q_j + xᵀ ν_s / √n.
-        let mut h = [0.0; 3];
+        // h_{s,k} = w_kᵀ y_s / √n = Σ_j c_{s,j} Q_{jk} + w_kᵀ ν_s / √n.
+        let noise_sums = moment_width(p, K);
+        let mut h = [[0.0; K]; 3];
         for (s, h) in h.iter_mut().enumerate().take(self.views) {
-            let signal: f64 = (0..p).map(|j| c[s][j] * self.order.overlaps[j]).sum();
-            *h = signal + self.sums[p + 1 + s] / root_n;
+            for (k, h) in h.iter_mut().enumerate() {
+                let signal: f64 = (0..p)
+                    .map(|j| c[s][j] * self.order.overlaps[j * K + k])
+                    .sum();
+                *h = signal + self.sums[noise_sums + k * self.views + s] / root_n;
+            }
         }
-        let gradient = self.problem.loss_gradient(h);
+        let gradient = layer_gradient(&self.problem, &h);
         let mut update = Update {
-            along: [0.0; 8],
-            noise: [0.0; 3],
+            along: [[0.0; K]; 8],
+            noise: [[0.0; K]; 3],
             regularize: tau / n,
         };
         for s in 0..self.views {
-            update.noise[s] = tau * gradient[s] / root_n;
-            for (along, c) in update.along.iter_mut().zip(&c[s]) {
-                *along += tau * gradient[s] * c / n;
+            for k in 0..K {
+                update.noise[s][k] = tau * gradient[s][k] / root_n;
+                for (along, c) in update.along.iter_mut().zip(&c[s]) {
+                    along[k] += tau * gradient[s][k] * c / n;
+                }
             }
         }
-        self.sweep(&update);
+        update
+    }
+
+    fn sweep<const K: usize>(&mut self, update: &Update<K>) {
+        let (p, views) = (self.problem.features(), self.views);
+        let [l11, l21, l22] = self.cholesky;
+        let negative_sd = self.negative_sd;
+        let regularizer = self.problem.regularizer;
+        let width = self.sums.len();
+        let population = &mut self.state.population;
+        population
+            .x
+            .par_chunks_mut(CHUNK * K)
+            .zip(population.xi.par_chunks(CHUNK * p))
+            .zip(self.state.noise.par_chunks_mut(CHUNK * views))
+            .zip(population.streams.par_iter_mut())
+            .zip(self.partial.par_chunks_mut(width))
+            .for_each(|((((x, xi), nu), rng), sums)| {
+                sums.fill(0.0);
+                for ((x, xi), nu) in x
+                    .chunks_exact_mut(K)
+                    .zip(xi.chunks_exact(p))
+                    .zip(nu.chunks_exact_mut(views))
+                {
+                    for (k, x) in x.iter_mut().enumerate() {
+                        let mut step = update.regularize * regularizer.derivative(*x);
+                        for (along, xi) in update.along.iter().zip(xi) {
+                            step += along[k] * f64::from(*xi);
+                        }
+                        for (weight, nu) in update.noise.iter().zip(nu.iter()) {
+                            step += weight[k] * nu;
+                        }
+                        *x -= step;
+                    }
+                    let (e1, e2): (f64, f64) =
+                        (rng.sample(StandardNormal), rng.sample(StandardNormal));
+                    nu[0] = l11 * e1;
+                    nu[1] = l21 * e1 + l22 * e2;
+                    if views == 3 {
+                        nu[2] = negative_sd * rng.sample::<f64, _>(StandardNormal);
+                    }
+                    accumulate(sums, x, xi, nu);
+                }
+            });
+        self.collect();
+    }
+
+    /// Reduces the chunk sums and refreshes `(Q, R)`.
+    fn collect(&mut self) {
+        reduce_into(&self.partial, &mut self.sums);
+        set_moments(&mut self.order, &self.sums, self.state.population.len());
+    }
+}
+
+/// Which pass over the coordinates.
+#[derive(Clone, Copy)]
+enum Pass {
+    /// The first, which only draws the noise vectors and takes the moments.
+    First,
+    /// A training step.
+    Step,
+}
+
+/// `∂ℓ/∂h_{s,k}` of the layer loss (MODEL.md §7), rows `s`:
+///
+/// ```text
+///   ∂ℓ/∂h_{s,k} = f'(h_{s,k}) [ −F_{s̄,k} + (γ/2) F_{3,k} + β F_{s,k} Σ_{l≠k} F_{s̄,l}² ]  (s = 1, 2)
+///   ∂ℓ/∂h_{3,k} = (γ/2) f'(h_{3,k}) (F_{1,k} + F_{2,k})
+/// ```
+///
+/// For `K = 1` the decorrelation sum is empty and this is [`Problem::loss_gradient`], with
+/// the same operations on the same operands (`−a + b` is `b − a` in floating point too).
+fn layer_gradient<const K: usize>(problem: &Problem, h: &[[f64; K]; 3]) -> [[f64; K]; 3] {
+    let views = if problem.negative { 3 } else { 2 };
+    let mut f = [[0.0; K]; 3];
+    let mut d = [[0.0; K]; 3];
+    for s in 0..views {
+        for k in 0..K {
+            let [value, slope, _] = problem.activation.derivatives(h[s][k]);
+            f[s][k] = value;
+            d[s][k] = slope;
+        }
+    }
+    let beta = problem.decorrelation;
+    let mut gradient = [[0.0; K]; 3];
+    for (s, other) in [(0, 1), (1, 0)] {
+        for k in 0..K {
+            let mut inner = -f[other][k];
+            if problem.negative {
+                inner += 0.5 * f[2][k];
+            }
+            if K > 1 {
+                let spread: f64 = (0..K)
+                    .filter(|&l| l != k)
+                    .map(|l| f[other][l].powi(2))
+                    .sum();
+                inner += beta * f[s][k] * spread;
+            }
+            gradient[s][k] = d[s][k] * inner;
+        }
+    }
+    if problem.negative {
+        for k in 0..K {
+            gradient[2][k] = 0.5 * d[2][k] * (f[0][k] + f[1][k]);
+        }
+    }
+    gradient
+}
+
+/// `[Σ ξ_j x_k, Σ x_k x_l (k ≤ l), Σ x_k ν_s]`.
+#[inline(always)]
+fn accumulate(sums: &mut [f64], x: &[f64], xi: &[f32], nu: &[f64]) {
+    let width = moment_width(xi.len(), x.len());
+    accumulate_moments(&mut sums[..width], x, xi);
+    let views = nu.len();
+    for (k, x) in x.iter().enumerate() {
+        for (s, nu) in nu.iter().enumerate() {
+            sums[width + k * views + s] += x * nu;
+        }
+    }
+}
+
+impl Stepper for Sgd {
+    fn step(&mut self) -> Result<(), SolverError> {
+        self.pass(Pass::Step)?;
         self.state.step += 1;
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! Snapshots of the measure: the weights themselves (all of them, or a regular subsample
-//! for large populations) and a density histogram of `x` for each atom of `ξ`.
+//! for large populations) and a density histogram of each neuron's `x_k` for each atom
+//! pattern of `ξ`.
 
 use mfcl_model::FeatureLaw;
 use rayon::prelude::*;
@@ -11,7 +12,8 @@ use crate::population::{CHUNK, Population};
 /// a regular subsample keeps each pattern's share.
 pub const SNAPSHOT_LIMIT: usize = 1 << 16;
 
-/// Bins of each histogram, spanning `[min x, max x]` of the whole population.
+/// Bins of each histogram, spanning `[min x_k, max x_k]` of the whole population for
+/// neuron `k`.
 pub const HISTOGRAM_BINS: usize = 100;
 
 /// The measure at one time.
@@ -23,20 +25,24 @@ pub struct Snapshot {
     pub t: f64,
     /// Coordinates `0, stride, 2·stride, …` are stored.
     pub stride: usize,
-    /// Their `x`.
+    /// `K`, values per coordinate.
+    pub neurons: usize,
+    /// Their `x`, `K` per coordinate (`M × K` row-major).
     pub x: Vec<f64>,
     /// Their `ξ`, `p` per coordinate.
     pub xi: Vec<f32>,
-    /// One histogram per atom pattern of `ξ` (one in all for a Gaussian feature law),
-    /// over the whole population.
+    /// One histogram per atom pattern of `ξ` (one pattern in all for a Gaussian feature
+    /// law) and neuron, over the whole population, ordered pattern-major then neuron.
     pub histograms: Vec<Histogram>,
 }
 
-/// Counts of `x` among the coordinates whose `ξ` equals `atom`.
+/// Counts of `x_k` (`k = neuron`) among the coordinates whose `ξ` equals `atom`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Histogram {
     /// The pattern `(ξ_1, …, ξ_p)`; empty when the feature law is continuous.
     pub atom: Vec<f32>,
+    /// The neuron `k` whose values are counted.
+    pub neuron: usize,
     /// `HISTOGRAM_BINS + 1` increasing edges.
     pub edges: Vec<f64>,
     /// `HISTOGRAM_BINS` counts.
@@ -46,10 +52,13 @@ pub struct Histogram {
 impl Population {
     /// The snapshot at `(step, t)`; `law` tells which values of `ξ` are atoms.
     pub fn snapshot(&self, law: FeatureLaw, step: u64, t: f64) -> Snapshot {
-        let p = self.features;
+        let (p, k) = (self.features, self.neurons);
         let stride = self.len().div_ceil(SNAPSHOT_LIMIT).max(1);
         let kept = (0..self.len()).step_by(stride);
-        let x: Vec<f64> = kept.clone().map(|i| self.x[i]).collect();
+        let x: Vec<f64> = kept
+            .clone()
+            .flat_map(|i| self.x[i * k..(i + 1) * k].iter().copied())
+            .collect();
         let xi: Vec<f32> = kept
             .flat_map(|i| self.xi[i * p..(i + 1) * p].iter().copied())
             .collect();
@@ -68,61 +77,88 @@ impl Population {
                 id * radix + atoms.iter().position(|a| a == v).unwrap_or(0)
             })
         };
-        let (lo, hi) = self
+        // Per-neuron ranges: min and max are exact, so any reduction order gives them.
+        let ranges = self
             .x
-            .par_chunks(CHUNK)
+            .par_chunks(CHUNK * k)
             .map(|x| {
-                x.iter()
-                    .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+                let mut range = vec![(f64::MAX, f64::MIN); k];
+                for row in x.chunks_exact(k) {
+                    for ((lo, hi), &x) in range.iter_mut().zip(row) {
+                        (*lo, *hi) = (lo.min(x), hi.max(x));
+                    }
+                }
+                range
             })
-            .reduce(|| (f64::MAX, f64::MIN), |a, b| (a.0.min(b.0), a.1.max(b.1)));
-        let (lo, hi) = if lo < hi {
-            (lo, hi)
-        } else {
-            (lo - 0.5, lo + 0.5)
-        };
-        let width = (hi - lo) / HISTOGRAM_BINS as f64;
-        let per_width = width.recip();
+            .reduce(
+                || vec![(f64::MAX, f64::MIN); k],
+                |a, b| {
+                    a.iter()
+                        .zip(&b)
+                        .map(|(a, b)| (a.0.min(b.0), a.1.max(b.1)))
+                        .collect()
+                },
+            );
+        let bins: Vec<(f64, f64, f64)> = ranges
+            .iter()
+            .map(|&(lo, hi)| {
+                let (lo, hi) = if lo < hi {
+                    (lo, hi)
+                } else {
+                    (lo - 0.5, lo + 0.5)
+                };
+                let width = (hi - lo) / HISTOGRAM_BINS as f64;
+                (lo, width, width.recip())
+            })
+            .collect();
         // Integer counts: the sum over chunks is exact in any order.
         let counts = self
             .x
-            .par_chunks(CHUNK)
+            .par_chunks(CHUNK * k)
             .zip(self.xi.par_chunks(CHUNK * p))
             .map(|(x, xi)| {
-                let mut counts = vec![0u64; patterns * HISTOGRAM_BINS];
-                for (x, xi) in x.iter().zip(xi.chunks_exact(p)) {
-                    let bin = (((x - lo) * per_width) as usize).min(HISTOGRAM_BINS - 1);
-                    counts[pattern(xi) * HISTOGRAM_BINS + bin] += 1;
+                let mut counts = vec![0u64; patterns * k * HISTOGRAM_BINS];
+                for (x, xi) in x.chunks_exact(k).zip(xi.chunks_exact(p)) {
+                    let id = pattern(xi);
+                    for (neuron, (x, &(lo, _, per_width))) in x.iter().zip(&bins).enumerate() {
+                        let bin = (((x - lo) * per_width) as usize).min(HISTOGRAM_BINS - 1);
+                        counts[(id * k + neuron) * HISTOGRAM_BINS + bin] += 1;
+                    }
                 }
                 counts
             })
             .reduce(
-                || vec![0u64; patterns * HISTOGRAM_BINS],
+                || vec![0u64; patterns * k * HISTOGRAM_BINS],
                 |mut a, b| {
                     a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
                     a
                 },
             );
-        let edges: Vec<f64> = (0..=HISTOGRAM_BINS)
-            .map(|k| lo + k as f64 * width)
-            .collect();
-        let histograms = (0..patterns)
-            .map(|id| Histogram {
-                atom: if atoms.is_empty() {
-                    Vec::new()
-                } else {
-                    (0..p)
-                        .map(|j| atoms[(id / radix.pow(j as u32)) % radix])
-                        .collect()
-                },
-                edges: edges.clone(),
-                counts: counts[id * HISTOGRAM_BINS..(id + 1) * HISTOGRAM_BINS].to_vec(),
+        let histograms = (0..patterns * k)
+            .map(|h| {
+                let (id, neuron) = (h / k, h % k);
+                let (lo, width, _) = bins[neuron];
+                Histogram {
+                    atom: if atoms.is_empty() {
+                        Vec::new()
+                    } else {
+                        (0..p)
+                            .map(|j| atoms[(id / radix.pow(j as u32)) % radix])
+                            .collect()
+                    },
+                    neuron,
+                    edges: (0..=HISTOGRAM_BINS)
+                        .map(|b| lo + b as f64 * width)
+                        .collect(),
+                    counts: counts[h * HISTOGRAM_BINS..(h + 1) * HISTOGRAM_BINS].to_vec(),
+                }
             })
             .collect();
         Snapshot {
             step,
             t,
             stride,
+            neurons: k,
             x,
             xi,
             histograms,
@@ -140,11 +176,8 @@ mod tests {
     fn histograms_count_every_particle_by_pattern() {
         let n = 3 * CHUNK + 11;
         let xi = labels::stratified(FeatureLaw::Rademacher, 2, n, 1);
-        let mut population = Population::new(2, xi, 1);
-        population.initialise(&OrderParameters {
-            overlaps: vec![0.5, -0.2],
-            norm2: 1.0,
-        });
+        let mut population = Population::new(2, 1, xi, 1);
+        population.initialise(&OrderParameters::single(vec![0.5, -0.2], 1.0));
         let snapshot = population.snapshot(FeatureLaw::Rademacher, 7, 0.07);
         assert_eq!(snapshot.histograms.len(), 4);
         let total: u64 = snapshot.histograms.iter().flat_map(|h| &h.counts).sum();
@@ -170,7 +203,8 @@ mod tests {
     #[test]
     fn large_populations_are_subsampled_regularly() {
         let n = 2 * SNAPSHOT_LIMIT + 1;
-        let population = Population::new(1, labels::stratified(FeatureLaw::Gaussian, 1, n, 1), 1);
+        let population =
+            Population::new(1, 1, labels::stratified(FeatureLaw::Gaussian, 1, n, 1), 1);
         let snapshot = population.snapshot(FeatureLaw::Gaussian, 0, 0.0);
         assert_eq!(snapshot.stride, 3);
         assert_eq!(snapshot.x.len(), n.div_ceil(3));

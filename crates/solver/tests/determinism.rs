@@ -6,11 +6,14 @@
 //! - a checkpoint taken midway and resumed in a fresh stepper continues bit for bit like
 //!   the uninterrupted run.
 //!
+//! `K = 1` and `K = 2` neurons (the latter also with a negative sample and with `elastic`,
+//! whose soft thresholding acts entrywise), under 1, 2 and 3 threads.
+//!
 //! Sizes span several chunks with a ragged last one (`3·CHUNK + 5` particles,
 //! `2·CHUNK + 3` SGD coordinates), so that per-chunk streams and the chunk-ordered
 //! reductions are exercised across threads.
 
-use mfcl_model::{Config, Trajectory};
+use mfcl_model::{Config, OrderParameters, Trajectory};
 use mfcl_solver::{
     CHUNK, ParticleState, ParticleSystem, Schedule, Sgd, SgdState, Silent, Stepper, drive,
 };
@@ -45,6 +48,34 @@ fn l1_sparse() -> Config {
     ])
 }
 
+const TWO_FEATURES: &str = include_str!("../../../data/configs/two_features.toml");
+
+/// `K = 2` neurons with decorrelation `β = 1` on the two-feature problem (MODEL.md §7's
+/// worked example), from `Q(0) = [[0.3, 0.05], [0.05, 0.3]]`, `R(0) = [[1, 0.1], [0.1, 0.8]]`.
+fn layer(overrides: &[&str]) -> Config {
+    let mut config = Config::parse_with(TWO_FEATURES, overrides).expect("valid test config");
+    config.problem.neurons = 2;
+    config.problem.decorrelation = 1.0;
+    config.init = OrderParameters {
+        neurons: 2,
+        overlaps: vec![0.3, 0.05, 0.05, 0.3],
+        norm2: vec![1.0, 0.1, 0.1, 0.8],
+    };
+    config
+}
+
+/// `K = 2` with a negative sample.
+fn layer_with_negative() -> Config {
+    layer(&["model.negatives=1"])
+}
+
+/// `K = 2` with `elastic`: entrywise soft thresholding in the particles, subgradient in SGD.
+fn layer_elastic() -> Config {
+    let mut config = layer(&[]);
+    config.problem.regularizer = mfcl_model::Regularizer::Elastic { l1: 0.05, l2: 0.3 };
+    config
+}
+
 const PARTICLES: usize = 3 * CHUNK + 5;
 const DIMENSION: usize = 2 * CHUNK + 3;
 const DT: f64 = 0.01;
@@ -65,7 +96,7 @@ fn assert_bit_identical(a: &Trajectory, b: &Trajectory, what: &str) {
     let bits = |t: &Trajectory| -> Vec<u64> {
         t.t.iter()
             .chain(t.overlaps.iter().flatten())
-            .chain(&t.norm2)
+            .chain(t.norm2.iter().flatten())
             .map(|x| x.to_bits())
             .collect()
     };
@@ -111,57 +142,83 @@ const SGD_SCHEDULE: Schedule = Schedule {
     record_every: 25,
 };
 
-fn particles_thread_independent(config: &Config, name: &str) {
+/// One thread against each of `others`.
+fn particles_thread_independent(config: &Config, name: &str, others: &[usize]) {
     let one = with_threads(1, || run_particles(config, 7, &PARTICLE_SCHEDULE));
-    let two = with_threads(2, || run_particles(config, 7, &PARTICLE_SCHEDULE));
     assert_eq!(
         one.0.len(),
         1 + 13 + 1,
         "t = 0, 13 grid records and the last step"
     );
-    assert_bit_identical(&one.0, &two.0, name);
-    assert_positions_bit_identical(&one.1.population.x, &two.1.population.x, name);
-    assert!(one.1 == two.1, "{name}: final particle states differ");
+    for &threads in others {
+        let other = with_threads(threads, || run_particles(config, 7, &PARTICLE_SCHEDULE));
+        let name = format!("{name}, 1 vs {threads} threads");
+        assert_bit_identical(&one.0, &other.0, &name);
+        assert_positions_bit_identical(&one.1.population.x, &other.1.population.x, &name);
+        assert!(one.1 == other.1, "{name}: final particle states differ");
+    }
 }
 
-fn sgd_thread_independent(config: &Config, name: &str) {
+/// One thread against each of `others`.
+fn sgd_thread_independent(config: &Config, name: &str, others: &[usize]) {
     let one = with_threads(1, || run_sgd(config, 7, &SGD_SCHEDULE));
-    let two = with_threads(2, || run_sgd(config, 7, &SGD_SCHEDULE));
     assert_eq!(one.0.len(), 1 + 12);
-    assert_bit_identical(&one.0, &two.0, name);
-    assert_positions_bit_identical(&one.1.population.x, &two.1.population.x, name);
-    assert_positions_bit_identical(&one.1.noise, &two.1.noise, name);
-    assert!(one.1 == two.1, "{name}: final SGD states differ");
+    for &threads in others {
+        let other = with_threads(threads, || run_sgd(config, 7, &SGD_SCHEDULE));
+        let name = format!("{name}, 1 vs {threads} threads");
+        assert_bit_identical(&one.0, &other.0, &name);
+        assert_positions_bit_identical(&one.1.population.x, &other.1.population.x, &name);
+        assert_positions_bit_identical(&one.1.noise, &other.1.noise, &name);
+        assert!(one.1 == other.1, "{name}: final SGD states differ");
+    }
 }
 
 #[test]
 fn particles_do_not_depend_on_thread_count_p1() {
-    particles_thread_independent(&quickstart(), "particles, quickstart");
+    particles_thread_independent(&quickstart(), "particles, quickstart", &[2]);
 }
 
 #[test]
 fn particles_do_not_depend_on_thread_count_p2_negative() {
-    particles_thread_independent(&two_features_with_negative(), "particles, p = 2, negative");
+    particles_thread_independent(
+        &two_features_with_negative(),
+        "particles, p = 2, negative",
+        &[2],
+    );
 }
 
 #[test]
 fn particles_do_not_depend_on_thread_count_l1() {
-    particles_thread_independent(&l1_sparse(), "particles, l1");
+    particles_thread_independent(&l1_sparse(), "particles, l1", &[2]);
 }
 
 #[test]
 fn sgd_does_not_depend_on_thread_count_p1() {
-    sgd_thread_independent(&quickstart(), "sgd, quickstart");
+    sgd_thread_independent(&quickstart(), "sgd, quickstart", &[2]);
 }
 
 #[test]
 fn sgd_does_not_depend_on_thread_count_p2_negative() {
-    sgd_thread_independent(&two_features_with_negative(), "sgd, p = 2, negative");
+    sgd_thread_independent(&two_features_with_negative(), "sgd, p = 2, negative", &[2]);
 }
 
 #[test]
 fn sgd_does_not_depend_on_thread_count_l1() {
-    sgd_thread_independent(&l1_sparse(), "sgd, l1");
+    sgd_thread_independent(&l1_sparse(), "sgd, l1", &[2]);
+}
+
+#[test]
+fn particles_do_not_depend_on_thread_count_k2() {
+    particles_thread_independent(&layer(&[]), "particles, K = 2", &[2, 3]);
+    particles_thread_independent(&layer_with_negative(), "particles, K = 2, negative", &[3]);
+    particles_thread_independent(&layer_elastic(), "particles, K = 2, elastic", &[2]);
+}
+
+#[test]
+fn sgd_does_not_depend_on_thread_count_k2() {
+    sgd_thread_independent(&layer(&[]), "sgd, K = 2", &[2, 3]);
+    sgd_thread_independent(&layer_with_negative(), "sgd, K = 2, negative", &[3]);
+    sgd_thread_independent(&layer_elastic(), "sgd, K = 2, elastic", &[2]);
 }
 
 /// Differences beyond t = 0 (where both start at the requested exact moments).
@@ -179,7 +236,7 @@ fn assert_runs_differ(a: &Trajectory, b: &Trajectory, what: &str) {
     // Plausibly different, not different in the last bit: the sampling noise is at least
     // ~1/√size, far above rounding.
     let last = a.len() - 1;
-    let gap = (a.norm2[last] - b.norm2[last]).abs();
+    let gap = (a.norm2[last][0] - b.norm2[last][0]).abs();
     assert!(gap > 1e-9, "{what}: final R differs by only {gap:e}");
 }
 
@@ -207,7 +264,7 @@ fn different_seeds_give_different_runs() {
 fn after(full: &Trajectory, t: f64) -> Trajectory {
     let mut tail = Trajectory::default();
     for k in (0..full.len()).filter(|&k| full.t[k] > t) {
-        tail.push(full.t[k], &full.overlaps[k], full.norm2[k]);
+        tail.push(full.t[k], &full.state(k));
     }
     tail
 }
@@ -253,10 +310,8 @@ fn particles_checkpoint(config: &Config, name: &str) {
     // The head plus the tail is the whole run (apart from the extra sample at the split).
     let head_on_grid = after(&head, -1.0);
     for k in 0..head_on_grid.len() - 1 {
-        assert_eq!(
-            head_on_grid.norm2[k].to_bits(),
-            uninterrupted.norm2[k].to_bits()
-        );
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&head_on_grid.norm2[k]), bits(&uninterrupted.norm2[k]));
     }
 }
 
@@ -276,7 +331,8 @@ fn sgd_checkpoint(config: &Config, name: &str) {
     let mut resumed = Sgd::resume(&config.problem, checkpoint.clone());
     assert_eq!(resumed.steps_taken(), split);
     let (a, b) = (resumed.order_parameters(), original.order_parameters());
-    assert_eq!(a.norm2.to_bits(), b.norm2.to_bits(), "{name}: resumed R");
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&a.norm2), bits(&b.norm2), "{name}: resumed R");
     assert_eq!(a.overlaps, b.overlaps, "{name}: resumed Q");
     let tail_resumed = drive(&mut resumed, &schedule, &mut Silent).unwrap();
     let tail_original = drive(&mut original, &schedule, &mut Silent).unwrap();
@@ -304,6 +360,17 @@ fn particles_resume_from_a_checkpoint_bit_for_bit() {
 #[test]
 fn particles_resume_from_a_checkpoint_bit_for_bit_p2_negative() {
     particles_checkpoint(&two_features_with_negative(), "particles, p = 2, negative");
+}
+
+#[test]
+fn particles_resume_from_a_checkpoint_bit_for_bit_k2() {
+    particles_checkpoint(&layer(&[]), "particles, K = 2");
+    particles_checkpoint(&layer_elastic(), "particles, K = 2, elastic");
+}
+
+#[test]
+fn sgd_resumes_from_a_checkpoint_bit_for_bit_k2() {
+    sgd_checkpoint(&layer_with_negative(), "sgd, K = 2, negative");
 }
 
 #[test]
