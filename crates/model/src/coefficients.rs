@@ -60,8 +60,8 @@ impl Problem {
     /// which the ODE, the particles and the fixed-point analysis see the problem.
     ///
     /// A single neuron is evaluated by the dedicated reduction of this module (two
-    /// pre-activations at a time, five times cheaper); a layer by [`crate::layer`]'s
-    /// general expansion. The two agree to rounding at `K = 1` (tested).
+    /// pre-activations at a time, five times cheaper); a layer by the general expansion of
+    /// [`Problem::layer_coefficients`]. The two agree to rounding at `K = 1` (tested).
     pub fn coefficients(&self, state: &OrderParameters) -> Coefficients {
         self.coefficients_with(state, QuadratureOptions::default())
     }

@@ -197,7 +197,8 @@ fn one_neuron_equals_the_single_neuron_coefficients() {
 /// Doubling the resolution (halving every spacing, including the tables') changes the
 /// coefficients by less than 1e-9: with tanh's poles, with erf, with singular `Σ_ν`, with
 /// two coinciding or almost coinciding neurons (a singular or nearly singular `R`) and with
-/// three neurons; `β = 1` throughout.
+/// three neurons; `β = 1` throughout. Halving the resolution instead visibly changes them
+/// (the rules' error at that spacing), so the refinement does probe the quadrature's error.
 #[test]
 fn refinement_leaves_the_coefficients_unchanged() {
     let (three, three_state) = three_neurons();
@@ -255,10 +256,21 @@ fn refinement_leaves_the_coefficients_unchanged() {
         let base = problem.coefficients(&state);
         let fine = problem.coefficients_with(&state, QuadratureOptions { resolution: 2.0 });
         let change = max_difference(&base, &fine);
-        eprintln!("{label}: refinement changes the coefficients by {change:.1e}");
+        let coarse = max_difference(
+            &base,
+            &problem.coefficients_with(&state, QuadratureOptions { resolution: 0.5 }),
+        );
+        eprintln!(
+            "{label}: refinement changes the coefficients by {change:.1e}, coarsening by \
+             {coarse:.1e}"
+        );
         assert!(
             change < 1e-9,
             "{label}: refinement changes the coefficients by {change:.1e}"
+        );
+        assert!(
+            coarse > 20.0 * 1e-9,
+            "{label}: resolution 0.5 is already within {coarse:.1e}"
         );
     }
 }
