@@ -109,7 +109,7 @@ impl<'a> ReducedOde<'a> {
         let (k, p) = (order.neurons, order.features());
         let c = self.problem.coefficients(&order);
         let mut derivatives = self.problem.coefficient_derivatives(&order);
-        self.mend_at_boundary(state, &mut derivatives);
+        self.mend_at_boundary(state, &c, &mut derivatives);
         let tau = self.problem.learning_rate;
         let decay = self.decay(&c.self_term);
         let (q, g, r) = (&order.overlaps, &c.drive, &order.norm2);
@@ -181,8 +181,9 @@ impl<'a> ReducedOde<'a> {
     /// quadrature's pivoted Cholesky factor drops the negative direction, and the
     /// coefficients continue with a kink (in `V`), so a central difference there is off by
     /// O(1). The one-sided stencil `(−25 c_0 + 48 c_1 − 36 c_2 + 16 c_3 − 3 c_4) / (12 h)`
-    /// uses the step of [`Problem::coefficient_derivatives`]; its error is about 1e-9.
-    fn mend_at_boundary(&self, y: &[f64], derivatives: &mut [Coefficients]) {
+    /// uses the step of [`Problem::coefficient_derivatives`]; its error is about 1e-9. `at`:
+    /// the coefficients at `y`.
+    fn mend_at_boundary(&self, y: &[f64], at: &Coefficients, derivatives: &mut [Coefficients]) {
         let k = self.neurons();
         let order = self.state(y);
         let step = 1e-3
@@ -196,7 +197,8 @@ impl<'a> ReducedOde<'a> {
             self.state(&z)
         };
         let inside = |column: usize, steps: f64| in_domain(&shifted(column, steps));
-        for column in self.problem.features() * k..y.len() {
+        let overlaps = self.problem.features() * k;
+        for (column, derivative) in derivatives.iter_mut().enumerate().skip(overlaps) {
             if inside(column, 2.0) && inside(column, -2.0) {
                 continue;
             }
@@ -206,11 +208,11 @@ impl<'a> ReducedOde<'a> {
             else {
                 continue;
             };
-            let values: Vec<Coefficients> = (0..=4)
-                .map(|i| {
+            let values: Vec<Coefficients> = std::iter::once(at.clone())
+                .chain((1..=4).map(|i| {
                     self.problem
                         .coefficients(&shifted(column, direction * i as f64))
-                })
+                }))
                 .collect();
             let weights = [-25.0, 48.0, -36.0, 16.0, -3.0];
             let combine = |part: fn(&Coefficients) -> &Vec<f64>| -> Vec<f64> {
@@ -225,7 +227,7 @@ impl<'a> ReducedOde<'a> {
                     })
                     .collect()
             };
-            derivatives[column] = Coefficients {
+            *derivative = Coefficients {
                 drive: combine(|c| &c.drive),
                 self_term: combine(|c| &c.self_term),
                 noise: combine(|c| &c.noise),
@@ -415,8 +417,8 @@ fn product(a: &[f64], b: &[f64], k: usize) -> Vec<f64> {
 fn in_domain(state: &OrderParameters) -> bool {
     let k = state.neurons;
     let diagonal: Vec<f64> = (0..k).map(|a| state.gram(a, a)).collect();
-    // `!(r > 0)` also rejects NaN.
-    if diagonal.iter().any(|&r| !(r > 0.0)) {
+    // NaN fails `r > 0` too.
+    if !diagonal.iter().all(|&r| r > 0.0) {
         return false;
     }
     if k == 1 {
