@@ -6,8 +6,10 @@
 //! also decides a start that comes to rest elsewhere, by its largest cosine there. Starts
 //! that reach the uninformative state, a state without a single largest cosine, or the
 //! time bound are *undecided*.
+//!
+//! Single neuron only: for a layer, [`basins`] gives [`ComparatorError::SingleNeuronOnly`].
 
-use mfcl_model::{OrderParameters, Problem, Trajectory, cosine};
+use mfcl_model::{OrderParameters, Problem, Trajectory};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -15,7 +17,10 @@ use rayon::prelude::*;
 use statrs::distribution::{ContinuousCDF, Normal};
 
 use crate::ode::{advance, at_rest};
-use crate::{ComparatorError, Dopri5, FixedPointReport, ReducedOde, Tolerance, max_distance};
+use crate::{
+    ComparatorError, Dopri5, FixedPointReport, ReducedOde, Tolerance, max_distance,
+    single_neuron_only,
+};
 
 /// Default radius `r0` of the starts `Q = r0 · u`.
 pub const DEFAULT_START_RADIUS: f64 = 0.02;
@@ -50,9 +55,13 @@ pub enum Selection {
 }
 
 /// The feature whose cosine is largest in absolute value, if it exceeds the runner-up by
-/// more than 1e-6 and the state is informative.
+/// more than 1e-6 and the state is informative (a single neuron's `Q_j` and `R`).
 pub fn dominant_feature(overlaps: &[f64], norm2: f64) -> Selection {
-    let m: Vec<f64> = cosine(overlaps, norm2).iter().map(|m| m.abs()).collect();
+    let m: Vec<f64> = OrderParameters::single(overlaps.to_vec(), norm2)
+        .cosine()
+        .iter()
+        .map(|m| m.abs())
+        .collect();
     let Some(k) = (0..m.len()).max_by(|&a, &b| m[a].total_cmp(&m[b])) else {
         return Selection::Undecided;
     };
@@ -87,7 +96,7 @@ struct Attractor {
 impl Attractors {
     /// The stable points of `report`. The ball of each has radius
     /// `min(DECISION_RADIUS, DECISION_FRACTION · distance to the nearest other fixed point)`
-    /// in the max norm over `(Q, R)`.
+    /// in the max norm over `(Q, R)`. A layer has none here (its basins are not computed).
     pub fn new(problem: &Problem, report: &FixedPointReport) -> Attractors {
         let symmetric: Vec<bool> = problem
             .hidden
@@ -97,17 +106,13 @@ impl Attractors {
         let states: Vec<Vec<f64>> = report
             .fixed_points
             .iter()
-            .map(|f| {
-                let mut y = f.state.overlaps.clone();
-                y.push(f.state.norm2);
-                y
-            })
+            .map(|f| f.state.coordinates())
             .collect();
         let points = report
             .fixed_points
             .iter()
             .zip(&states)
-            .filter(|(f, _)| f.stable)
+            .filter(|(f, _)| f.stable && problem.neurons == 1)
             .map(|(f, y)| {
                 let nearest = states
                     .iter()
@@ -117,7 +122,7 @@ impl Attractors {
                 Attractor {
                     state: y.clone(),
                     radius: DECISION_RADIUS.min(DECISION_FRACTION * nearest),
-                    selection: dominant_feature(&f.state.overlaps, f.state.norm2),
+                    selection: dominant_feature(&f.state.overlaps, f.state.norm2[0]),
                 }
             })
             .collect();
@@ -166,7 +171,7 @@ pub fn sphere_starts(
                     break u.iter().map(|x| radius * x / length).collect();
                 }
             };
-            OrderParameters { overlaps: u, norm2 }
+            OrderParameters::single(u, norm2)
         })
         .collect()
 }
@@ -267,13 +272,14 @@ pub fn wilson_interval(successes: usize, samples: usize, level: f64) -> (f64, f6
 /// Integrates the reduced ODE from every start (in parallel, one start per rayon task) until
 /// it is decided, at rest, or past [`ODE_HORIZON`]. Results come in the order of `starts`
 /// and do not depend on the number of threads. `on_sample` is called once per finished
-/// start, from whichever thread finished it.
+/// start, from whichever thread finished it. A single neuron only.
 pub fn basins(
     problem: &Problem,
     attractors: &Attractors,
     starts: &[OrderParameters],
     on_sample: &(dyn Fn() + Sync),
 ) -> Result<Vec<BasinSample>, ComparatorError> {
+    single_neuron_only(problem, "basins of attraction")?;
     let ode = ReducedOde::new(problem)?;
     starts
         .par_iter()
@@ -291,16 +297,17 @@ fn follow(
     start: &OrderParameters,
 ) -> Result<BasinSample, ComparatorError> {
     let mut path = Trajectory::default();
-    path.push(0.0, &start.overlaps, start.norm2);
-    let mut y = start.overlaps.clone();
-    y.push(start.norm2);
+    path.push(0.0, start);
     let rhs = |s: &[f64], d: &mut [f64]| ode.rhs(s, d);
-    let mut stepper = Dopri5::new(rhs, 0.0, y, 0.01, BASIN_TOLERANCE);
+    let mut stepper = Dopri5::new(rhs, 0.0, start.coordinates(), 0.01, BASIN_TOLERANCE);
     let p = start.overlaps.len();
     let selection = loop {
-        advance(&mut stepper, ODE_HORIZON)?;
+        advance(&mut stepper, ODE_HORIZON, 1)?;
         let (overlaps, norm2) = (&stepper.y[..p], stepper.y[p]);
-        path.push(stepper.t, overlaps, norm2);
+        path.push(
+            stepper.t,
+            &OrderParameters::single(overlaps.to_vec(), norm2),
+        );
         if let Some(selection) = attractors.decide(&stepper.y) {
             break selection;
         }

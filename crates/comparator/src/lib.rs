@@ -1,6 +1,7 @@
-//! mfcl-comparator: the reduced ODE for the overlaps and the squared norm (exact under L2),
-//! its fixed points and their stability, the growth rates at the uninformative state, the
-//! basins of attraction of the informative states, and steady states for parameter sweeps.
+//! mfcl-comparator: the reduced ODE for the overlaps and the Gram matrix of a layer of `K`
+//! neurons (exact under L2), its fixed points and their stability, the growth rates at the
+//! uninformative state, and, for a single neuron, the basins of attraction of the
+//! informative states and steady states for parameter sweeps.
 //!
 //! It works on plain [`mfcl_model::Trajectory`] values and reads no files.
 
@@ -21,7 +22,8 @@ pub use basins::{
 pub use compare::{Deviation, deviation};
 pub use dopri::{Dopri5, Tolerance};
 pub use fixed_points::{
-    FixedPoint, FixedPointReport, Uninformative, fixed_points, rest_norm, uninformative,
+    FixedPoint, FixedPointReport, LEARNED_COSINE, Uninformative, fixed_points, rest_norm,
+    uninformative,
 };
 pub use ode::{OdeStopped, ReducedOde, recording_times};
 pub use steady::{POLISH_DISTANCE, STEADY_HORIZON, STEADY_REST, steady_state};
@@ -59,6 +61,11 @@ pub enum ComparatorError {
         /// What was left unsettled.
         reason: String,
     },
+    /// An analysis that is defined for a single neuron only was asked of a layer.
+    #[error(
+        "{0} are computed for a single neuron (model.neurons = 1) only; this config has several neurons"
+    )]
+    SingleNeuronOnly(&'static str),
     /// `2 (g_0(0, R) − λ) R + τ v(0, R)` has no stable root.
     #[error(
         "the uninformative state has no steady norm: 2 (g0 - lambda) R + tau v never turns negative for R in [{lo:e}, {hi:e}]"
@@ -69,6 +76,20 @@ pub enum ComparatorError {
         /// Upper end of the searched range.
         hi: f64,
     },
+}
+
+/// `Ok` for a single neuron; for a layer the error saying that `what` (a plural noun, e.g.
+/// "basins of attraction") is single-neuron only. Callers can check before any expensive
+/// work.
+pub fn single_neuron_only(
+    problem: &mfcl_model::Problem,
+    what: &'static str,
+) -> Result<(), ComparatorError> {
+    if problem.neurons == 1 {
+        Ok(())
+    } else {
+        Err(ComparatorError::SingleNeuronOnly(what))
+    }
 }
 
 /// The largest absolute value, 0 for none: the max norm that residuals, distances between

@@ -3,7 +3,7 @@
 use mfcl_model::{OrderParameters, Problem};
 
 use crate::fixed_points::{classify, polish};
-use crate::{ComparatorError, FixedPoint, ReducedOde, max_abs, max_distance};
+use crate::{ComparatorError, FixedPoint, ReducedOde, max_abs, max_distance, single_neuron_only};
 
 /// Model time within which the ODE must come to rest.
 pub const STEADY_HORIZON: f64 = 1e4;
@@ -19,14 +19,15 @@ pub const POLISH_DISTANCE: f64 = 1e-2;
 /// Integrates the reduced ODE from `init` until it comes to rest, then polishes the state
 /// with Newton's method. The result is the fixed point with its stability; it is unstable
 /// only when `init` lies on an invariant set (e.g. `Q_j = 0`) of an unstable point.
+///
+/// A single neuron only (`mfcl sweep`): a layer gives [`ComparatorError::SingleNeuronOnly`].
 pub fn steady_state(
     problem: &Problem,
     init: &OrderParameters,
 ) -> Result<FixedPoint, ComparatorError> {
+    single_neuron_only(problem, "steady states")?;
     let ode = ReducedOde::new(problem)?;
-    let mut y = init.overlaps.clone();
-    y.push(init.norm2);
-    let (rest, t) = ode.relax(&y, STEADY_HORIZON, STEADY_REST)?;
+    let (rest, t) = ode.relax(&init.coordinates(), STEADY_HORIZON, STEADY_REST)?;
     let mut derivative = vec![0.0; rest.len()];
     ode.rhs(&rest, &mut derivative);
     let residual = max_abs(derivative);

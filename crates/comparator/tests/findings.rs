@@ -92,10 +92,7 @@ fn finding1_growth_rates_depend_only_on_second_moment() {
 /// angles whose start selects feature 1, and the boundary angle is found by bisection.
 fn boundary_fraction(config: &Config, attractors: &Attractors, norm2: f64) -> f64 {
     let selection = |angle: f64| {
-        let start = OrderParameters {
-            overlaps: vec![0.02 * angle.cos(), 0.02 * angle.sin()],
-            norm2,
-        };
+        let start = OrderParameters::single(vec![0.02 * angle.cos(), 0.02 * angle.sin()], norm2);
         basins(&config.problem, attractors, &[start], &|| {}).unwrap()[0].selection
     };
     assert_eq!(selection(0.01), Selection::Feature(0));
@@ -212,7 +209,7 @@ fn steady_state_is_the_worked_example_fixed_point() {
     let steady = steady_state(&config.problem, &config.init).unwrap();
     assert!(steady.stable);
     assert!((steady.state.overlaps[0] - 0.8209634).abs() < 5e-8);
-    assert!((steady.state.norm2 - 0.8273171).abs() < 5e-8);
+    assert!((steady.state.norm2[0] - 0.8273171).abs() < 5e-8);
     assert!((steady.state.cosine()[0] - 0.9025844).abs() < 5e-8);
 }
 

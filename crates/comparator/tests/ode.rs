@@ -45,7 +45,7 @@ fn worked_example_trajectory() {
             .position(|&s| s == t)
             .expect("grid time recorded exactly");
         assert!((trajectory.overlaps[k][0] - q).abs() < 5e-9, "Q({t})");
-        assert!((trajectory.norm2[k] - r).abs() < 5e-9, "R({t})");
+        assert!((trajectory.norm2[k][0] - r).abs() < 5e-9, "R({t})");
         assert!((cosine[k][0] - m).abs() < 5e-9, "m({t})");
     }
 }
@@ -63,11 +63,13 @@ fn worked_example_fixed_points() {
         unreachable!()
     };
     assert_eq!(origin.state.overlaps, vec![0.0]);
+    assert_eq!(origin.learned, vec![None]);
     assert!(!origin.stable);
     assert!((informative.state.overlaps[0] - 0.8209634).abs() < 5e-8);
-    assert!((informative.state.norm2 - 0.8273171).abs() < 5e-8);
+    assert!((informative.state.norm2[0] - 0.8273171).abs() < 5e-8);
     assert!((informative.state.cosine()[0] - 0.9025844).abs() < 5e-8);
     assert!(informative.stable);
+    assert_eq!(informative.learned, vec![Some(0)]);
 }
 
 /// With a linear activation the ODE is linear with a closed-form solution:
@@ -86,10 +88,7 @@ fn linear_activation_has_exact_solution() {
         law(HiddenShape::Rademacher, 1.0),
         law(HiddenShape::Sparse(0.4), 0.6),
     ];
-    let init = OrderParameters {
-        overlaps: vec![0.3, -0.2],
-        norm2: 0.5,
-    };
+    let init = OrderParameters::single(vec![0.3, -0.2], 0.5);
     let (tau, lambda, g) = (problem.learning_rate, 6.0, 1.0);
     let (s2, r) = (
         problem.noise.view_variance(),
@@ -100,7 +99,7 @@ fn linear_activation_has_exact_solution() {
         + 2.0 * r * (r + g * g / 4.0 * s2);
     let a = 2.0 * tau * (2.0 * r - lambda) + tau * tau * v_r;
     let exact = |t: f64| {
-        let mut norm2 = (a * t).exp() * init.norm2;
+        let mut norm2 = (a * t).exp() * init.norm2[0];
         let overlaps: Vec<f64> = problem
             .hidden
             .iter()
@@ -123,9 +122,9 @@ fn linear_activation_has_exact_solution() {
     for (k, &t) in trajectory.t.iter().enumerate() {
         let (q, r) = exact(t);
         assert!(
-            (trajectory.norm2[k] - r).abs() < 1e-8 * r.max(1.0),
+            (trajectory.norm2[k][0] - r).abs() < 1e-8 * r.max(1.0),
             "R({t}): {} vs {r}",
-            trajectory.norm2[k]
+            trajectory.norm2[k][0]
         );
         for (j, q) in q.iter().enumerate() {
             assert!((trajectory.overlaps[k][j] - q).abs() < 1e-8, "Q_{j}({t})");
@@ -149,7 +148,7 @@ fn trajectory_converges_with_tolerance() {
     let (coarse, fine) = (run(1e-11), run(1e-13));
     for k in 0..coarse.len() {
         assert!((coarse.overlaps[k][0] - fine.overlaps[k][0]).abs() < 1e-9);
-        assert!((coarse.norm2[k] - fine.norm2[k]).abs() < 1e-9);
+        assert!((coarse.norm2[k][0] - fine.norm2[k][0]).abs() < 1e-9);
     }
 }
 
@@ -205,10 +204,7 @@ fn jacobian_eigenvalues_at_origin_are_growth_rates() {
             law(HiddenShape::Gaussian, 1.0),
         ],
     );
-    let init = OrderParameters {
-        overlaps: vec![0.1, 0.1],
-        norm2: 1.0,
-    };
+    let init = OrderParameters::single(vec![0.1, 0.1], 1.0);
     let report = fixed_points(&problem, &init, 10.0).unwrap();
     let origin = &report.fixed_points[0];
     assert!(origin.state.overlaps.iter().all(|&q| q == 0.0));
@@ -236,8 +232,7 @@ fn fixed_points_are_zeros_and_stable_ones_attract() {
         "one stable informative state per feature: {report:?}"
     );
     for point in &report.fixed_points {
-        let mut y = point.state.overlaps.clone();
-        y.push(point.state.norm2);
+        let y = point.state.coordinates();
         let mut dy = vec![0.0; 3];
         ode.rhs(&y, &mut dy);
         assert!(dy.iter().all(|d| d.abs() < 1e-10), "{dy:?}");
@@ -246,17 +241,15 @@ fn fixed_points_are_zeros_and_stable_ones_attract() {
             "canonical sign"
         );
         if point.stable {
-            let nudged = OrderParameters {
-                overlaps: y[..2].iter().map(|q| q + 0.01).collect(),
-                norm2: y[2] * 1.01,
-            };
+            let nudged =
+                OrderParameters::single(y[..2].iter().map(|q| q + 0.01).collect(), y[2] * 1.01);
             let end = ode
                 .integrate(&nudged, 40.0, 40.0, Tolerance::default())
                 .unwrap();
             let last = end.len() - 1;
             assert!(
                 (end.overlaps[last][0] - y[0]).abs() < 1e-6
-                    && (end.norm2[last] - y[2]).abs() < 1e-6
+                    && (end.norm2[last][0] - y[2]).abs() < 1e-6
             );
         }
     }
@@ -307,7 +300,7 @@ fn rest_norm_passes_through_the_fixed_points() {
     let report = fixed_points(&config.problem, &config.init, 10.0).unwrap();
     for point in &report.fixed_points {
         let r = rest_norm(&ode, &point.state.cosine()).unwrap();
-        assert!((r - point.state.norm2).abs() < 1e-9, "{r} vs {point:?}");
+        assert!((r - point.state.norm2[0]).abs() < 1e-9, "{r} vs {point:?}");
     }
     let m = [0.5];
     let r = rest_norm(&ode, &m).unwrap();
