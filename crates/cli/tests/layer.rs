@@ -8,8 +8,8 @@ mod common;
 use common::{json, mfcl, scratch};
 use serde_json::Value;
 
-/// `two_features.toml` with the worked example's layer: `K = 2`, `β = 1`.
-const LAYER: &[&str] = &["data/configs/two_features.toml", "--set", "model.neurons=2"];
+/// MODEL.md §7's example: `two_features.toml`'s problem with `K = 2`, `β = 1`.
+const LAYER: &[&str] = &["data/configs/layer.toml"];
 
 fn args<'a>(command: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     std::iter::once(command)
@@ -191,11 +191,9 @@ fn a_layer_run_is_compared_inspected_exported_and_plotted() {
     let run_arg = run.to_str().unwrap();
     let doc = json(&mfcl(&[
         "run",
-        "data/configs/two_features.toml",
+        "data/configs/layer.toml",
         "--set",
-        "model.neurons=2",
-        "--set",
-        "init.overlaps=[[0.3, 0.05], [0.05, 0.3]]",
+        "run.solver=particles",
         "--set",
         "run.particles=20000",
         "--set",
@@ -209,7 +207,9 @@ fn a_layer_run_is_compared_inspected_exported_and_plotted() {
         "--json",
     ]));
     assert_eq!(doc["neurons"], 2);
-    assert_eq!(matrix(&doc["norm2"][0]), [[1.0, 0.0], [0.0, 1.0]]);
+    // The initial law has exactly the requested moments, to rounding.
+    assert_matrix(&doc["norm2"][0], &[[1.0, 0.0], [0.0, 1.0]], 1e-12, "R(0)");
+    assert_matrix(&doc["overlaps"][0], &[[0.3, 0.05], [0.05, 0.3]], 1e-12, "Q(0)");
     let compared = json(&mfcl(&["compare", run_arg, "--json"]));
     assert_eq!(compared["pass"], true, "{compared:#}");
     assert_eq!(matrix(&compared["max_abs_norm2_error"]).len(), 2);
@@ -217,12 +217,27 @@ fn a_layer_run_is_compared_inspected_exported_and_plotted() {
     let inspected = json(&mfcl(&["inspect", run_arg, "--json"]));
     assert_eq!(inspected["neurons"], 2);
 
-    let out = dir.join("npy");
-    let exported = mfcl(&["export", run_arg, "--format", "npy", "--out", out.to_str().unwrap()]);
-    assert!(exported.status.success(), "{}", common::stderr(&exported));
-    let header = std::fs::read(out.join("overlaps.npy")).unwrap();
-    let header = String::from_utf8_lossy(&header[..128]);
-    assert!(header.contains("(21, 2, 2)"), "{header}");
+    let npy_header = |folder: &str, what: &str, file: &str| -> String {
+        let out = dir.join(folder);
+        let exported = mfcl(&[
+            "export",
+            run_arg,
+            "--what",
+            what,
+            "--format",
+            "npy",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(exported.status.success(), "{}", common::stderr(&exported));
+        let bytes = std::fs::read(out.join(file)).unwrap();
+        String::from_utf8_lossy(&bytes[..118]).into_owned()
+    };
+    assert!(npy_header("t", "trajectory", "overlaps.npy").contains("(21, 2, 2)"));
+    assert!(npy_header("t", "trajectory", "norm2.npy").contains("(21, 2, 2)"));
+    // Snapshots: every particle's x ∈ R², and a histogram per pattern and neuron.
+    assert!(npy_header("s", "snapshots", "snapshot_000000_x.npy").contains("(20000, 2)"));
+    assert!(npy_header("s", "snapshots", "snapshot_000000_counts.npy").contains("(4, 2, 100)"));
 
     let png = dir.join("layer.png");
     let plotted = mfcl(&["plot", run_arg, "--out", png.to_str().unwrap()]);

@@ -169,10 +169,7 @@ fn particle_basins(
     samples: usize,
     tick: &(dyn Fn() + Sync),
 ) -> anyhow::Result<Vec<BasinSample>> {
-    let start = OrderParameters {
-        overlaps: vec![0.0; config.problem.features()],
-        norm2,
-    };
+    let start = OrderParameters::single(vec![0.0; config.problem.features()], norm2);
     (0..samples as u64)
         .into_par_iter()
         .map(|k| {

@@ -327,13 +327,10 @@ mod tests {
         let point = |value: f64, m: f64, stable: bool| SweepPoint {
             value,
             steady: Ok(FixedPoint {
-                state: OrderParameters {
-                    neurons: 1,
-                    overlaps: vec![m, 0.5 * m],
-                    norm2: vec![1.0 + value],
-                },
+                state: OrderParameters::single(vec![m, 0.5 * m], 1.0 + value),
                 eigenvalues: Vec::new(),
                 stable,
+                learned: vec![Some(0)],
             }),
             growth_rates: Some(vec![1.0 - value, 0.5 - value]),
         };
