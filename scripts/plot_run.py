@@ -7,6 +7,8 @@ The figure of `mfcl plot` without the reduced ODE (the script reads nothing but 
 file): on top, the cosine similarities m_j(t) and the squared norm R(t); below, one panel
 per xi-pattern with the density of x given that pattern at up to six snapshots, or one
 panel of all coordinates together for more than four patterns or a continuous feature law.
+For a layer of K neurons: the cosines m_jk(t), the Gram matrix R_kl(t) (k <= l), and one
+density panel per neuron. Reads format 2 and the format-1 files of earlier releases.
 The title says where a run that stopped before its t_end stopped (or diverged).
 Needs: Python 3.11 or later, pip install h5py matplotlib (numpy comes with them).
 """
@@ -39,12 +41,18 @@ def read(path):
         if f.attrs.get("format") != "mfcl-run":
             raise SystemExit(f"{path}: not an mfcl run file")
         trajectory = {name: f["trajectory"][name][()] for name in ("t", "cosine", "norm2")}
+        # Format 1 (one neuron) has no neuron axes: give it format 2's (T, p, K), (T, K, K).
+        if trajectory["norm2"].ndim == 1:
+            trajectory["cosine"] = trajectory["cosine"][:, :, None]
+            trajectory["norm2"] = trajectory["norm2"][:, None, None]
         # Snapshot groups are named 000000, 000001, ...: sorted names are time order.
-        snapshots = [
-            {"t": group.attrs["t"], "edges": group["edges"][()],
-             "counts": group["counts"][()], "atoms": group["atoms"][()]}
-            for _, group in sorted(f.get("snapshots", {}).items())
-        ]
+        snapshots = []
+        for _, group in sorted(f.get("snapshots", {}).items()):
+            edges, counts = group["edges"][()], group["counts"][()]
+            if edges.ndim == 1:  # format 1: (B + 1) and (A, B)
+                edges, counts = edges[None, :], counts[:, None, :]
+            snapshots.append({"t": group.attrs["t"], "edges": edges, "counts": counts,
+                              "atoms": group["atoms"][()]})
         run = RUN_DEFAULTS | tomllib.loads(f.attrs["config"]).get("run", {})
         header = {"run": run, "solver": f.attrs["solver"], "seed": int(f.attrs["seed"]),
                   "diverged": "diverged" in f.attrs}
@@ -81,20 +89,24 @@ def atom_label(value):
 
 
 def panels(snapshots):
-    """(caption, one counts array per snapshot) for each density panel."""
+    """(caption, neuron, one counts array per snapshot) for each density panel: for one
+    neuron a panel per xi-pattern (or all together), for a layer a panel per neuron."""
     counts, atoms = snapshots[0]["counts"], snapshots[0]["atoms"]
-    patterns = len(counts)
+    patterns, neurons = counts.shape[0], counts.shape[1]
+    if neurons > 1:
+        return [(f"density of $x_{k + 1}$", k, [s["counts"][:, k].sum(axis=0) for s in snapshots])
+                for k in range(neurons)]
     if patterns > MAX_PANELS or atoms.shape[1] == 0:
         caption = (f"density of x, all {patterns} ξ-patterns together" if patterns > 1
                    else "density of x")
-        return [(caption, [s["counts"].sum(axis=0) for s in snapshots])]
+        return [(caption, 0, [s["counts"][:, 0].sum(axis=0) for s in snapshots])]
     result = []
     for k, atom in enumerate(atoms):
         if len(atom) == 1:
             caption = f"density of x given ξ₁ = {atom_label(atom[0])}"
         else:
             caption = f"x given ξ = ({', '.join(atom_label(v) for v in atom)})"
-        result.append((caption, [s["counts"][k] for s in snapshots]))
+        result.append((caption, 0, [s["counts"][k, 0] for s in snapshots]))
     return result
 
 
@@ -130,24 +142,36 @@ def main():
                                    layout="constrained")
     fig.suptitle(title(args.run, header, t[-1]), fontsize="x-large")
 
-    for j, m in enumerate(trajectory["cosine"].T, start=1):
-        axes["cosine"].plot(t, m, linewidth=2, label=f"$m_{j}$",
-                            color=FEATURE_COLORS[(j - 1) % len(FEATURE_COLORS)])
+    cosine, norm2 = trajectory["cosine"], trajectory["norm2"]
+    p, neurons = cosine.shape[1], cosine.shape[2]
+    for i, (j, k) in enumerate((j, k) for j in range(p) for k in range(neurons)):
+        label = f"$m_{j + 1}$" if neurons == 1 else f"$m_{{{j + 1}{k + 1}}}$"
+        axes["cosine"].plot(t, cosine[:, j, k], linewidth=2, label=label,
+                            color=FEATURE_COLORS[i % len(FEATURE_COLORS)])
     axes["cosine"].set(xlabel="t", ylabel="cosine", title="cosine similarity to each feature")
     axes["cosine"].legend()
-    axes["norm"].plot(t, trajectory["norm2"], color="0.35", linewidth=2)
-    axes["norm"].set(xlabel="t", ylabel="R", title="squared norm R(t)")
+    if neurons == 1:
+        axes["norm"].plot(t, norm2[:, 0, 0], color="0.35", linewidth=2)
+        axes["norm"].set(xlabel="t", ylabel="R", title="squared norm R(t)")
+    else:
+        pairs = [(k, l) for k in range(neurons) for l in range(k, neurons)]
+        for i, (k, l) in enumerate(pairs):
+            axes["norm"].plot(t, norm2[:, k, l], linewidth=2, label=f"$R_{{{k + 1}{l + 1}}}$",
+                              color=FEATURE_COLORS[i % len(FEATURE_COLORS)])
+        axes["norm"].set(xlabel="t", ylabel="R", title="Gram matrix R(t)")
+        axes["norm"].legend()
 
     # Dark to light with time: viridis from 0 to 0.85 (its yellows are hard to see on white).
     colors = plt.cm.viridis(np.linspace(0, 0.85, MAX_SNAPSHOTS))
-    for k, (caption, counts) in enumerate(density_panels):
+    for k, (caption, neuron, counts) in enumerate(density_panels):
         ax = axes[f"density{k}"]
         if k > 0:
             ax.sharey(axes["density0"])
         for snapshot, count, color in zip(drawn, counts, colors):
-            ax.plot(*density(snapshot["edges"], count), color=color, linewidth=1.5,
+            ax.plot(*density(snapshot["edges"][neuron], count), color=color, linewidth=1.5,
                     label=f"t = {snapshot['t']:.12g}")
-        ax.set(xlabel="x", ylabel="density", title=caption)
+        ax.set(xlabel="x" if neurons == 1 else f"$x_{neuron + 1}$", ylabel="density",
+               title=caption)
         ax.set_ylim(bottom=0)
     if density_panels:
         axes["density0"].legend(loc="upper left")
