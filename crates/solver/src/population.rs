@@ -96,6 +96,7 @@ impl Population {
     /// streams, `K` per coordinate.
     pub fn initialise(&mut self, target: &OrderParameters) {
         let (p, k) = (self.features, self.neurons);
+        debug_assert_eq!((target.features(), target.neurons), (p, k));
         let n = self.len() as f64;
         let mean = |sums: Vec<f64>| -> Vec<f64> { sums.iter().map(|s| s / n).collect() };
         let gram = mean(self.label_sums(
@@ -184,9 +185,9 @@ impl Population {
             .par_chunks_mut(CHUNK * k)
             .zip(self.xi.par_chunks(CHUNK * p))
             .for_each(|(x, xi)| {
-                let mut old = [0.0; MAX_ROW];
+                let mut old = vec![0.0; k];
                 for (x, xi) in x.chunks_exact_mut(k).zip(xi.chunks_exact(p)) {
-                    old[..k].copy_from_slice(x);
+                    old.copy_from_slice(x);
                     for (c, x) in x.iter_mut().enumerate() {
                         let along: f64 = (0..p)
                             .map(|j| coefficients[j * k + c] * f64::from(xi[j]))
@@ -221,9 +222,6 @@ impl Population {
         reduce(&partial, width)
     }
 }
-
-/// The most neurons a coordinate's row may have in the fixed-size buffers of the sweeps.
-pub(crate) const MAX_ROW: usize = 16;
 
 /// Entries of the moment sums: `Σ ξ_j x_k` (`p × K`), then `Σ x_k x_l` for `k ≤ l`, the
 /// layout of [`OrderParameters::coordinates`].

@@ -200,6 +200,52 @@ mod tests {
         assert_eq!(snapshot.x.len(), n);
     }
 
+    /// Two neurons: `x` as `(M, 2)` rows, one histogram per (pattern, neuron) in that order,
+    /// each over its own neuron's range and centred on `Σ_j Q_jk ξ_j`.
+    #[test]
+    fn histograms_per_pattern_and_neuron() {
+        let n = 2 * CHUNK + 7;
+        let xi = labels::stratified(FeatureLaw::Rademacher, 2, n, 1);
+        let mut population = Population::new(2, 2, xi, 1);
+        let overlaps = [0.5, -0.2, 0.1, 0.4];
+        population.initialise(&OrderParameters {
+            neurons: 2,
+            overlaps: overlaps.to_vec(),
+            norm2: vec![1.0, 0.1, 0.1, 0.5],
+        });
+        let snapshot = population.snapshot(FeatureLaw::Rademacher, 3, 0.03);
+        assert_eq!((snapshot.neurons, snapshot.x.len()), (2, 2 * n));
+        assert_eq!(snapshot.x[2 * 5 + 1], population.x[2 * 5 + 1]);
+        assert_eq!(snapshot.histograms.len(), 8);
+        for (i, h) in snapshot.histograms.iter().enumerate() {
+            assert_eq!(h.neuron, i % 2);
+            assert_eq!(h.atom, snapshot.histograms[i - i % 2].atom);
+            let count: u64 = h.counts.iter().sum();
+            assert!((count as i64 - n as i64 / 4).abs() <= 1);
+            let mean: f64 = h
+                .counts
+                .iter()
+                .zip(h.edges.windows(2))
+                .map(|(c, e)| *c as f64 * (e[0] + e[1]) / 2.0)
+                .sum::<f64>()
+                / count as f64;
+            let k = h.neuron;
+            let expected =
+                overlaps[k] * f64::from(h.atom[0]) + overlaps[2 + k] * f64::from(h.atom[1]);
+            assert!(
+                (mean - expected).abs() < 0.05,
+                "{:?}, neuron {k}: {mean}",
+                h.atom
+            );
+            // Each neuron's histograms span that neuron's values only.
+            let column = population.x.iter().skip(k).step_by(2);
+            let lo = column.clone().fold(f64::MAX, |a, &b| a.min(b));
+            let hi = column.fold(f64::MIN, |a, &b| a.max(b));
+            assert_eq!(h.edges[0], lo);
+            assert!((h.edges[HISTOGRAM_BINS] - hi).abs() < 1e-12);
+        }
+    }
+
     #[test]
     fn large_populations_are_subsampled_regularly() {
         let n = 2 * SNAPSHOT_LIMIT + 1;
