@@ -115,8 +115,15 @@ impl ParticleSystem {
         &self.state
     }
 
-    /// The update for `P` features and `K` neurons, and the sweep with it.
+    /// The midpoint coefficients, the update for `P` features and `K` neurons, and the sweep
+    /// with it. Reached only for supported sizes, so an unsupported one costs no
+    /// coefficient evaluation.
     fn advance<const P: usize, const K: usize>(&mut self) {
+        self.problem.coefficients_into(&self.order, &mut self.now);
+        match &self.state.previous {
+            Some(before) => extrapolate(&self.now, before, &mut self.midpoint),
+            None => self.midpoint.clone_from(&self.now),
+        }
         let update = update::<P, K>(&self.problem, self.dt, &self.midpoint);
         self.sweep(update);
     }
@@ -199,11 +206,6 @@ impl ParticleSystem {
 
 impl Stepper for ParticleSystem {
     fn step(&mut self) -> Result<(), SolverError> {
-        self.problem.coefficients_into(&self.order, &mut self.now);
-        match &self.state.previous {
-            Some(before) => extrapolate(&self.now, before, &mut self.midpoint),
-            None => self.midpoint.clone_from(&self.now),
-        }
         match self.state.population.neurons {
             1 => self.advance_features::<1>()?,
             2 => self.advance_features::<2>()?,
@@ -452,5 +454,25 @@ mod tests {
                 .collect(),
         };
         check::<2, 4>(&problem, 0.2, &quad);
+    }
+
+    /// Beyond `MAX_NEURONS` both steppers refuse to step, with a typed error.
+    #[test]
+    fn too_many_neurons_is_an_error() {
+        let mut problem = Config::quickstart().problem;
+        let k = MAX_NEURONS + 1;
+        problem.neurons = k;
+        let init = OrderParameters {
+            neurons: k,
+            overlaps: vec![0.1; k],
+            norm2: (0..k * k)
+                .map(|i| if i % (k + 1) == 0 { 1.0 } else { 0.0 })
+                .collect(),
+        };
+        let expected = Err(SolverError::TooManyNeurons(k, MAX_NEURONS));
+        let mut particles = ParticleSystem::new(&problem, &init, 1000, 0.01, 1);
+        assert_eq!(particles.step(), expected);
+        let mut sgd = crate::Sgd::new(&problem, &init, 1000, 1);
+        assert_eq!(sgd.step(), expected);
     }
 }
