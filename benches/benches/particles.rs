@@ -3,6 +3,11 @@
 //! - Particle reference: per particle one Gaussian draw (the same sampler and generator),
 //!   the fused affine update `x ← a x + b ξ + s η`, and the two moment sums `Σ ξ x`, `Σ x²`.
 //!   That is the least any particle step can do; the figure to watch is the ratio.
+//! - Layer (`K = 2`, `p = 2`) reference: per particle two Gaussian draws, the update
+//!   `x ← A x + B ξ + S η` with `2 × 2` matrices, and the moment sums `Σ ξ xᵀ` (4) and
+//!   `Σ x xᵀ` (3, upper triangle). The layer's step also evaluates the coefficients once
+//!   (a fixed cost per step, independent of `N`), measured on its own as `coefficients`, so
+//!   that the sweep's share can be read off: `step − coefficients` against the reference.
 //! - SGD reference: per coordinate two Gaussian draws, the update
 //!   `x ← x − (a ξ + b₁ ν₁ + b₂ ν₂ + c x)` and the four sums `Σ ξ x`, `Σ x²`, `Σ x ν_s`.
 //!
@@ -11,7 +16,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use mfcl_model::Config;
+use mfcl_model::{Config, OrderParameters};
 use mfcl_solver::{ParticleSystem, Sgd, Stepper, stream};
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -51,6 +56,84 @@ fn particle_step(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// The particle step of a layer of `K = 2` neurons on two features (MODEL.md §7's worked
+/// example), one thread, against its reference kernel.
+fn particle_step_layer(c: &mut Criterion) {
+    let mut config = Config::parse(include_str!("../../data/configs/two_features.toml"))
+        .expect("the two-feature config parses");
+    config.problem.neurons = 2;
+    config.problem.decorrelation = 1.0;
+    config.init = OrderParameters {
+        neurons: 2,
+        overlaps: vec![0.3, 0.05, 0.05, 0.3],
+        norm2: vec![1.0, 0.0, 0.0, 1.0],
+    };
+    let mut group = c.benchmark_group("particle_step_k2");
+    group.sample_size(20);
+    let n = 1_000_000usize;
+    let single = pool(1);
+    let mut system =
+        single.install(|| ParticleSystem::new(&config.problem, &config.init, n, 0.01, 1));
+    group.bench_function(BenchmarkId::new("threads1", n), |b| {
+        b.iter(|| single.install(|| system.step().expect("this run does not diverge")))
+    });
+    // At the state the step benchmark left, where the step evaluated them.
+    let state = system.order_parameters().clone();
+    group.bench_function("coefficients", |b| {
+        b.iter(|| config.problem.coefficients(black_box(&state)))
+    });
+    let mut x = vec![0.5f64; 2 * n];
+    let xi: Vec<f32> = alternating_labels(2 * n);
+    let mut rng = stream(1, 0);
+    group.bench_function(BenchmarkId::new("reference_kernel", n), |b| {
+        b.iter(|| {
+            layer_kernel(
+                black_box(&mut x),
+                &xi,
+                &mut rng,
+                black_box([[0.99, 0.001], [0.001, 0.98]]),
+                black_box([[0.003, 0.0001], [0.0002, 0.002]]),
+                black_box([[0.006, 0.0005], [0.0005, 0.005]]),
+            )
+        })
+    });
+    group.finish();
+}
+
+/// `x ← A x + B ξ + S η` per particle (`ξ` row `j` of `B` is feature `j`'s drive), then
+/// `Σ ξ_j x_k` and `Σ x_k x_l` (`k ≤ l`).
+fn layer_kernel(
+    x: &mut [f64],
+    xi: &[f32],
+    rng: &mut mfcl_solver::Stream,
+    a: [[f64; 2]; 2],
+    b: [[f64; 2]; 2],
+    s: [[f64; 2]; 2],
+) -> [f64; 7] {
+    let mut sums = [0.0; 7];
+    for (x, xi) in x.chunks_exact_mut(2).zip(xi.chunks_exact(2)) {
+        let eta: [f64; 2] = [rng.sample(StandardNormal), rng.sample(StandardNormal)];
+        let xi = [f64::from(xi[0]), f64::from(xi[1])];
+        let old = [x[0], x[1]];
+        for k in 0..2 {
+            x[k] = a[k][0] * old[0]
+                + s[k][0] * eta[0]
+                + a[k][1] * old[1]
+                + s[k][1] * eta[1]
+                + b[0][k] * xi[0]
+                + b[1][k] * xi[1];
+        }
+        sums[0] += xi[0] * x[0];
+        sums[1] += xi[0] * x[1];
+        sums[2] += xi[1] * x[0];
+        sums[3] += xi[1] * x[1];
+        sums[4] += x[0] * x[0];
+        sums[5] += x[0] * x[1];
+        sums[6] += x[1] * x[1];
+    }
+    sums
 }
 
 /// `ξ = ±1` alternately: the labels of the reference kernels.
@@ -128,5 +211,5 @@ fn sgd_kernel(
     sums
 }
 
-criterion_group!(benches, particle_step, sgd_step);
+criterion_group!(benches, particle_step, particle_step_layer, sgd_step);
 criterion_main!(benches);

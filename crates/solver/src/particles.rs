@@ -115,74 +115,17 @@ impl ParticleSystem {
         &self.state
     }
 
-    fn update<const P: usize, const K: usize>(&self, c: &Coefficients) -> Update<P, K> {
-        let tau = self.problem.learning_rate;
-        let (l1, l2) = match self.problem.regularizer {
-            Regularizer::None => (0.0, 0.0),
-            Regularizer::L2(l) => (0.0, l),
-            Regularizer::L1(l) => (l, 0.0),
-            Regularizer::Elastic { l1, l2 } => (l1, l2),
-        };
-        let dt = self.dt;
-        // G_0 − λ₂ I = U diag(ν) Uᵀ; the rates of M are μ = τ ν.
-        let mut eigen = [[0.0; K]; K];
-        for (k, row) in eigen.iter_mut().enumerate() {
-            for (l, e) in row.iter_mut().enumerate() {
-                let g = c.self_term[k * K + l];
-                *e = if k == l { g - l2 } else { g };
-            }
+    /// The midpoint coefficients, the update for `P` features and `K` neurons, and the sweep
+    /// with it. Reached only for supported sizes, so an unsupported one costs no
+    /// coefficient evaluation.
+    fn advance<const P: usize, const K: usize>(&mut self) {
+        self.problem.coefficients_into(&self.order, &mut self.now);
+        match &self.state.previous {
+            Some(before) => extrapolate(&self.now, before, &mut self.midpoint),
+            None => self.midpoint.clone_from(&self.now),
         }
-        let mut u = [[0.0; K]; K];
-        linalg::symmetrise(eigen.as_flattened_mut(), K);
-        linalg::symmetric_eigen(eigen.as_flattened_mut(), u.as_flattened_mut(), K);
-        let rate: [f64; K] = std::array::from_fn(|a| tau * eigen[a][a]);
-        // ∫_0^dt e^{μ s} ds without cancellation when μ dt is small.
-        let gain = |mu: f64| {
-            if mu == 0.0 {
-                dt
-            } else {
-                (mu * dt).exp_m1() / mu
-            }
-        };
-        let decay = rate.map(|mu| (mu * dt).exp());
-        let mean_gain = rate.map(gain);
-        // In the eigenbasis: x' = Uᵀ x, g'_j = Uᵀ g_j, V' = Uᵀ V U.
-        let rotate =
-            |v: &dyn Fn(usize) -> f64, a: usize| -> f64 { (0..K).map(|l| u[l][a] * v(l)).sum() };
-        let transition = std::array::from_fn(|k| {
-            std::array::from_fn(|l| (0..K).map(|a| u[k][a] * (decay[a] * u[l][a])).sum())
-        });
-        let drive = std::array::from_fn(|j| {
-            let along: [f64; K] =
-                std::array::from_fn(|a| tau * rotate(&|l| c.drive[j * K + l], a) * mean_gain[a]);
-            std::array::from_fn(|k| (0..K).map(|a| u[k][a] * along[a]).sum())
-        });
-        // C = (UᵀVU) ∘ [(e^{(μ_a+μ_b) dt} − 1)/(μ_a + μ_b)], then S = τ U C^{1/2}.
-        let mut covariance = [[0.0; K]; K];
-        for (a, row) in covariance.iter_mut().enumerate() {
-            for (b, entry) in row.iter_mut().enumerate() {
-                let rotated: f64 = (0..K)
-                    .map(|k| u[k][a] * rotate(&|l| c.noise[k * K + l], b))
-                    .sum();
-                *entry = rotated * gain(rate[a] + rate[b]);
-            }
-        }
-        let (mut vectors, mut root) = ([[0.0; K]; K], [[0.0; K]; K]);
-        linalg::psd_sqrt(
-            covariance.as_flattened_mut(),
-            vectors.as_flattened_mut(),
-            root.as_flattened_mut(),
-            K,
-        );
-        let noise = std::array::from_fn(|k| {
-            std::array::from_fn(|l| tau * (0..K).map(|a| u[k][a] * root[a][l]).sum::<f64>())
-        });
-        Update {
-            transition,
-            drive,
-            noise,
-            threshold: tau * l1 * dt,
-        }
+        let update = update::<P, K>(&self.problem, self.dt, &self.midpoint);
+        self.sweep(update);
     }
 
     /// One pass: the exact OU update, the soft threshold of an `l1` part, and the moment
@@ -243,12 +186,6 @@ impl ParticleSystem {
             });
     }
 
-    /// The update for `P` features and `K` neurons, and the sweep with it.
-    fn advance<const P: usize, const K: usize>(&mut self) {
-        let update = self.update::<P, K>(&self.midpoint);
-        self.sweep(update);
-    }
-
     /// [`ParticleSystem::advance`] for `K` neurons, monomorphised for the feature counts met
     /// in practice so that the inner loop unrolls.
     fn advance_features<const K: usize>(&mut self) -> Result<(), SolverError> {
@@ -269,11 +206,6 @@ impl ParticleSystem {
 
 impl Stepper for ParticleSystem {
     fn step(&mut self) -> Result<(), SolverError> {
-        self.problem.coefficients_into(&self.order, &mut self.now);
-        match &self.state.previous {
-            Some(before) => extrapolate(&self.now, before, &mut self.midpoint),
-            None => self.midpoint.clone_from(&self.now),
-        }
         match self.state.population.neurons {
             1 => self.advance_features::<1>()?,
             2 => self.advance_features::<2>()?,
@@ -308,6 +240,80 @@ impl Stepper for ParticleSystem {
     }
 }
 
+/// The constants of the exact OU step over `dt` for coefficients `c` (module docs).
+fn update<const P: usize, const K: usize>(
+    problem: &Problem,
+    dt: f64,
+    c: &Coefficients,
+) -> Update<P, K> {
+    let tau = problem.learning_rate;
+    let (l1, l2) = match problem.regularizer {
+        Regularizer::None => (0.0, 0.0),
+        Regularizer::L2(l) => (0.0, l),
+        Regularizer::L1(l) => (l, 0.0),
+        Regularizer::Elastic { l1, l2 } => (l1, l2),
+    };
+    // G_0 − λ₂ I = U diag(ν) Uᵀ; the rates of M are μ = τ ν.
+    let mut eigen = [[0.0; K]; K];
+    for (k, row) in eigen.iter_mut().enumerate() {
+        for (l, e) in row.iter_mut().enumerate() {
+            let g = c.self_term[k * K + l];
+            *e = if k == l { g - l2 } else { g };
+        }
+    }
+    let mut u = [[0.0; K]; K];
+    linalg::symmetrise(eigen.as_flattened_mut(), K);
+    linalg::symmetric_eigen(eigen.as_flattened_mut(), u.as_flattened_mut(), K);
+    let rate: [f64; K] = std::array::from_fn(|a| tau * eigen[a][a]);
+    // ∫_0^dt e^{μ s} ds without cancellation when μ dt is small.
+    let gain = |mu: f64| {
+        if mu == 0.0 {
+            dt
+        } else {
+            (mu * dt).exp_m1() / mu
+        }
+    };
+    let decay = rate.map(|mu| (mu * dt).exp());
+    let mean_gain = rate.map(gain);
+    // In the eigenbasis: x' = Uᵀ x, g'_j = Uᵀ g_j, V' = Uᵀ V U.
+    let rotate =
+        |v: &dyn Fn(usize) -> f64, a: usize| -> f64 { (0..K).map(|l| u[l][a] * v(l)).sum() };
+    let transition = std::array::from_fn(|k| {
+        std::array::from_fn(|l| (0..K).map(|a| u[k][a] * (decay[a] * u[l][a])).sum())
+    });
+    let drive = std::array::from_fn(|j| {
+        let along: [f64; K] =
+            std::array::from_fn(|a| tau * rotate(&|l| c.drive[j * K + l], a) * mean_gain[a]);
+        std::array::from_fn(|k| (0..K).map(|a| u[k][a] * along[a]).sum())
+    });
+    // C = (UᵀVU) ∘ [(e^{(μ_a+μ_b) dt} − 1)/(μ_a + μ_b)], then S = τ U C^{1/2}.
+    let mut covariance = [[0.0; K]; K];
+    for (a, row) in covariance.iter_mut().enumerate() {
+        for (b, entry) in row.iter_mut().enumerate() {
+            let rotated: f64 = (0..K)
+                .map(|k| u[k][a] * rotate(&|l| c.noise[k * K + l], b))
+                .sum();
+            *entry = rotated * gain(rate[a] + rate[b]);
+        }
+    }
+    let (mut vectors, mut root) = ([[0.0; K]; K], [[0.0; K]; K]);
+    linalg::psd_sqrt(
+        covariance.as_flattened_mut(),
+        vectors.as_flattened_mut(),
+        root.as_flattened_mut(),
+        K,
+    );
+    let noise = std::array::from_fn(|k| {
+        std::array::from_fn(|l| tau * (0..K).map(|a| u[k][a] * root[a][l]).sum::<f64>())
+    });
+    Update {
+        transition,
+        drive,
+        noise,
+        threshold: tau * l1 * dt,
+    }
+}
+
 /// `(3 c_n − c_{n−1}) / 2`, the midpoint value to second order, entry by entry.
 fn extrapolate(now: &Coefficients, before: &Coefficients, midpoint: &mut Coefficients) {
     let mid = |out: &mut Vec<f64>, a: &[f64], b: &[f64]| {
@@ -317,4 +323,156 @@ fn extrapolate(now: &Coefficients, before: &Coefficients, midpoint: &mut Coeffic
     mid(&mut midpoint.drive, &now.drive, &before.drive);
     mid(&mut midpoint.self_term, &now.self_term, &before.self_term);
     mid(&mut midpoint.noise, &now.noise, &before.noise);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mfcl_model::Config;
+
+    /// `A B` for `k × k` matrices.
+    fn mul(a: &[f64], b: &[f64], k: usize) -> Vec<f64> {
+        (0..k * k)
+            .map(|i| (0..k).map(|e| a[i / k * k + e] * b[e * k + i % k]).sum())
+            .collect()
+    }
+
+    /// `Σ_n Mⁿ tⁿ⁺ˢ / (n + s)!` for `s = 0` (`e^{Mt}`) or `s = 1` (`∫_0^t e^{Mu} du`), by
+    /// the Taylor series: 60 terms reach rounding for `|M t| ≤ 2`.
+    fn series(m: &[f64], k: usize, t: f64, shift: i32) -> Vec<f64> {
+        let mut term: Vec<f64> = (0..k * k)
+            .map(|i| if i % (k + 1) == 0 { t.powi(shift) } else { 0.0 })
+            .collect();
+        let mut total = term.clone();
+        for n in 1..60 {
+            term = mul(&term, m, k)
+                .iter()
+                .map(|v| v * t / f64::from(n + shift))
+                .collect();
+            total.iter_mut().zip(&term).for_each(|(s, t)| *s += t);
+        }
+        total
+    }
+
+    /// The update's `A`, `b_j` and `S Sᵀ` against their definitions, computed another
+    /// way: `e^{M dt}` and `∫ e^{Ms} ds` by Taylor series, `τ² ∫_0^dt e^{Ms} V e^{Ms} ds` by
+    /// composite Simpson over 400 intervals (error ~1e-15 here).
+    fn check<const P: usize, const K: usize>(problem: &Problem, dt: f64, c: &Coefficients) {
+        let update = update::<P, K>(problem, dt, c);
+        let tau = problem.learning_rate;
+        let lambda = problem.regularizer.quadratic_strength().unwrap_or(0.0);
+        let m: Vec<f64> = (0..K * K)
+            .map(|i| tau * (c.self_term[i] - if i % (K + 1) == 0 { lambda } else { 0.0 }))
+            .collect();
+        let close = |got: f64, want: f64, what: &str| {
+            assert!(
+                (got - want).abs() <= 1e-13 * want.abs().max(1e-2),
+                "K = {K}, {what}: {got} vs {want}"
+            );
+        };
+        let a = series(&m, K, dt, 0);
+        let integral = series(&m, K, dt, 1);
+        for k in 0..K {
+            for l in 0..K {
+                close(update.transition[k][l], a[k * K + l], "A");
+            }
+            for j in 0..P {
+                let want: f64 = (0..K)
+                    .map(|l| tau * integral[k * K + l] * c.drive[j * K + l])
+                    .sum();
+                close(update.drive[j][k], want, "b");
+            }
+        }
+        let intervals = 400;
+        let h = dt / intervals as f64;
+        let mut covariance = vec![0.0; K * K];
+        for node in 0..=intervals {
+            let e = series(&m, K, node as f64 * h, 0);
+            let e_t: Vec<f64> = (0..K * K).map(|i| e[i % K * K + i / K]).collect();
+            let weight = match node {
+                0 => 1.0,
+                n if n == intervals => 1.0,
+                n if n % 2 == 1 => 4.0,
+                _ => 2.0,
+            } * h
+                / 3.0;
+            let term = mul(&mul(&e, &c.noise, K), &e_t, K);
+            covariance
+                .iter_mut()
+                .zip(&term)
+                .for_each(|(c, t)| *c += tau * tau * weight * t);
+        }
+        for k in 0..K {
+            for l in 0..K {
+                let got: f64 = (0..K)
+                    .map(|e| update.noise[k][e] * update.noise[l][e])
+                    .sum();
+                close(got, covariance[k * K + l], "S Sᵀ");
+            }
+        }
+    }
+
+    #[test]
+    fn exact_ornstein_uhlenbeck_constants() {
+        let mut problem = Config::quickstart().problem;
+        problem.learning_rate = 0.7;
+        // K = 1: the scalar step.
+        let single = Coefficients {
+            drive: vec![0.3],
+            self_term: vec![0.1],
+            noise: vec![0.2],
+        };
+        check::<1, 1>(&problem, 0.05, &single);
+        // K = 2: G_0 and V that do not commute, a large step.
+        let pair = Coefficients {
+            drive: vec![0.22, 0.06, 0.014, 0.16],
+            self_term: vec![0.04, -0.022, -0.022, 0.063],
+            noise: vec![0.21, 0.02, 0.02, 0.198],
+        };
+        check::<2, 2>(&problem, 0.4, &pair);
+        // K = 3: G_0 − λ I with a zero and a repeated rate, and a rank-one V (semidefinite).
+        let v = [0.3, -0.2, 0.5];
+        let triple = Coefficients {
+            drive: vec![0.1, -0.2, 0.3],
+            self_term: vec![0.5, 0.0, 0.0, 0.0, 0.3, 0.0, 0.0, 0.0, 0.3],
+            noise: (0..9).map(|i| v[i / 3] * v[i % 3]).collect(),
+        };
+        check::<1, 3>(&problem, 0.1, &triple);
+        // K = 4, p = 2: a generic symmetric G_0 and V = L Lᵀ.
+        let l = [
+            0.5, 0.0, 0.0, 0.0, 0.1, 0.4, 0.0, 0.0, -0.2, 0.05, 0.3, 0.0, 0.0, 0.1, 0.1, 0.2,
+        ];
+        let g0 = [
+            0.1, -0.03, 0.02, 0.0, -0.03, -0.2, 0.05, 0.01, 0.02, 0.05, 0.3, -0.04, 0.0, 0.01,
+            -0.04, 0.05,
+        ];
+        let quad = Coefficients {
+            drive: vec![0.2, 0.01, -0.05, 0.1, 0.0, 0.15, 0.02, -0.1],
+            self_term: g0.to_vec(),
+            noise: (0..16)
+                .map(|i| (0..4).map(|e| l[i / 4 * 4 + e] * l[i % 4 * 4 + e]).sum())
+                .collect(),
+        };
+        check::<2, 4>(&problem, 0.2, &quad);
+    }
+
+    /// Beyond `MAX_NEURONS` both steppers refuse to step, with a typed error.
+    #[test]
+    fn too_many_neurons_is_an_error() {
+        let mut problem = Config::quickstart().problem;
+        let k = MAX_NEURONS + 1;
+        problem.neurons = k;
+        let init = OrderParameters {
+            neurons: k,
+            overlaps: vec![0.1; k],
+            norm2: (0..k * k)
+                .map(|i| if i % (k + 1) == 0 { 1.0 } else { 0.0 })
+                .collect(),
+        };
+        let expected = Err(SolverError::TooManyNeurons(k, MAX_NEURONS));
+        let mut particles = ParticleSystem::new(&problem, &init, 1000, 0.01, 1);
+        assert_eq!(particles.step(), expected);
+        let mut sgd = crate::Sgd::new(&problem, &init, 1000, 1);
+        assert_eq!(sgd.step(), expected);
+    }
 }
