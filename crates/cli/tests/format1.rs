@@ -46,7 +46,10 @@ fn a_format_1_run_is_inspected_compared_plotted_and_exported() {
     assert_eq!(compared["pass"], true, "{compared:#}");
     // One neuron's JSON shapes, as the release printed them.
     assert!(compared["max_abs_norm2_error"].is_number());
-    assert_eq!(compared["max_abs_cosine_error"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        compared["max_abs_cosine_error"].as_array().unwrap().len(),
+        2
+    );
 
     let png = dir.join("full.png");
     let plotted = mfcl(&["plot", arg(&full), "--out", arg(&png)]);
@@ -55,7 +58,14 @@ fn a_format_1_run_is_inspected_compared_plotted_and_exported() {
 
     let csv = dir.join("csv");
     let exported = mfcl(&[
-        "export", arg(&full), "--what", "trajectory", "--format", "csv", "--out", arg(&csv),
+        "export",
+        arg(&full),
+        "--what",
+        "trajectory",
+        "--format",
+        "csv",
+        "--out",
+        arg(&csv),
     ]);
     assert!(exported.status.success(), "{}", stderr(&exported));
     let text = std::fs::read_to_string(csv.join("trajectory.csv")).unwrap();
@@ -64,7 +74,14 @@ fn a_format_1_run_is_inspected_compared_plotted_and_exported() {
     let stopped = copy_of("particles", &dir);
     let snapshots = dir.join("snapshots");
     let exported = mfcl(&[
-        "export", arg(&stopped), "--what", "snapshots", "--format", "npy", "--out", arg(&snapshots),
+        "export",
+        arg(&stopped),
+        "--what",
+        "snapshots",
+        "--format",
+        "npy",
+        "--out",
+        arg(&snapshots),
     ]);
     assert!(exported.status.success(), "{}", stderr(&exported));
     let x = std::fs::read(snapshots.join("snapshot_000001_x.npy")).unwrap();
@@ -75,7 +92,14 @@ fn a_format_1_run_is_inspected_compared_plotted_and_exported() {
 /// numbers printed to round trip exactly.
 fn exported_trajectory(run: &Path, out: &Path) -> (String, Vec<Vec<f64>>) {
     let exported = mfcl(&[
-        "export", arg(run), "--what", "trajectory", "--format", "csv", "--out", arg(out),
+        "export",
+        arg(run),
+        "--what",
+        "trajectory",
+        "--format",
+        "csv",
+        "--out",
+        arg(out),
     ]);
     assert!(exported.status.success(), "{}", stderr(&exported));
     let text = std::fs::read_to_string(out.join("trajectory.csv")).unwrap();

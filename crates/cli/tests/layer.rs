@@ -173,7 +173,10 @@ fn fixed_points_of_a_layer_include_the_specialised_state() {
     let specialised = points.iter().any(|f| {
         f["stable"] == true && {
             let learned = f["learned"].as_array().unwrap();
-            learned.len() == 2 && !learned[0].is_null() && !learned[1].is_null() && learned[0] != learned[1]
+            learned.len() == 2
+                && !learned[0].is_null()
+                && !learned[1].is_null()
+                && learned[0] != learned[1]
         }
     });
     assert!(specialised, "{doc:#}");
@@ -209,7 +212,12 @@ fn a_layer_run_is_compared_inspected_exported_and_plotted() {
     assert_eq!(doc["neurons"], 2);
     // The initial law has exactly the requested moments, to rounding.
     assert_matrix(&doc["norm2"][0], &[[1.0, 0.0], [0.0, 1.0]], 1e-12, "R(0)");
-    assert_matrix(&doc["overlaps"][0], &[[0.3, 0.05], [0.05, 0.3]], 1e-12, "Q(0)");
+    assert_matrix(
+        &doc["overlaps"][0],
+        &[[0.3, 0.05], [0.05, 0.3]],
+        1e-12,
+        "Q(0)",
+    );
     let compared = json(&mfcl(&["compare", run_arg, "--json"]));
     assert_eq!(compared["pass"], true, "{compared:#}");
     assert_eq!(matrix(&compared["max_abs_norm2_error"]).len(), 2);

@@ -84,7 +84,8 @@ impl Problem {
         self.coefficients_into_with(state, QuadratureOptions::default(), out);
     }
 
-    fn coefficients_into_with(
+    /// [`Problem::coefficients_into`] with explicit quadrature options.
+    pub fn coefficients_into_with(
         &self,
         state: &OrderParameters,
         options: QuadratureOptions,

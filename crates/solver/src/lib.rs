@@ -26,7 +26,7 @@ mod stream;
 pub use driver::{
     Interrupted, NORM2_BOUND, Observer, ObserverError, Schedule, Silent, Stepper, drive, drive_from,
 };
-pub use particles::{ParticleState, ParticleSystem};
+pub use particles::{LAYER_QUADRATURE, ParticleState, ParticleSystem, quadrature};
 pub use population::{CHUNK, Population};
 pub use sgd::{Sgd, SgdState};
 pub use snapshot::{HISTOGRAM_BINS, Histogram, SNAPSHOT_LIMIT, Snapshot};

@@ -208,7 +208,7 @@ fn moment_map(config: &Config, dt: f64, steps: u64, record_every: u64) -> Trajec
     let mut trajectory = Trajectory::default();
     trajectory.push(0.0, &state);
     for k in 1..=steps {
-        let now = problem.coefficients(&state);
+        let now = problem.coefficients_with(&state, mfcl_solver::quadrature(problem));
         let mid = |a: &[f64], b: &[f64]| -> Vec<f64> {
             a.iter().zip(b).map(|(a, b)| 1.5 * a - 0.5 * b).collect()
         };

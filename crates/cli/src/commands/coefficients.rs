@@ -1,7 +1,6 @@
 //! `mfcl coefficients CONFIG`: the coefficient functionals `g`, `G_0`, `V` (MODEL.md §7)
 //! at the config's `init` state, for theorists checking their own derivations.
 
-
 use crate::config::{ConfigArgs, load};
 use crate::failure::Failure;
 use crate::output;

@@ -137,7 +137,11 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
         Ok(ode) => {
             let deviation = mfcl_comparator::deviation(trajectory, &ode)
                 .expect("the ODE is sampled on the run's own increasing, non-empty grid");
-            let norm2_scale = ode.norm2.iter().flatten().fold(0.0, |m: f64, r| m.max(r.abs()));
+            let norm2_scale = ode
+                .norm2
+                .iter()
+                .flatten()
+                .fold(0.0, |m: f64, r| m.max(r.abs()));
             Some(Measured {
                 deviation,
                 norm2_scale,

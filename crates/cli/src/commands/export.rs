@@ -291,11 +291,7 @@ impl Folder<'_> {
             .collect();
         let (x_shape, edges_shape, counts_shape) = match k {
             1 => (vec![kept], vec![edges.len()], vec![patterns, bins]),
-            _ => (
-                vec![kept, k],
-                vec![k, bins + 1],
-                vec![patterns, k, bins],
-            ),
+            _ => (vec![kept, k], vec![k, bins + 1], vec![patterns, k, bins]),
         };
         let file = |name: &str| format!("{prefix}_{name}.npy");
         self.write(&file("x"), |out| write_npy(out, &x_shape, &snapshot.x))?;

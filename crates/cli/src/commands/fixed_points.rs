@@ -76,7 +76,10 @@ fn print_fixed_points(report: &FixedPointReport, p: usize, neurons: usize) {
     if neurons <= 1 {
         println!("uninformative state: Q = 0, R_0 = {:.8}", u.norm2);
     } else {
-        println!("uninformative state: Q = 0, R = R_0 I with R_0 = {:.8}", u.norm2);
+        println!(
+            "uninformative state: Q = 0, R = R_0 I with R_0 = {:.8}",
+            u.norm2
+        );
     }
     for (j, kappa) in u.growth_rates.iter().enumerate() {
         let verdict = if *kappa > 0.0 {
@@ -103,7 +106,10 @@ fn print_fixed_points(report: &FixedPointReport, p: usize, neurons: usize) {
              (- when below {}):",
             mfcl_comparator::LEARNED_COSINE
         );
-        println!("{}   stable  learned  eigenvalues", state_header(p, neurons));
+        println!(
+            "{}   stable  learned  eigenvalues",
+            state_header(p, neurons)
+        );
     }
     for point in &report.fixed_points {
         let stable = if point.stable { "yes" } else { "no" };

@@ -268,7 +268,10 @@ fn draw_fixed_points(
         .iter()
         .flat_map(|point| {
             let fill = if point.stable {
-                selection_color(dominant_feature(&point.state.overlaps, point.state.norm2[0]))
+                selection_color(dominant_feature(
+                    &point.state.overlaps,
+                    point.state.norm2[0],
+                ))
             } else {
                 WHITE
             };

@@ -116,7 +116,11 @@ fn draw_norm(
         let k = t.neurons.max(1);
         t.norm2
             .iter()
-            .map(|r| (0..k).flat_map(|a| (a..k).map(move |b| r[a * k + b])).collect())
+            .map(|r| {
+                (0..k)
+                    .flat_map(|a| (a..k).map(move |b| r[a * k + b]))
+                    .collect()
+            })
             .collect()
     };
     let run = upper(trajectory);
