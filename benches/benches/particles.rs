@@ -79,10 +79,16 @@ fn particle_step_layer(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("threads1", n), |b| {
         b.iter(|| single.install(|| system.step().expect("this run does not diverge")))
     });
-    // At the state the step benchmark left, where the step evaluated them.
+    // At the state the step benchmark left, where the step evaluated them, on the step's
+    // quadrature.
     let state = system.order_parameters().clone();
+    let quadrature = mfcl_solver::quadrature(&config.problem);
     group.bench_function("coefficients", |b| {
-        b.iter(|| config.problem.coefficients(black_box(&state)))
+        b.iter(|| {
+            config
+                .problem
+                .coefficients_with(black_box(&state), quadrature)
+        })
     });
     let mut x = vec![0.5f64; 2 * n];
     let xi: Vec<f32> = alternating_labels(2 * n);
