@@ -177,12 +177,9 @@ impl ParticleSystem {
                     }
                 }
                 sums[..P * K].copy_from_slice(overlaps.as_flattened());
-                let mut next = P * K;
-                for a in 0..K {
-                    for b in a..K {
-                        sums[next] = norm2[a][b];
-                        next += 1;
-                    }
+                let upper = norm2.iter().enumerate().flat_map(|(a, row)| &row[a..]);
+                for (sum, value) in sums[P * K..].iter_mut().zip(upper) {
+                    *sum = *value;
                 }
             });
     }
