@@ -780,49 +780,10 @@ fn numbers_of(entries: &[Item]) -> Result<Vec<f64>> {
         .collect()
 }
 
-/// The eigenvalues, in no particular order, of the symmetric `n × n` matrix `a` (row-major),
-/// by cyclic Jacobi rotations: each zeroes one off-diagonal pair, and the sweeps converge
-/// quadratically, to eigenvalues accurate to rounding relative to the matrix's norm. For the
-/// `K × K` matrices of a config (`K ≤ 8`) a handful of sweeps do.
+/// The eigenvalues, in no particular order, of the symmetric `n × n` matrix `a` (row-major).
 fn symmetric_eigenvalues(mut a: Vec<f64>, n: usize) -> Vec<f64> {
-    let off_diagonal = |a: &[f64]| -> f64 {
-        (0..n * n)
-            .filter(|i| i / n != i % n)
-            .map(|i| a[i] * a[i])
-            .sum()
-    };
-    let total: f64 = a.iter().map(|x| x * x).sum();
-    for _sweep in 0..64 {
-        // A matrix whose squares overflow stops at once, with whatever its diagonal says.
-        let off = off_diagonal(&a);
-        if off.is_nan() || off <= (f64::EPSILON * f64::EPSILON) * total {
-            break;
-        }
-        for p in 0..n {
-            for q in p + 1..n {
-                let apq = a[p * n + q];
-                if apq == 0.0 {
-                    continue;
-                }
-                // The rotation by the angle whose tangent `t` zeroes `a_pq` (the smaller of
-                // the two, for stability).
-                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + theta.hypot(1.0));
-                let c = 1.0 / t.hypot(1.0);
-                let s = t * c;
-                for r in 0..n {
-                    let (arp, arq) = (a[r * n + p], a[r * n + q]);
-                    a[r * n + p] = c * arp - s * arq;
-                    a[r * n + q] = s * arp + c * arq;
-                }
-                for r in 0..n {
-                    let (apr, aqr) = (a[p * n + r], a[q * n + r]);
-                    a[p * n + r] = c * apr - s * aqr;
-                    a[q * n + r] = s * apr + c * aqr;
-                }
-            }
-        }
-    }
+    let mut vectors = vec![0.0; n * n];
+    crate::symmetric_eigen(&mut a, &mut vectors, n);
     (0..n).map(|i| a[i * n + i]).collect()
 }
 

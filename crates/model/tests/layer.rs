@@ -392,32 +392,10 @@ fn worked_state_for(problem: &Problem) -> OrderParameters {
     s
 }
 
-/// Eigenvalues of a small symmetric matrix by cyclic Jacobi rotations.
+/// Eigenvalues of a small symmetric matrix.
 fn symmetric_eigenvalues(matrix: &[f64], n: usize) -> Vec<f64> {
-    let mut a = matrix.to_vec();
-    for _ in 0..100 {
-        for p in 0..n {
-            for q in p + 1..n {
-                if a[p * n + q].abs() < 1e-300 {
-                    continue;
-                }
-                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * a[p * n + q]);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let (c, s) = (1.0 / (t * t + 1.0).sqrt(), t / (t * t + 1.0).sqrt());
-                for r in 0..n {
-                    let (x, y) = (a[r * n + p], a[r * n + q]);
-                    a[r * n + p] = c * x - s * y;
-                    a[r * n + q] = s * x + c * y;
-                }
-                for r in 0..n {
-                    let (x, y) = (a[p * n + r], a[q * n + r]);
-                    a[p * n + r] = c * x - s * y;
-                    a[q * n + r] = s * x + c * y;
-                }
-            }
-        }
-    }
+    let (mut a, mut vectors) = (matrix.to_vec(), vec![0.0; n * n]);
+    mfcl_model::symmetric_eigen(&mut a, &mut vectors, n);
     (0..n).map(|i| a[i * n + i]).collect()
 }
 

@@ -280,7 +280,7 @@ fn update<const P: usize, const K: usize>(
     }
     let mut u = [[0.0; K]; K];
     linalg::symmetrise(eigen.as_flattened_mut(), K);
-    linalg::symmetric_eigen(eigen.as_flattened_mut(), u.as_flattened_mut(), K);
+    mfcl_model::symmetric_eigen(eigen.as_flattened_mut(), u.as_flattened_mut(), K);
     let rate: [f64; K] = std::array::from_fn(|a| tau * eigen[a][a]);
     // ∫_0^dt e^{μ s} ds without cancellation when μ dt is small.
     let gain = |mu: f64| {
