@@ -186,18 +186,23 @@ mod tests {
             // Each pattern holds a quarter of the particles, centred near 0.5 ξ_1 − 0.2 ξ_2.
             let count: u64 = h.counts.iter().sum();
             assert!((count as i64 - n as i64 / 4).abs() <= 1);
-            let mean: f64 = h
-                .counts
-                .iter()
-                .zip(h.edges.windows(2))
-                .map(|(c, e)| *c as f64 * (e[0] + e[1]) / 2.0)
-                .sum::<f64>()
-                / count as f64;
+            let mean = histogram_mean(h);
             let expected = 0.5 * f64::from(h.atom[0]) - 0.2 * f64::from(h.atom[1]);
             assert!((mean - expected).abs() < 0.05, "{:?}: {mean}", h.atom);
         }
         assert_eq!(snapshot.stride, 1);
         assert_eq!(snapshot.x.len(), n);
+    }
+
+    /// The mean of `x` over a histogram's bins, each at its centre.
+    fn histogram_mean(h: &Histogram) -> f64 {
+        let count: u64 = h.counts.iter().sum();
+        h.counts
+            .iter()
+            .zip(h.edges.windows(2))
+            .map(|(c, e)| *c as f64 * (e[0] + e[1]) / 2.0)
+            .sum::<f64>()
+            / count as f64
     }
 
     /// Two neurons: `x` as `(M, 2)` rows, one histogram per (pattern, neuron) in that order,
@@ -222,13 +227,7 @@ mod tests {
             assert_eq!(h.atom, snapshot.histograms[i - i % 2].atom);
             let count: u64 = h.counts.iter().sum();
             assert!((count as i64 - n as i64 / 4).abs() <= 1);
-            let mean: f64 = h
-                .counts
-                .iter()
-                .zip(h.edges.windows(2))
-                .map(|(c, e)| *c as f64 * (e[0] + e[1]) / 2.0)
-                .sum::<f64>()
-                / count as f64;
+            let mean = histogram_mean(h);
             let k = h.neuron;
             let expected =
                 overlaps[k] * f64::from(h.atom[0]) + overlaps[2 + k] * f64::from(h.atom[1]);
