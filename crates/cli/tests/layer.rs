@@ -272,3 +272,77 @@ fn basins_and_sweeps_refuse_a_layer() {
         "sweep follows the steady state of a single neuron only",
     );
 }
+
+/// A layer's particle and SGD runs are the same bit for bit under 1 and 2 threads and
+/// when stopped midway and resumed (both populations span three chunks).
+#[test]
+fn a_layer_run_does_not_depend_on_threads_or_on_a_resume() {
+    let dir = scratch("layer-determinism");
+    // (solver, its settings, t_end, where the interrupted run stops)
+    let cases = [
+        (
+            "particles",
+            "run.particles=40000",
+            "run.dt=0.05",
+            "1",
+            "0.5",
+        ),
+        (
+            "sgd",
+            "run.dimension=40000",
+            "run.record_every=0.005",
+            "0.05",
+            "0.025",
+        ),
+    ];
+    for (solver, size, step, t_end, stop) in cases {
+        let run = |name: &str, t_end: &str, threads: usize| -> std::path::PathBuf {
+            let path = dir.join(format!("{solver}-{name}.h5"));
+            let solver_set = format!("run.solver={solver}");
+            let t_end_set = format!("run.t_end={t_end}");
+            let args = [
+                "run",
+                "data/configs/layer.toml",
+                "--set",
+                &solver_set,
+                "--set",
+                size,
+                "--set",
+                step,
+                "--set",
+                &t_end_set,
+                "--out",
+                path.to_str().unwrap(),
+                "--json",
+            ];
+            let output = common::mfcl_with(&args, threads);
+            assert!(output.status.success(), "{}", common::stderr(&output));
+            path
+        };
+        let trajectory = |path: &std::path::Path| -> String {
+            let out = dir.join(format!(
+                "{}-csv",
+                path.file_stem().unwrap().to_str().unwrap()
+            ));
+            let exported = mfcl(&[
+                "export",
+                path.to_str().unwrap(),
+                "--what",
+                "trajectory",
+                "--format",
+                "csv",
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            assert!(exported.status.success(), "{}", common::stderr(&exported));
+            std::fs::read_to_string(out.join("trajectory.csv")).unwrap()
+        };
+        let one = trajectory(&run("one-thread", t_end, 1));
+        let two = trajectory(&run("two-threads", t_end, 2));
+        assert_eq!(one, two, "{solver}: 1 and 2 threads");
+        let stopped = run("resumed", stop, 2);
+        let resumed = mfcl(&["resume", stopped.to_str().unwrap(), "--t-end", t_end]);
+        assert!(resumed.status.success(), "{}", common::stderr(&resumed));
+        assert_eq!(trajectory(&stopped), one, "{solver}: resumed at t = {stop}");
+    }
+}
