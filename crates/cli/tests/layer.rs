@@ -346,3 +346,24 @@ fn a_layer_run_does_not_depend_on_threads_or_on_a_resume() {
         assert_eq!(trajectory(&stopped), one, "{solver}: resumed at t = {stop}");
     }
 }
+
+/// More neurons than the solvers are built for is refused before any file is written.
+#[test]
+fn a_run_with_more_neurons_than_the_solvers_take_is_refused() {
+    let dir = scratch("layer-too-many");
+    let out = dir.join("k5.h5");
+    common::refused(
+        &[
+            "run",
+            "data/configs/two_features.toml",
+            "--set",
+            "model.neurons=5",
+            "--unset",
+            "init",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "the particle and SGD solvers support at most 4 neurons",
+    );
+    assert!(!out.exists());
+}

@@ -104,6 +104,14 @@ impl RunReport {
 /// `mfcl run [CONFIG]`.
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let mut config = load(args.config.as_deref(), &args.options)?;
+    // The config reads up to 8 neurons (the ODE takes them); the solvers are built for fewer.
+    if config.problem.neurons > mfcl_solver::MAX_NEURONS {
+        return Err(Failure::input(anyhow!(
+            "model.neurons = {}: the particle and SGD solvers support at most {} neurons (`mfcl ode` and `mfcl fixed-points` take up to 8)",
+            config.problem.neurons,
+            mfcl_solver::MAX_NEURONS
+        )));
+    }
     let path = output_path(args.out.as_deref(), &config, args.config.as_deref());
     if let Some(config_path) = &args.config
         && same_file(config_path, &path)
