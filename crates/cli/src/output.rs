@@ -83,7 +83,12 @@ pub fn header(names: &[&str], p: usize) -> String {
 /// Columns of 12 characters, as in [`header`]; the leading space keeps a value too wide for
 /// its column (a run heading for divergence) apart from its neighbour.
 pub fn row(values: impl IntoIterator<Item = f64>) -> String {
-    values.into_iter().map(|v| format!(" {v:>11.8}")).collect()
+    values
+        .into_iter()
+        // A rounding residue such as −1e-12 would print as −0.00000000.
+        .map(|v| if v.abs() < 5e-9 { 0.0 } else { v })
+        .map(|v| format!(" {v:>11.8}"))
+        .collect()
 }
 
 /// `a_jk` with one-digit indices run together, as MODEL.md writes them, and a comma

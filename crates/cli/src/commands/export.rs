@@ -129,8 +129,8 @@ impl Folder<'_> {
 
     /// `trajectory.csv`, or `t.npy`, `overlaps.npy`, `norm2.npy`, `cosine.npy`; returns the
     /// number of files written. One neuron: columns `Q_j`, `R`, `m_j` and arrays `(T, p)`,
-    /// `(T,)`; a layer: columns `Q_jk`, `R_kl` (`k ≤ l`), `m_jk` and arrays `(T, p, K)`,
-    /// `(T, K, K)`.
+    /// `(T,)`; a layer: columns `Q_j_k`, `R_k_l` (`k ≤ l`), `m_j_k` (underscores, so that
+    /// two-digit indices stay unambiguous) and arrays `(T, p, K)`, `(T, K, K)`.
     fn trajectory(&self, trajectory: &Trajectory, format: Format) -> anyhow::Result<usize> {
         let k = trajectory.neurons.max(1);
         let p = trajectory.overlaps.first().map_or(0, Vec::len) / k;
@@ -143,7 +143,7 @@ impl Folder<'_> {
                             .flat_map(|j| {
                                 (1..=k).map(move |l| match k {
                                     1 => format!("{name}_{j}"),
-                                    _ => format!("{name}_{j}{l}"),
+                                    _ => format!("{name}_{j}_{l}"),
                                 })
                             })
                             .collect()
@@ -151,7 +151,7 @@ impl Folder<'_> {
                     let gram: Vec<String> = match k {
                         1 => vec!["R".to_owned()],
                         _ => (1..=k)
-                            .flat_map(|a| (a..=k).map(move |b| format!("R_{a}{b}")))
+                            .flat_map(|a| (a..=k).map(move |b| format!("R_{a}_{b}")))
                             .collect(),
                     };
                     let header: Vec<String> = std::iter::once("t".to_owned())
