@@ -175,8 +175,8 @@ fn curves_panel(
     let columns = run.first().map_or(0, Vec::len);
     let label = |i: usize| -> String {
         match (per_feature, k) {
-            (_, 1) if !per_feature => name.to_owned(),
             (true, _) => format!("{name}{}", curve_subscript(i, k)),
+            (false, 1) => name.to_owned(),
             (false, _) => {
                 let (a, b) = upper_index(i, k);
                 format!("{name}{}{}", subscript(a + 1), subscript(b + 1))
@@ -229,6 +229,8 @@ fn upper_index(i: usize, neurons: usize) -> (usize, usize) {
 /// One density panel: a caption and, per drawn snapshot, `(bin centre, density)` points.
 struct Panel {
     caption: String,
+    /// The quantity on the x axis: `x`, or `x_k` for one neuron of a layer.
+    x_label: String,
     curves: Vec<Vec<(f64, f64)>>,
 }
 
@@ -275,6 +277,7 @@ fn neuron_panels(snapshots: &[&Snapshot], neurons: usize) -> Vec<Panel> {
     (0..neurons)
         .map(|k| Panel {
             caption: format!("density of x{}", subscript(k + 1)),
+            x_label: format!("x{}", subscript(k + 1)),
             curves: snapshots
                 .iter()
                 .map(|s| {
@@ -319,7 +322,11 @@ fn panels(snapshots: &[&Snapshot]) -> Vec<Panel> {
                 density(&s.histograms[0].edges, &counts)
             })
             .collect();
-        return vec![Panel { caption, curves }];
+        return vec![Panel {
+            caption,
+            x_label: "x".to_owned(),
+            curves,
+        }];
     }
     (0..patterns)
         .map(|k| {
@@ -334,6 +341,7 @@ fn panels(snapshots: &[&Snapshot]) -> Vec<Panel> {
             };
             Panel {
                 caption,
+                x_label: "x".to_owned(),
                 curves: snapshots
                     .iter()
                     .map(|s| density(&s.histograms[k].edges, &s.histograms[k].counts))
@@ -362,7 +370,7 @@ fn draw_densities(area: &Area<'_>, snapshots: &[Snapshot]) -> anyhow::Result<()>
             x,
             0.0..1.05 * y_max.max(f64::MIN_POSITIVE),
         )?;
-        mesh(&mut chart, "x", "density")?;
+        mesh(&mut chart, &panel.x_label, "density")?;
         for ((snapshot, curve), &color) in chosen.iter().zip(&panel.curves).zip(&TIME_COLORS) {
             chart
                 .draw_series(LineSeries::new(
