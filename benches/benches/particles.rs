@@ -16,7 +16,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use mfcl_model::{Config, OrderParameters};
+use mfcl_model::Config;
 use mfcl_solver::{ParticleSystem, Sgd, Stepper, stream};
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -61,15 +61,8 @@ fn particle_step(c: &mut Criterion) {
 /// The particle step of a layer of `K = 2` neurons on two features (MODEL.md §7's worked
 /// example), one thread, against its reference kernel.
 fn particle_step_layer(c: &mut Criterion) {
-    let mut config = Config::parse(include_str!("../../data/configs/two_features.toml"))
-        .expect("the two-feature config parses");
-    config.problem.neurons = 2;
-    config.problem.decorrelation = 1.0;
-    config.init = OrderParameters {
-        neurons: 2,
-        overlaps: vec![0.3, 0.05, 0.05, 0.3],
-        norm2: vec![1.0, 0.0, 0.0, 1.0],
-    };
+    let config = Config::parse(include_str!("../../data/configs/layer.toml"))
+        .expect("the layer config parses");
     let mut group = c.benchmark_group("particle_step_k2");
     group.sample_size(20);
     let n = 1_000_000usize;

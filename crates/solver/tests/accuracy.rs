@@ -690,18 +690,12 @@ fn divergence_is_reported_with_the_trajectory_so_far() {
 
 const TWO_FEATURES: &str = include_str!("../../../data/configs/two_features.toml");
 
-/// MODEL.md §7's worked example as a run: `p = 2`, `K = 2`, `β = 1`, from
-/// `Q(0) = [[0.3, 0.05], [0.05, 0.3]]`, `R(0) = I` (the start of its SGD check).
+/// MODEL.md §7's worked example as a run (`data/configs/layer.toml`): `p = 2`, `K = 2`,
+/// `β = 1`, from `Q(0) = [[0.3, 0.05], [0.05, 0.3]]`, `R(0) = I` (the start of its SGD
+/// check).
 fn layer(overrides: &[&str]) -> Config {
-    let mut config = Config::parse_with(TWO_FEATURES, overrides).expect("valid test config");
-    config.problem.neurons = 2;
-    config.problem.decorrelation = 1.0;
-    config.init = OrderParameters {
-        neurons: 2,
-        overlaps: vec![0.3, 0.05, 0.05, 0.3],
-        norm2: vec![1.0, 0.0, 0.0, 1.0],
-    };
-    config
+    Config::parse_with(include_str!("../../../data/configs/layer.toml"), overrides)
+        .expect("valid test config")
 }
 
 /// Every `m_jk` (row-major) and `R_kl` (`k ≤ l`) at each sample: what the checks

@@ -13,7 +13,7 @@
 //! `2·CHUNK + 3` SGD coordinates), so that per-chunk streams and the chunk-ordered
 //! reductions are exercised across threads.
 
-use mfcl_model::{Config, OrderParameters, Trajectory};
+use mfcl_model::{Config, Trajectory};
 use mfcl_solver::{
     CHUNK, ParticleState, ParticleSystem, Schedule, Sgd, SgdState, Silent, Stepper, drive,
 };
@@ -48,20 +48,16 @@ fn l1_sparse() -> Config {
     ])
 }
 
-const TWO_FEATURES: &str = include_str!("../../../data/configs/two_features.toml");
-
 /// `K = 2` neurons with decorrelation `β = 1` on the two-feature problem (MODEL.md §7's
-/// worked example), from `Q(0) = [[0.3, 0.05], [0.05, 0.3]]`, `R(0) = [[1, 0.1], [0.1, 0.8]]`.
+/// worked example, `data/configs/layer.toml`), from `Q(0) = [[0.3, 0.05], [0.05, 0.3]]`,
+/// `R(0) = [[1, 0.1], [0.1, 0.8]]`.
 fn layer(overrides: &[&str]) -> Config {
-    let mut config = Config::parse_with(TWO_FEATURES, overrides).expect("valid test config");
-    config.problem.neurons = 2;
-    config.problem.decorrelation = 1.0;
-    config.init = OrderParameters {
-        neurons: 2,
-        overlaps: vec![0.3, 0.05, 0.05, 0.3],
-        norm2: vec![1.0, 0.1, 0.1, 0.8],
-    };
-    config
+    let sets: Vec<&str> = ["init.norm2=[[1.0, 0.1], [0.1, 0.8]]"]
+        .into_iter()
+        .chain(overrides.iter().copied())
+        .collect();
+    Config::parse_with(include_str!("../../../data/configs/layer.toml"), &sets)
+        .expect("valid test config")
 }
 
 /// `K = 2` with a negative sample.
