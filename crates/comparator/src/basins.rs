@@ -1,28 +1,28 @@
 //! Basins of attraction: which feature a random start near the uninformative state ends up
-//! learning (MODEL.md §4, Finding 2).
+//! learning (MODEL.md §4, Finding 2), and for a layer which feature each neuron learns
+//! (MODEL.md §7, Finding 4).
 //!
-//! A start is *decided* for feature `k` once its trajectory enters the decision ball of a
-//! stable fixed point whose largest cosine is `m_k` (see [`Attractors`]). The reduced ODE
-//! also decides a start that comes to rest elsewhere, by its largest cosine there. Starts
-//! that reach the uninformative state, a state without a single largest cosine, or the
-//! time bound are *undecided*.
-//!
-//! Single neuron only: for a layer, [`basins`] gives [`ComparatorError::SingleNeuronOnly`].
+//! A start is *decided* once its trajectory enters the decision ball of a stable fixed point
+//! (see [`Attractors`]), up to the symmetries of the ODE (neuron permutations and signs,
+//! signs of symmetric features): it then ends as that point's [`Selection`]. The reduced
+//! ODE also decides a start that comes to rest elsewhere, by the state at rest. Starts that
+//! reach the uninformative state, a state without a clear assignment, or the time bound are
+//! *undecided*.
 
-use mfcl_model::{OrderParameters, Problem, Trajectory};
+use std::collections::BTreeMap;
+
+use mfcl_model::{OrderParameters, Problem, QuadratureOptions, Trajectory};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use statrs::distribution::{ContinuousCDF, Normal};
 
+use crate::fixed_points::{Element, Symmetries, learned_features, same_point};
 use crate::ode::{advance, at_rest};
-use crate::{
-    ComparatorError, Dopri5, FixedPointReport, ReducedOde, Tolerance, max_distance,
-    single_neuron_only,
-};
+use crate::{ComparatorError, Dopri5, FixedPointReport, ReducedOde, Tolerance, max_distance};
 
-/// Default radius `r0` of the starts `Q = r0 · u`.
+/// Default radius `r0` of the starts `Q = r0 · U`.
 pub const DEFAULT_START_RADIUS: f64 = 0.02;
 /// Largest radius (max norm over `(Q, R)`) of a decision ball.
 pub const DECISION_RADIUS: f64 = 0.02;
@@ -45,13 +45,80 @@ pub const BASIN_TOLERANCE: Tolerance = Tolerance {
     relative: 1e-8,
 };
 
-/// Which feature a start selects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A layer's basin trajectories: a looser local tolerance and a coarser quadrature of the
+/// right-hand side (resolution 0.6, within about 2e-6 of the default; the particles of a
+/// layer use the same), together about six times cheaper than [`BASIN_TOLERANCE`] at the
+/// default quadrature. A layer's coefficients cost milliseconds, and a start a few hundred
+/// of them; only starts within about 1e-5 of a basin boundary can be classified otherwise.
+pub const LAYER_BASIN_TOLERANCE: Tolerance = Tolerance {
+    absolute: 1e-6,
+    relative: 1e-6,
+};
+/// The quadrature of a layer's basin trajectories; see [`LAYER_BASIN_TOLERANCE`].
+pub const LAYER_BASIN_QUADRATURE: QuadratureOptions = QuadratureOptions { resolution: 0.6 };
+
+/// What a start ends as.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Selection {
-    /// Feature `k` (0-based).
-    Feature(usize),
+    /// The feature (0-based) that each neuron learned, `None` for a neuron that learned
+    /// none, listed features first in increasing order and then the `None`s: assignments
+    /// that differ by a permutation of the neurons are one class. A single neuron that
+    /// selects feature `j` is `[Some(j)]` ([`Selection::feature`]).
+    Assigned(Vec<Option<usize>>),
     /// None: the uninformative state, a tie, or the time bound.
     Undecided,
+}
+
+impl Selection {
+    /// A single neuron that selects feature `j` (0-based).
+    pub fn feature(j: usize) -> Selection {
+        Selection::Assigned(vec![Some(j)])
+    }
+
+    /// The class of the per-neuron labels `learned` (in any order of the neurons).
+    pub fn assignment(mut learned: Vec<Option<usize>>) -> Selection {
+        learned.sort_by_key(|j| j.unwrap_or(usize::MAX));
+        Selection::Assigned(learned)
+    }
+
+    /// The feature a single neuron selects, if it does.
+    pub fn single_feature(&self) -> Option<usize> {
+        match self {
+            Selection::Assigned(learned) if learned.len() == 1 => learned[0],
+            _ => None,
+        }
+    }
+
+    /// Whether every neuron learned a feature and no two the same one.
+    pub fn is_distinct(&self) -> bool {
+        match self {
+            Selection::Assigned(learned) => {
+                learned.iter().all(Option::is_some)
+                    && learned.windows(2).all(|pair| pair[0] != pair[1])
+            }
+            Selection::Undecided => false,
+        }
+    }
+
+    /// The class in words: `features 1, 2 (distinct)`, `both on feature 1`,
+    /// `all on feature 2`, `features 1, 1, 2`, `features 1, none`; `undecided`. One
+    /// neuron: `feature 1`, `no feature`.
+    pub fn describe(&self) -> String {
+        let Selection::Assigned(learned) = self else {
+            return "undecided".into();
+        };
+        let name = |j: &Option<usize>| j.map_or("none".to_string(), |j| (j + 1).to_string());
+        let list = learned.iter().map(name).collect::<Vec<_>>().join(", ");
+        match learned.as_slice() {
+            [only] => only.map_or("no feature".into(), |j| format!("feature {}", j + 1)),
+            [first, ..] if first.is_some() && learned.iter().all(|j| j == first) => {
+                let all = if learned.len() == 2 { "both" } else { "all" };
+                format!("{all} on feature {}", name(first))
+            }
+            _ if self.is_distinct() => format!("features {list} (distinct)"),
+            _ => format!("features {list}"),
+        }
+    }
 }
 
 /// The feature whose cosine is largest in absolute value, if it exceeds the runner-up by
@@ -70,24 +137,37 @@ pub fn dominant_feature(overlaps: &[f64], norm2: f64) -> Selection {
         .map(|j| m[j])
         .fold(0.0, f64::max);
     if m[k] - runner_up > TIE {
-        Selection::Feature(k)
+        Selection::feature(k)
     } else {
         Selection::Undecided
     }
 }
 
+/// What a state ends as: for one neuron its [`dominant_feature`]; for a layer the class of
+/// [`learned_features`], undecided when no neuron learned a feature.
+pub fn selection_at(state: &OrderParameters) -> Selection {
+    if state.neurons == 1 {
+        return dominant_feature(&state.overlaps, state.norm2[0]);
+    }
+    let learned = learned_features(state);
+    if learned.iter().all(Option::is_none) {
+        Selection::Undecided
+    } else {
+        Selection::assignment(learned)
+    }
+}
+
 /// The stable fixed points of a problem, each with the ball in which it decides a start.
-#[derive(Debug, Clone)]
 pub struct Attractors {
     points: Vec<Attractor>,
-    /// Per feature: whether its hidden law is symmetric, so that the sign of `Q_j` is
-    /// immaterial (fixed points are listed with `Q_j ≥ 0` for such features).
-    symmetric: Vec<bool>,
+    symmetries: Symmetries,
+    /// Every element of the symmetry group, the identity first.
+    elements: Vec<Element>,
 }
 
 #[derive(Debug, Clone)]
 struct Attractor {
-    /// `[Q_1, …, Q_p, R]`.
+    /// The coordinates of the point ([`OrderParameters::coordinates`]).
     state: Vec<f64>,
     radius: f64,
     selection: Selection,
@@ -96,74 +176,86 @@ struct Attractor {
 impl Attractors {
     /// The stable points of `report`. The ball of each has radius
     /// `min(DECISION_RADIUS, DECISION_FRACTION · distance to the nearest other fixed point)`
-    /// in the max norm over `(Q, R)`. A layer has none here (its basins are not computed).
+    /// in the max norm over `(Q, R)`, distances taken up to the symmetries (the images of
+    /// the other points, and the point's own other images, are fixed points too).
     pub fn new(problem: &Problem, report: &FixedPointReport) -> Attractors {
-        let symmetric: Vec<bool> = problem
-            .hidden
-            .iter()
-            .map(|law| law.shape.is_symmetric())
-            .collect();
-        let states: Vec<Vec<f64>> = report
+        let symmetries = Symmetries::new(problem);
+        let elements = symmetries.elements();
+        let images: Vec<Vec<f64>> = report
             .fixed_points
             .iter()
-            .map(|f| f.state.coordinates())
+            .flat_map(|f| {
+                let y = f.state.coordinates();
+                elements
+                    .iter()
+                    .map(|g| symmetries.apply(g, &y))
+                    .collect::<Vec<_>>()
+            })
             .collect();
         let points = report
             .fixed_points
             .iter()
-            .zip(&states)
-            .filter(|(f, _)| f.stable && problem.neurons == 1)
-            .map(|(f, y)| {
-                let nearest = states
+            .filter(|f| f.stable)
+            .map(|f| {
+                let y = f.state.coordinates();
+                // The point's own images that coincide with it up to rounding are itself.
+                let nearest = images
                     .iter()
-                    .filter(|other| *other != y)
-                    .map(|other| max_distance(other, y))
+                    .filter(|other| !same_point(other, &y))
+                    .map(|other| max_distance(other, &y))
                     .fold(f64::INFINITY, f64::min);
                 Attractor {
-                    state: y.clone(),
+                    state: y,
                     radius: DECISION_RADIUS.min(DECISION_FRACTION * nearest),
-                    selection: dominant_feature(&f.state.overlaps, f.state.norm2[0]),
+                    selection: selection_at(&f.state),
                 }
             })
             .collect();
-        Attractors { points, symmetric }
+        Attractors {
+            points,
+            symmetries,
+            elements,
+        }
     }
 
-    /// The decision for a state `[Q_1, …, Q_p, R]` inside a ball, `None` outside all.
+    /// The decision for a state (its coordinates) inside a ball, up to the symmetries;
+    /// `None` outside all.
     pub fn decide(&self, state: &[f64]) -> Option<Selection> {
-        let p = self.symmetric.len();
-        let canonical: Vec<f64> = state
+        let images: Vec<Vec<f64>> = self
+            .elements
             .iter()
-            .enumerate()
-            .map(|(j, &y)| {
-                if j < p && self.symmetric[j] {
-                    y.abs()
-                } else {
-                    y
-                }
-            })
+            .map(|g| self.symmetries.apply(g, state))
             .collect();
         self.points
             .iter()
-            .find(|a| max_distance(&a.state, &canonical) <= a.radius)
-            .map(|a| a.selection)
+            .find(|a| {
+                images
+                    .iter()
+                    .any(|image| max_distance(&a.state, image) <= a.radius)
+            })
+            .map(|a| a.selection.clone())
     }
 }
 
-/// `count` starts `Q = radius · u`, `R = norm2`, with `u` uniform on the unit sphere of
-/// `R^p`, drawn in order from one xoshiro256++ stream seeded with `seed`.
+/// `count` starts `Q = radius · U`, `R = norm2 · I`, with `U` a `p × K` matrix uniform on
+/// the unit sphere of the Frobenius norm (for one neuron a unit vector of `R^p`), drawn in
+/// order from one xoshiro256++ stream seeded with `seed`.
 pub fn sphere_starts(
     features: usize,
+    neurons: usize,
     radius: f64,
     norm2: f64,
     count: usize,
     seed: u64,
 ) -> Vec<OrderParameters> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let norm2: Vec<f64> = (0..neurons * neurons)
+        .map(|i| if i % (neurons + 1) == 0 { norm2 } else { 0.0 })
+        .collect();
     (0..count)
         .map(|_| {
             let u: Vec<f64> = loop {
-                let u: Vec<f64> = (0..features)
+                let u: Vec<f64> = (0..features * neurons)
                     .map(|_| StandardNormal.sample(&mut rng))
                     .collect();
                 let length = u.iter().map(|x| x * x).sum::<f64>().sqrt();
@@ -171,7 +263,11 @@ pub fn sphere_starts(
                     break u.iter().map(|x| radius * x / length).collect();
                 }
             };
-            OrderParameters::single(u, norm2)
+            OrderParameters {
+                neurons,
+                overlaps: u,
+                norm2: norm2.clone(),
+            }
         })
         .collect()
 }
@@ -185,54 +281,86 @@ pub struct BasinSample {
     pub selection: Selection,
 }
 
-/// Fractions of starts per feature, and undecided, each with its standard error and its
-/// [`CONFIDENCE`] Wilson score interval.
+/// A fraction of the starts with its uncertainty.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fraction {
+    /// How many starts.
+    pub count: usize,
+    /// `count / samples`.
+    pub value: f64,
+    /// One standard error `√(f (1 − f) / n)`.
+    pub standard_error: f64,
+    /// The Wilson score interval at [`CONFIDENCE`]; see [`wilson_interval`].
+    pub confidence_interval: (f64, f64),
+}
+
+impl Fraction {
+    /// `count` of `samples`.
+    pub fn new(count: usize, samples: usize) -> Fraction {
+        let value = count as f64 / samples.max(1) as f64;
+        Fraction {
+            count,
+            value,
+            standard_error: (value * (1.0 - value) / samples.max(1) as f64).sqrt(),
+            confidence_interval: wilson_interval(count, samples, CONFIDENCE),
+        }
+    }
+}
+
+/// Fractions of starts per class of [`Selection`], of those where the neurons learned
+/// distinct features, and undecided, each with its standard error and its [`CONFIDENCE`]
+/// Wilson score interval.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tally {
     /// Number of starts.
     pub samples: usize,
-    /// Fraction of starts that selected each feature.
-    pub selected: Vec<f64>,
-    /// Fraction of starts left undecided.
-    pub undecided: f64,
-    /// One standard error `√(f (1 − f) / n)` of each selected fraction `f`.
-    pub standard_error: Vec<f64>,
-    /// One standard error of the undecided fraction.
-    pub undecided_standard_error: f64,
-    /// Wilson score interval of each selected fraction at [`CONFIDENCE`]; see
-    /// [`wilson_interval`].
-    pub confidence_interval: Vec<(f64, f64)>,
-    /// Wilson score interval of the undecided fraction at [`CONFIDENCE`].
-    pub undecided_confidence_interval: (f64, f64),
+    /// Every decided class that occurred, in increasing order, with its fraction.
+    pub classes: Vec<(Selection, Fraction)>,
+    /// Starts whose neurons all learned different features ([`Selection::is_distinct`]; for
+    /// one neuron, every decided start).
+    pub distinct: Fraction,
+    /// Starts left undecided.
+    pub undecided: Fraction,
 }
 
 impl Tally {
-    /// Counts `selections` over `features` features.
-    pub fn new(features: usize, selections: impl IntoIterator<Item = Selection>) -> Tally {
-        let mut counts = vec![0usize; features];
-        let (mut samples, mut undecided) = (0usize, 0usize);
+    /// Counts `selections`.
+    pub fn new(selections: impl IntoIterator<Item = Selection>) -> Tally {
+        let mut counts: BTreeMap<Selection, usize> = BTreeMap::new();
+        let (mut samples, mut distinct, mut undecided) = (0usize, 0usize, 0usize);
         for selection in selections {
             samples += 1;
-            match selection {
-                Selection::Feature(k) => counts[k] += 1,
-                Selection::Undecided => undecided += 1,
+            distinct += usize::from(selection.is_distinct());
+            if selection == Selection::Undecided {
+                undecided += 1;
+            } else {
+                *counts.entry(selection).or_default() += 1;
             }
         }
-        let fraction = |count: usize| count as f64 / samples.max(1) as f64;
-        let standard_error = |count: usize| {
-            let f = fraction(count);
-            (f * (1.0 - f) / samples.max(1) as f64).sqrt()
-        };
-        let interval = |count: usize| wilson_interval(count, samples, CONFIDENCE);
         Tally {
             samples,
-            selected: counts.iter().map(|&c| fraction(c)).collect(),
-            undecided: fraction(undecided),
-            standard_error: counts.iter().map(|&c| standard_error(c)).collect(),
-            undecided_standard_error: standard_error(undecided),
-            confidence_interval: counts.iter().map(|&c| interval(c)).collect(),
-            undecided_confidence_interval: interval(undecided),
+            classes: counts
+                .into_iter()
+                .map(|(class, count)| (class, Fraction::new(count, samples)))
+                .collect(),
+            distinct: Fraction::new(distinct, samples),
+            undecided: Fraction::new(undecided, samples),
         }
+    }
+
+    /// The fraction of `class` (zero if it never occurred).
+    pub fn fraction(&self, class: &Selection) -> Fraction {
+        self.classes
+            .iter()
+            .find(|(c, _)| c == class)
+            .map_or(Fraction::new(0, self.samples), |(_, f)| *f)
+    }
+
+    /// For one neuron: the fraction that selects each of `features` features.
+    pub fn selected(&self, features: usize) -> Vec<Fraction> {
+        (0..features)
+            .map(|j| self.fraction(&Selection::feature(j)))
+            .collect()
     }
 }
 
@@ -272,19 +400,23 @@ pub fn wilson_interval(successes: usize, samples: usize, level: f64) -> (f64, f6
 /// Integrates the reduced ODE from every start (in parallel, one start per rayon task) until
 /// it is decided, at rest, or past [`ODE_HORIZON`]. Results come in the order of `starts`
 /// and do not depend on the number of threads. `on_sample` is called once per finished
-/// start, from whichever thread finished it. A single neuron only.
+/// start, from whichever thread finished it.
 pub fn basins(
     problem: &Problem,
     attractors: &Attractors,
     starts: &[OrderParameters],
     on_sample: &(dyn Fn() + Sync),
 ) -> Result<Vec<BasinSample>, ComparatorError> {
-    single_neuron_only(problem, "basins of attraction")?;
-    let ode = ReducedOde::new(problem)?;
+    let (ode, tolerance) = if problem.neurons == 1 {
+        (ReducedOde::new(problem)?, BASIN_TOLERANCE)
+    } else {
+        let ode = ReducedOde::new(problem)?.with_quadrature(LAYER_BASIN_QUADRATURE);
+        (ode, LAYER_BASIN_TOLERANCE)
+    };
     starts
         .par_iter()
         .map(|start| {
-            let sample = follow(&ode, attractors, start);
+            let sample = follow(&ode, attractors, start, tolerance);
             on_sample();
             sample
         })
@@ -295,24 +427,21 @@ fn follow(
     ode: &ReducedOde,
     attractors: &Attractors,
     start: &OrderParameters,
+    tolerance: Tolerance,
 ) -> Result<BasinSample, ComparatorError> {
     let mut path = Trajectory::default();
     path.push(0.0, start);
     let rhs = |s: &[f64], d: &mut [f64]| ode.rhs(s, d);
-    let mut stepper = Dopri5::new(rhs, 0.0, start.coordinates(), 0.01, BASIN_TOLERANCE);
-    let p = start.overlaps.len();
+    let mut stepper = Dopri5::new(rhs, 0.0, start.coordinates(), 0.01, tolerance);
     let selection = loop {
-        advance(&mut stepper, ODE_HORIZON, 1)?;
-        let (overlaps, norm2) = (&stepper.y[..p], stepper.y[p]);
-        path.push(
-            stepper.t,
-            &OrderParameters::single(overlaps.to_vec(), norm2),
-        );
+        advance(&mut stepper, ODE_HORIZON, ode.neurons())?;
+        let state = ode.state(&stepper.y);
+        path.push(stepper.t, &state);
         if let Some(selection) = attractors.decide(&stepper.y) {
             break selection;
         }
         if at_rest(&stepper, REST) {
-            break dominant_feature(overlaps, norm2);
+            break selection_at(&state);
         }
         if stepper.t >= ODE_HORIZON {
             break Selection::Undecided;
@@ -327,16 +456,16 @@ mod tests {
 
     #[test]
     fn dominant_feature_needs_a_clear_winner() {
-        assert_eq!(dominant_feature(&[0.1, -0.5], 1.0), Selection::Feature(1));
+        assert_eq!(dominant_feature(&[0.1, -0.5], 1.0), Selection::feature(1));
         assert_eq!(dominant_feature(&[0.3, -0.3], 1.0), Selection::Undecided);
         assert_eq!(dominant_feature(&[0.0, 0.0], 1.0), Selection::Undecided);
-        assert_eq!(dominant_feature(&[0.2], 1.0), Selection::Feature(0));
+        assert_eq!(dominant_feature(&[0.2], 1.0), Selection::feature(0));
     }
 
     #[test]
     fn sphere_starts_are_uniform_on_the_circle() {
         // Quadrant counts of 40000 angles: each 1/4 within 4 standard errors.
-        let starts = sphere_starts(2, 0.5, 1.0, 40_000, 7);
+        let starts = sphere_starts(2, 1, 0.5, 1.0, 40_000, 7);
         let mut quadrants = [0usize; 4];
         for s in &starts {
             let (a, b) = (s.overlaps[0], s.overlaps[1]);
@@ -350,42 +479,95 @@ mod tests {
                 "{quadrants:?}"
             );
         }
-        assert_eq!(starts, sphere_starts(2, 0.5, 1.0, 40_000, 7));
+        assert_eq!(starts, sphere_starts(2, 1, 0.5, 1.0, 40_000, 7));
     }
 
     #[test]
     fn tally_counts_fractions() {
-        let tally = Tally::new(
-            2,
-            [
-                Selection::Feature(0),
-                Selection::Feature(1),
-                Selection::Feature(0),
-                Selection::Undecided,
-            ],
-        );
+        let tally = Tally::new([
+            Selection::feature(0),
+            Selection::feature(1),
+            Selection::feature(0),
+            Selection::Undecided,
+        ]);
         assert_eq!(tally.samples, 4);
-        assert_eq!(tally.selected, vec![0.5, 0.25]);
-        assert_eq!(tally.undecided, 0.25);
+        let values = |f: Vec<Fraction>| f.iter().map(|f| f.value).collect::<Vec<_>>();
+        assert_eq!(values(tally.selected(2)), vec![0.5, 0.25]);
+        assert_eq!(tally.undecided.value, 0.25);
         let quarter = (0.25f64 * 0.75 / 4.0).sqrt();
-        assert_eq!(tally.standard_error, vec![0.25, quarter]);
-        assert_eq!(tally.undecided_standard_error, quarter);
+        let errors: Vec<f64> = tally.selected(2).iter().map(|f| f.standard_error).collect();
+        assert_eq!(errors, vec![0.25, quarter]);
+        assert_eq!(tally.undecided.standard_error, quarter);
         assert_eq!(
-            tally.confidence_interval,
-            vec![wilson_interval(2, 4, 0.95), wilson_interval(1, 4, 0.95)]
+            tally.selected(2)[0].confidence_interval,
+            wilson_interval(2, 4, 0.95)
         );
         assert_eq!(
-            tally.undecided_confidence_interval,
+            tally.undecided.confidence_interval,
             wilson_interval(1, 4, 0.95)
         );
+        // A single neuron's decided starts are all "distinct".
+        assert_eq!(tally.distinct.count, 3);
+    }
+
+    #[test]
+    fn a_layer_is_tallied_by_class_up_to_neuron_permutation() {
+        let tally = Tally::new([
+            Selection::assignment(vec![Some(1), Some(0)]),
+            Selection::assignment(vec![Some(0), Some(1)]),
+            Selection::assignment(vec![Some(1), Some(1)]),
+            Selection::assignment(vec![None, Some(1)]),
+            Selection::Undecided,
+        ]);
+        let classes: Vec<(String, usize)> = tally
+            .classes
+            .iter()
+            .map(|(c, f)| (c.describe(), f.count))
+            .collect();
+        assert_eq!(
+            classes,
+            [
+                ("features 1, 2 (distinct)".to_string(), 2),
+                ("features 2, none".to_string(), 1),
+                ("both on feature 2".to_string(), 1),
+            ]
+        );
+        assert_eq!((tally.distinct.count, tally.undecided.count), (2, 1));
+        assert_eq!(tally.distinct.value, 0.4);
+        assert_eq!(
+            Selection::assignment(vec![Some(2), Some(2), Some(2)]).describe(),
+            "all on feature 3"
+        );
+        assert_eq!(Selection::feature(1).describe(), "feature 2");
+        assert!(!Selection::assignment(vec![Some(0), None]).is_distinct());
     }
 
     #[test]
     fn empty_tally_has_uninformative_intervals() {
-        let tally = Tally::new(2, []);
-        assert_eq!(tally.selected, vec![0.0, 0.0]);
-        assert_eq!(tally.confidence_interval, vec![(0.0, 1.0); 2]);
-        assert_eq!(tally.undecided_confidence_interval, (0.0, 1.0));
+        let tally = Tally::new([]);
+        assert_eq!(tally.selected(2)[0].value, 0.0);
+        assert_eq!(tally.selected(2)[1].confidence_interval, (0.0, 1.0));
+        assert_eq!(tally.undecided.confidence_interval, (0.0, 1.0));
+    }
+
+    #[test]
+    fn layer_starts_are_uniform_on_the_frobenius_sphere() {
+        // p = 2, K = 2: each entry of U is ±-symmetric with E[U_jk²] = 1/4.
+        let starts = sphere_starts(2, 2, 0.1, 0.5, 20_000, 3);
+        let mut second = [0.0f64; 4];
+        for s in &starts {
+            let norm: f64 = s.overlaps.iter().map(|q| q * q).sum::<f64>().sqrt();
+            assert!((norm - 0.1).abs() < 1e-12);
+            assert_eq!(s.norm2, vec![0.5, 0.0, 0.0, 0.5]);
+            for (m, q) in second.iter_mut().zip(&s.overlaps) {
+                *m += (q / 0.1).powi(2) / 20_000.0;
+            }
+        }
+        // Var(U_jk²) = E[U⁴] − 1/16 = 1/24 − 1/16 on the unit sphere of R⁴ (E[U⁴] = 3/24).
+        let se = ((3.0 / 24.0 - 1.0 / 16.0) / 20_000.0f64).sqrt();
+        for m in second {
+            assert!((m - 0.25).abs() < 4.0 * se, "{second:?}");
+        }
     }
 
     /// 40 of 100 at 95%: `z = Φ⁻¹(0.975) = 1.959963984540054`, and the interval by hand from

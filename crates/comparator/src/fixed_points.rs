@@ -84,13 +84,13 @@ const START_COSINE: f64 = 0.5;
 /// [`START_REST`]) before Newton's method polishes them: long enough to leave the start's
 /// transients behind (rates are of order one), short enough to stay near the saddles of the
 /// invariant sets the starts lie in (e.g. two neurons on one feature, exchangeable).
-const START_HORIZON: f64 = 8.0;
+pub(crate) const START_HORIZON: f64 = 8.0;
 /// Rest threshold of a layer's relaxations: Newton's method converges from there.
-const START_REST: f64 = 1e-3;
+pub(crate) const START_REST: f64 = 1e-3;
 /// Local tolerance of a layer's relaxations: a start for Newton's method needs to lie in
 /// the right basin, not to be accurate, and a layer's coefficients are expensive (about
 /// 50 evaluations for the whole relaxation instead of 1000 at the default tolerance).
-const START_TOLERANCE: Tolerance = Tolerance {
+pub(crate) const START_TOLERANCE: Tolerance = Tolerance {
     absolute: 1e-4,
     relative: 1e-4,
 };
@@ -409,7 +409,7 @@ fn layer_starts(problem: &Problem, r0: f64) -> Vec<Start> {
 }
 
 /// The symmetries of the reduced ODE that the fixed points are merged under.
-struct Symmetries {
+pub(crate) struct Symmetries {
     features: usize,
     neurons: usize,
     /// Per feature: whether `c_j ↦ −c_j` (flipping row `j` of `Q`) is a symmetry.
@@ -421,14 +421,14 @@ struct Symmetries {
 
 /// One element of the group: neuron `a` of the image is neuron `permutation[a]` of the
 /// original times `neuron_signs[a]`, and row `j` is multiplied by `row_signs[j]`.
-struct Element {
+pub(crate) struct Element {
     permutation: Vec<usize>,
     neuron_signs: Vec<f64>,
     row_signs: Vec<f64>,
 }
 
 impl Symmetries {
-    fn new(problem: &Problem) -> Symmetries {
+    pub(crate) fn new(problem: &Problem) -> Symmetries {
         let odd = match problem.activation {
             Activation::Tanh | Activation::Erf | Activation::Linear => true,
         };
@@ -445,7 +445,7 @@ impl Symmetries {
     }
 
     /// Every element of the group (the identity first).
-    fn elements(&self) -> Vec<Element> {
+    pub(crate) fn elements(&self) -> Vec<Element> {
         let (p, k) = (self.features, self.neurons);
         let signs = |n: usize, allowed: &dyn Fn(usize) -> bool| -> Vec<Vec<f64>> {
             let free: Vec<usize> = (0..n).filter(|&i| allowed(i)).collect();
@@ -478,7 +478,8 @@ impl Symmetries {
         elements
     }
 
-    fn apply(&self, g: &Element, y: &[f64]) -> Vec<f64> {
+    /// The image of the state `y` under `g`.
+    pub(crate) fn apply(&self, g: &Element, y: &[f64]) -> Vec<f64> {
         let (p, k) = (self.features, self.neurons);
         let state = OrderParameters::from_coordinates(k, y);
         let pi = &g.permutation;
@@ -575,7 +576,8 @@ fn lexicographically_larger(a: &[f64], b: &[f64]) -> bool {
         .is_some_and(|(x, y)| x > y)
 }
 
-fn same_point(a: &[f64], b: &[f64]) -> bool {
+/// Whether `a` and `b` agree in every coordinate to [`SAME_POINT`] relative to `1 + |a|`.
+pub(crate) fn same_point(a: &[f64], b: &[f64]) -> bool {
     a.iter()
         .zip(b)
         .all(|(a, b)| (a - b).abs() <= SAME_POINT * (1.0 + a.abs()))
@@ -707,21 +709,26 @@ pub(crate) fn classify(ode: &ReducedOde, y: Vec<f64>) -> FixedPoint {
 fn fixed_point(ode: &ReducedOde, y: Vec<f64>, eigenvalues: Vec<(f64, f64)>) -> FixedPoint {
     let stable = eigenvalues.iter().all(|&(re, _)| re < -STABILITY_MARGIN);
     let state = ode.state(&y);
+    FixedPoint {
+        learned: learned_features(&state),
+        state,
+        eigenvalues,
+        stable,
+    }
+}
+
+/// Per neuron: the feature `j` (0-based) with the largest `|m_jk|`, if that cosine is at
+/// least [`LEARNED_COSINE`]; `None` otherwise ([`FixedPoint::learned`]).
+pub fn learned_features(state: &OrderParameters) -> Vec<Option<usize>> {
     let (k, m) = (state.neurons, state.cosine());
-    let learned = (0..k)
+    (0..k)
         .map(|a| {
             let column = |j: usize| m[j * k + a].abs();
             let best =
                 (0..state.features()).reduce(|x, j| if column(j) > column(x) { j } else { x });
             best.filter(|&j| column(j) >= LEARNED_COSINE)
         })
-        .collect();
-    FixedPoint {
-        state,
-        eigenvalues,
-        stable,
-        learned,
-    }
+        .collect()
 }
 
 /// Eigenvalues `(re, im)` by decreasing real part, then decreasing imaginary part.

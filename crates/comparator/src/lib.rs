@@ -1,13 +1,14 @@
 //! mfcl-comparator: the reduced ODE for the overlaps and the Gram matrix of a layer of `K`
 //! neurons (exact under L2), its fixed points and their stability, the growth rates at the
-//! uninformative state, and, for a single neuron, the basins of attraction of the
-//! informative states and steady states for parameter sweeps.
+//! uninformative state, the basins of attraction of the informative states, and steady
+//! states for parameter sweeps.
 //!
 //! It works on plain [`mfcl_model::Trajectory`] values and reads no files.
 
 #![warn(missing_docs)]
 
 mod basins;
+mod coinciding;
 mod compare;
 mod dopri;
 mod fixed_points;
@@ -16,14 +17,17 @@ mod steady;
 
 pub use basins::{
     Attractors, BASIN_TOLERANCE, BasinSample, CONFIDENCE, DECISION_FRACTION, DECISION_RADIUS,
-    DEFAULT_START_RADIUS, ODE_HORIZON, REST, Selection, Tally, basins, dominant_feature,
-    sphere_starts, wilson_interval,
+    DEFAULT_START_RADIUS, Fraction, LAYER_BASIN_QUADRATURE, LAYER_BASIN_TOLERANCE, ODE_HORIZON,
+    REST, Selection, Tally, basins, dominant_feature, selection_at, sphere_starts, wilson_interval,
+};
+pub use coinciding::{
+    StabilityThreshold, coinciding_point, coinciding_threshold, largest_real_part,
 };
 pub use compare::{Deviation, deviation};
 pub use dopri::{Dopri5, Tolerance};
 pub use fixed_points::{
-    FixedPoint, FixedPointReport, LEARNED_COSINE, Uninformative, fixed_points, rest_norm,
-    uninformative,
+    FixedPoint, FixedPointReport, LEARNED_COSINE, Uninformative, fixed_points, learned_features,
+    rest_norm, uninformative,
 };
 pub use ode::{OdeStopped, ReducedOde, recording_times};
 pub use steady::{POLISH_DISTANCE, STEADY_HORIZON, STEADY_REST, steady_state};

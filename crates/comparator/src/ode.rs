@@ -1,6 +1,6 @@
 //! The closed ODE for `(Q, R)` under L2 or no regularization (MODEL.md §3; for a layer §7).
 
-use mfcl_model::{Coefficients, OrderParameters, Problem, Trajectory};
+use mfcl_model::{Coefficients, OrderParameters, Problem, QuadratureOptions, Trajectory};
 use nalgebra::DMatrix;
 
 use crate::dopri::{Dopri5, StepError, Tolerance};
@@ -33,6 +33,7 @@ pub struct OdeStopped {
 pub struct ReducedOde<'a> {
     problem: &'a Problem,
     strength: f64,
+    quadrature: QuadratureOptions,
 }
 
 impl<'a> ReducedOde<'a> {
@@ -42,7 +43,21 @@ impl<'a> ReducedOde<'a> {
             .regularizer
             .quadratic_strength()
             .ok_or(ComparatorError::NoClosedOde(problem.regularizer.name()))?;
-        Ok(ReducedOde { problem, strength })
+        Ok(ReducedOde {
+            problem,
+            strength,
+            quadrature: QuadratureOptions::default(),
+        })
+    }
+
+    /// The same ODE with its right-hand side evaluated at the quadrature `options` (the
+    /// Jacobian keeps the default): a cheaper, slightly less accurate vector field for
+    /// following many trajectories, as the basins of a layer do.
+    pub fn with_quadrature(self, options: QuadratureOptions) -> Self {
+        ReducedOde {
+            quadrature: options,
+            ..self
+        }
     }
 
     /// The problem this ODE describes.
@@ -78,7 +93,7 @@ impl<'a> ReducedOde<'a> {
             derivative.fill(f64::NAN);
             return;
         }
-        let c = self.problem.coefficients(&order);
+        let c = self.problem.coefficients_with(&order, self.quadrature);
         let (k, p) = (order.neurons, order.features());
         let tau = self.problem.learning_rate;
         let decay = self.decay(&c.self_term);

@@ -4,8 +4,7 @@
 //! differences, and the symmetries of the layer.
 
 use mfcl_comparator::{
-    Attractors, ComparatorError, FixedPointReport, ReducedOde, Tolerance, basins, deviation,
-    fixed_points, steady_state, uninformative,
+    ComparatorError, ReducedOde, Tolerance, deviation, fixed_points, uninformative,
 };
 use mfcl_model::{
     Activation, Config, HiddenLaw, HiddenShape, OrderParameters, Problem, Regularizer, Trajectory,
@@ -538,41 +537,6 @@ fn fixed_points_do_not_depend_on_thread_count() {
             .install(|| fixed_points(&config.problem, &config.init, 10.0).unwrap())
     };
     assert_eq!(on(1), on(3));
-}
-
-/// Basins and steady states are single-neuron analyses: a layer is refused with a message
-/// that says so, before any work.
-#[test]
-fn single_neuron_analyses_refuse_a_layer() {
-    let problem = worked_example();
-    let init = state(&[&[0.3, 0.05], &[0.05, 0.3]], &[&[1.0, 0.0], &[0.0, 1.0]]);
-    let error = steady_state(&problem, &init).unwrap_err();
-    assert_eq!(error, ComparatorError::SingleNeuronOnly("steady states"));
-    assert!(
-        error
-            .to_string()
-            .contains("single neuron (model.neurons = 1) only"),
-        "{error}"
-    );
-    let report = FixedPointReport {
-        uninformative: mfcl_comparator::Uninformative {
-            norm2: 1.0,
-            growth_rates: vec![],
-            eigenvalues: vec![],
-        },
-        fixed_points: vec![],
-    };
-    let attractors = Attractors::new(&problem, &report);
-    let error = basins(&problem, &attractors, &[init], &|| {}).unwrap_err();
-    assert!(
-        matches!(error, ComparatorError::SingleNeuronOnly(_)),
-        "{error}"
-    );
-    assert!(
-        error
-            .to_string()
-            .starts_with("basins of attraction are computed for a single neuron")
-    );
 }
 
 /// A linear layer without regularization grows without bound: the divergence names the

@@ -1,6 +1,7 @@
 //! The figures' shared chart module: the embedded font, colours, text sizes, axes, legends
 //! and the checks on an output path. One file per figure beside it.
 
+pub mod fractions;
 pub mod portrait;
 pub mod run;
 pub mod sweep;

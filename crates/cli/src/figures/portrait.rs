@@ -152,7 +152,7 @@ fn draw_portrait(
     draw_fixed_points(&mut chart, config, report)?;
     // The legend's top is level with the plot's.
     let top = chart.plotting_area().get_base_pixel().1 - right.get_base_pixel().1;
-    let tally = Tally::new(2, samples.iter().map(|s| s.selection));
+    let tally = Tally::new(samples.iter().map(|s| s.selection.clone()));
     draw_portrait_legend(&right, top, &tally, report)?;
     root.present()?;
     Ok(())
@@ -223,17 +223,16 @@ fn arrow_lines(arrow: &Arrow, length: f64) -> [Vec<(f64, f64)>; 3] {
 }
 
 /// The colour of feature `k`, or grey for none.
-fn selection_color(selection: Selection) -> RGBColor {
-    match selection {
-        Selection::Feature(k) => FEATURE_COLORS[k % FEATURE_COLORS.len()],
-        Selection::Undecided => NEUTRAL,
-    }
+fn selection_color(selection: &Selection) -> RGBColor {
+    selection
+        .single_feature()
+        .map_or(NEUTRAL, |k| FEATURE_COLORS[k % FEATURE_COLORS.len()])
 }
 
 /// The drawn trajectories in `(m_1, m_2)`, coloured by the feature they select.
 fn draw_paths(chart: &mut Chart<'_, '_>, drawn: &[&BasinSample]) -> anyhow::Result<()> {
     for sample in drawn {
-        let color = selection_color(sample.selection);
+        let color = selection_color(&sample.selection);
         let path = sample.path.cosine().into_iter().map(|m| (m[0], m[1]));
         chart.draw_series(LineSeries::new(path, color.mix(0.6).stroke_width(2)))?;
     }
@@ -268,7 +267,7 @@ fn draw_fixed_points(
         .iter()
         .flat_map(|point| {
             let fill = if point.stable {
-                selection_color(dominant_feature(
+                selection_color(&dominant_feature(
                     &point.state.overlaps,
                     point.state.norm2[0],
                 ))
@@ -310,19 +309,21 @@ fn draw_portrait_legend(
         ];
         PathElement::new(points, arrow)
     })?;
-    let shares = tally
-        .selected
-        .iter()
-        .enumerate()
-        .map(|(k, &fraction)| (Selection::Feature(k), fraction))
+    let shares = (0..2)
+        .map(|k| {
+            (
+                Selection::feature(k),
+                tally.fraction(&Selection::feature(k)),
+            )
+        })
         .chain([(Selection::Undecided, tally.undecided)]);
-    for (selection, fraction) in shares.filter(|&(_, f)| f > 0.0) {
-        let name = match selection {
-            Selection::Feature(k) => format!("selects feature {}", k + 1),
-            Selection::Undecided => "undecided".to_owned(),
+    for (selection, fraction) in shares.filter(|(_, f)| f.count > 0) {
+        let name = match selection.single_feature() {
+            Some(k) => format!("selects feature {}", k + 1),
+            None => "undecided".to_owned(),
         };
-        let label = format!("{name}: {:.1}%", 100.0 * fraction);
-        legend_entry(&mut panel, &label, legend_line(selection_color(selection)))?;
+        let label = format!("{name}: {:.1}%", 100.0 * fraction.value);
+        legend_entry(&mut panel, &label, legend_line(selection_color(&selection)))?;
     }
     for (stable, name, style) in [
         (true, "stable fixed point", NEUTRAL.filled()),
