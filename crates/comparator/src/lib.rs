@@ -1,7 +1,7 @@
 //! mfcl-comparator: the reduced ODE for the overlaps and the Gram matrix of a layer of `K`
 //! neurons (exact under L2), its fixed points and their stability, the growth rates at the
-//! uninformative state, and, for a single neuron, the basins of attraction of the
-//! informative states and steady states for parameter sweeps.
+//! uninformative state, the steady states reached from an initial condition (parameter
+//! sweeps) and, for a single neuron, the basins of attraction of the informative states.
 //!
 //! It works on plain [`mfcl_model::Trajectory`] values and reads no files.
 

@@ -5,7 +5,7 @@
 
 use mfcl_comparator::{
     Attractors, ComparatorError, FixedPointReport, ReducedOde, Tolerance, basins, deviation,
-    fixed_points, steady_state, uninformative,
+    fixed_points, uninformative,
 };
 use mfcl_model::{
     Activation, Config, HiddenLaw, HiddenShape, OrderParameters, Problem, Regularizer, Trajectory,
@@ -540,20 +540,12 @@ fn fixed_points_do_not_depend_on_thread_count() {
     assert_eq!(on(1), on(3));
 }
 
-/// Basins and steady states are single-neuron analyses: a layer is refused with a message
-/// that says so, before any work.
+/// Basins are a single-neuron analysis: a layer is refused with a message that says so,
+/// before any work. (Steady states cover layers: tests/steady_layer.rs.)
 #[test]
-fn single_neuron_analyses_refuse_a_layer() {
+fn basins_refuse_a_layer() {
     let problem = worked_example();
     let init = state(&[&[0.3, 0.05], &[0.05, 0.3]], &[&[1.0, 0.0], &[0.0, 1.0]]);
-    let error = steady_state(&problem, &init).unwrap_err();
-    assert_eq!(error, ComparatorError::SingleNeuronOnly("steady states"));
-    assert!(
-        error
-            .to_string()
-            .contains("single neuron (model.neurons = 1) only"),
-        "{error}"
-    );
     let report = FixedPointReport {
         uninformative: mfcl_comparator::Uninformative {
             norm2: 1.0,
