@@ -115,6 +115,33 @@ pub fn state_header(p: usize, neurons: usize) -> String {
         .collect()
 }
 
+/// The neuron–neuron cosines `R_kl / √(R_kk R_ll)`, `K × K` row-major (ones on the
+/// diagonal): the cosines between the neurons' weight vectors.
+pub fn neuron_cosines(state: &OrderParameters) -> Vec<f64> {
+    let k = state.neurons;
+    (0..k * k)
+        .map(|i| {
+            let (a, b) = (i / k, i % k);
+            state.gram(a, b) / (state.gram(a, a) * state.gram(b, b)).sqrt()
+        })
+        .collect()
+}
+
+/// The names `cos_kl` of the neuron–neuron cosines for `k < l`, in columns of 12
+/// characters.
+pub fn neuron_cosine_header(neurons: usize) -> String {
+    (1..=neurons)
+        .flat_map(|k| (k + 1..=neurons).map(move |l| indexed("cos", k, l)))
+        .map(|name| format!("{name:>12}"))
+        .collect()
+}
+
+/// The values under [`neuron_cosine_header`].
+pub fn neuron_cosine_row(state: &OrderParameters) -> String {
+    let (k, cosines) = (state.neurons, &neuron_cosines(state));
+    row((0..k).flat_map(|a| (a + 1..k).map(move |b| cosines[a * k + b])))
+}
+
 /// The values under [`state_header`].
 pub fn state_row(state: &OrderParameters) -> String {
     let k = state.neurons;

@@ -253,23 +253,13 @@ fn a_layer_run_is_compared_inspected_exported_and_plotted() {
     assert!(common::is_png(&png));
 }
 
-/// Basins and sweeps follow one neuron only: a layer is refused before any work.
+/// Basins follow one neuron only: a layer is refused before any work. (Sweeps cover
+/// layers: tests/sweep_layer.rs.)
 #[test]
-fn basins_and_sweeps_refuse_a_layer() {
+fn basins_refuse_a_layer() {
     common::refused(
         &["basins", "data/configs/layer.toml"],
         "basins are computed for a single neuron only",
-    );
-    common::refused(
-        &[
-            "sweep",
-            "data/configs/layer.toml",
-            "--param",
-            "model.decorrelation",
-            "--values",
-            "0:1:3",
-        ],
-        "sweep follows the steady state of a single neuron only",
     );
 }
 

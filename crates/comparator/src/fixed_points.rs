@@ -2,7 +2,7 @@
 //! growth rates (MODEL.md §4, §7).
 
 use mfcl_model::{Activation, OrderParameters, Problem};
-use nalgebra::{DMatrix, DVector};
+use nalgebra::{DMatrix, DVector, Schur};
 use rayon::prelude::*;
 
 use crate::{ComparatorError, ReducedOde, Tolerance, max_abs};
@@ -112,6 +112,7 @@ fn norm_drift(ode: &ReducedOde, cosines: &[f64], r: f64) -> f64 {
     }
     let mut derivative = vec![0.0; state.len()];
     ode.rhs(&state, &mut derivative);
+
     derivative[cosines.len()]
 }
 
@@ -731,13 +732,33 @@ pub fn learned_features(state: &OrderParameters) -> Vec<Option<usize>> {
         .collect()
 }
 
+/// Iterations of the Schur decomposition, per row of the matrix, after which it counts as
+/// cycling (it needs a few per eigenvalue when it converges).
+const SCHUR_ITERATIONS: usize = 1000;
+/// Entries below this fraction of a Jacobian's largest entry are rounding residues: the
+/// Jacobian comes from finite differences accurate to about 1e-9.
+const RESIDUE: f64 = 1e-12;
+
 /// Eigenvalues `(re, im)` by decreasing real part, then decreasing imaginary part.
+///
+/// nalgebra's QR iteration can cycle forever on a 2 × 2 block with equal diagonal entries
+/// and off-diagonal residues of opposite signs (1e-30 and −1e-14 in a layer's Jacobian at
+/// the uninformative state, where the overlaps decouple): its eigenvalues are `±1e-22 i`
+/// apart. When the decomposition does not converge, it is redone with every entry below
+/// [`RESIDUE`] times the largest set to zero, which moves no eigenvalue by more than the
+/// Jacobian's own error. A matrix that converges is decomposed exactly as before.
 fn sorted_eigenvalues(matrix: DMatrix<f64>) -> Vec<(f64, f64)> {
-    let mut eigenvalues: Vec<(f64, f64)> = matrix
-        .complex_eigenvalues()
-        .iter()
-        .map(|z| (z.re, z.im))
-        .collect();
+    let limit = SCHUR_ITERATIONS * matrix.nrows().max(1);
+    let values = match Schur::try_new(matrix.clone(), f64::EPSILON, limit) {
+        Some(schur) => schur.complex_eigenvalues(),
+        None => {
+            let floor = RESIDUE * matrix.amax();
+            matrix
+                .map(|x| if x.abs() < floor { 0.0 } else { x })
+                .complex_eigenvalues()
+        }
+    };
+    let mut eigenvalues: Vec<(f64, f64)> = values.iter().map(|z| (z.re, z.im)).collect();
     eigenvalues.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.total_cmp(&a.1)));
     eigenvalues
 }

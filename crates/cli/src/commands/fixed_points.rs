@@ -26,9 +26,6 @@ pub fn fixed_points(args: &ConfigArgs) -> Result<(), Failure> {
 /// lists, the eigenvalues at the uninformative state, and per fixed point the feature
 /// each neuron has learned (1-based, `null` for none).
 pub fn fixed_points_json(report: &FixedPointReport, neurons: usize) -> Value {
-    let eigenvalues = |values: &[(f64, f64)]| -> Vec<[f64; 2]> {
-        values.iter().map(|&(re, im)| [re, im]).collect()
-    };
     let u = &report.uninformative;
     if neurons <= 1 {
         return json!({
@@ -37,7 +34,7 @@ pub fn fixed_points_json(report: &FixedPointReport, neurons: usize) -> Value {
                 "overlaps": f.state.overlaps,
                 "norm2": f.state.norm2[0],
                 "cosine": f.state.cosine(),
-                "eigenvalues": eigenvalues(&f.eigenvalues),
+                "eigenvalues": eigenvalue_pairs(&f.eigenvalues),
                 "stable": f.stable,
             })).collect::<Vec<_>>(),
         });
@@ -47,21 +44,37 @@ pub fn fixed_points_json(report: &FixedPointReport, neurons: usize) -> Value {
         "uninformative": {
             "norm2": u.norm2,
             "growth_rates": u.growth_rates,
-            "eigenvalues": eigenvalues(&u.eigenvalues),
+            "eigenvalues": eigenvalue_pairs(&u.eigenvalues),
         },
         "fixed_points": report.fixed_points.iter().map(|f| {
             let mut doc = output::state_json(&f.state);
             doc["cosine"] = output::matrix(&f.state.cosine(), neurons);
-            doc["eigenvalues"] = json!(eigenvalues(&f.eigenvalues));
+            doc["eigenvalues"] = json!(eigenvalue_pairs(&f.eigenvalues));
             doc["stable"] = json!(f.stable);
-            doc["learned"] = json!(f.learned.iter().map(|l| l.map(|j| j + 1)).collect::<Vec<_>>());
+            doc["learned"] = learned_json(f);
             doc
         }).collect::<Vec<_>>(),
     })
 }
 
-/// `1, 2, –`: the feature each neuron has learned.
-fn learned(point: &FixedPoint) -> String {
+/// Eigenvalues as `[re, im]` pairs.
+pub fn eigenvalue_pairs(values: &[(f64, f64)]) -> Vec<[f64; 2]> {
+    values.iter().map(|&(re, im)| [re, im]).collect()
+}
+
+/// The feature each neuron has learned, 1-based, `null` for none.
+pub fn learned_json(point: &FixedPoint) -> Value {
+    json!(
+        point
+            .learned
+            .iter()
+            .map(|l| l.map(|j| j + 1))
+            .collect::<Vec<_>>()
+    )
+}
+
+/// `1,2,-`: the feature each neuron has learned (1-based; `-` for none).
+pub fn learned(point: &FixedPoint) -> String {
     let names: Vec<String> = point
         .learned
         .iter()

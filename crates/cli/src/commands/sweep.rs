@@ -13,9 +13,11 @@ use mfcl_model::Config;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
+use crate::commands::fixed_points::{eigenvalue_pairs, learned, learned_json};
 use crate::config::{ConfigOptions, load_with};
 use crate::failure::Failure;
 use crate::figures::sweep::{Sweep, SweepPoint, sweep_figure};
+use crate::output::{neuron_cosine_header, neuron_cosine_row, state_header, state_row};
 use crate::{figures, output, progress, threads};
 
 /// Arguments of `mfcl sweep`.
@@ -102,12 +104,6 @@ fn sweep_command(args: &SweepArgs) -> Result<(), Failure> {
         .collect::<Result<_, _>>()?;
     if let Some(config) = configs.first() {
         mfcl_comparator::ReducedOde::new(&config.problem).map_err(Failure::input)?;
-        if config.problem.neurons > 1 {
-            return Err(Failure::input(anyhow!(
-                "sweep follows the steady state of a single neuron only (model.neurons = 1); this config has K = {} neurons",
-                config.problem.neurons
-            )));
-        }
     }
     if let Some(path) = &args.plot {
         figures::check_writable("--plot", path).map_err(Failure::input)?;
@@ -134,6 +130,7 @@ fn sweep_command(args: &SweepArgs) -> Result<(), Failure> {
     let sweep = Sweep {
         param: args.param.clone(),
         features: configs[0].problem.features(),
+        neurons: configs[0].problem.neurons,
         points,
     };
     if args.options.json {
@@ -152,7 +149,10 @@ fn sweep_command(args: &SweepArgs) -> Result<(), Failure> {
 
 /// DESIGN.md's `{"param", "values", "cosine", "norm2"}`, plus `"overlaps"`, `"stable"`,
 /// `"growth_rates"` and `"error"`; a value without a steady state has `null` everywhere
-/// but in `"error"`.
+/// but in `"error"`. For one neuron the shapes of the single-neuron release (`cosine` and
+/// `overlaps` lists of `p`, `norm2` a number); for a layer `"neurons"`, the states as
+/// nested lists (`p × K`, `K × K`) as `mfcl fixed-points --json` writes them, and per value
+/// `"neuron_cosine"` (`K × K`, `R_kl / √(R_kk R_ll)`), `"learned"` and `"eigenvalues"`.
 pub fn sweep_json(sweep: &Sweep) -> Value {
     let field = |f: &dyn Fn(&FixedPoint) -> Value| -> Vec<Value> {
         sweep
@@ -161,30 +161,57 @@ pub fn sweep_json(sweep: &Sweep) -> Value {
             .map(|p| p.steady.as_ref().map_or(Value::Null, f))
             .collect()
     };
-    json!({
+    let mut doc = json!({
         "param": sweep.param,
         "values": sweep.points.iter().map(|p| p.value).collect::<Vec<_>>(),
-        "cosine": field(&|f| json!(f.state.cosine())),
-        "norm2": field(&|f| json!(f.state.norm2[0])),
-        "overlaps": field(&|f| json!(f.state.overlaps)),
         "stable": field(&|f| json!(f.stable)),
         "growth_rates": sweep.points.iter().map(|p| json!(p.growth_rates)).collect::<Vec<_>>(),
         "error": sweep.points.iter().map(|p| match &p.steady {
             Ok(_) => Value::Null,
             Err(error) => json!(error.to_string()),
         }).collect::<Vec<_>>(),
-    })
+    });
+    let k = sweep.neurons;
+    if k <= 1 {
+        doc["cosine"] = json!(field(&|f| json!(f.state.cosine())));
+        doc["norm2"] = json!(field(&|f| json!(f.state.norm2[0])));
+        doc["overlaps"] = json!(field(&|f| json!(f.state.overlaps)));
+        return doc;
+    }
+    doc["neurons"] = json!(k);
+    doc["cosine"] = json!(field(&|f| output::matrix(&f.state.cosine(), k)));
+    doc["norm2"] = json!(field(&|f| output::matrix(&f.state.norm2, k)));
+    doc["overlaps"] = json!(field(&|f| output::matrix(&f.state.overlaps, k)));
+    doc["neuron_cosine"] = json!(field(&|f| output::matrix(
+        &output::neuron_cosines(&f.state),
+        k
+    )));
+    doc["learned"] = json!(field(&learned_json));
+    doc["eigenvalues"] = json!(field(&|f| json!(eigenvalue_pairs(&f.eigenvalues))));
+    doc
 }
 
+/// One row per value: the steady state (for one neuron `m_j`, `R`; for a layer `m_jk`,
+/// `R_kl`, the neuron–neuron cosines `cos_kl` and what each neuron has learned), whether
+/// it is stable, and the growth rates at the uninformative state; then the reason for
+/// every value without a steady state.
 fn print_sweep(sweep: &Sweep) {
-    let p = sweep.features;
+    let (p, k) = (sweep.features, sweep.neurons);
     let name = sweep.param.rsplit('.').next().unwrap_or("");
     let width = 12.max(name.len() + 1);
     let mut head = format!("{name:>width$}");
-    for j in 1..=p {
-        head += &format!("{:>12}", format!("m_{j}"));
+    if k <= 1 {
+        for j in 1..=p {
+            head += &format!("{:>12}", format!("m_{j}"));
+        }
+        head += &format!("{:>12}   stable", "R");
+    } else {
+        head += &state_header(p, k);
+        head += &neuron_cosine_header(k);
+        head += &format!("   stable  {:>7}", "learned");
     }
-    head += &format!("{:>12}   stable", "R");
+    // Columns of the steady state, for the gap of a value without one.
+    let state_width = head.chars().count() - width;
     for j in 1..=p {
         head += &format!("{:>12}", format!("kappa_{j}"));
     }
@@ -192,19 +219,32 @@ fn print_sweep(sweep: &Sweep) {
         "steady states from the config's initial condition, by {}:",
         sweep.param
     );
+    if k > 1 {
+        println!(
+            "(cos_kl = R_kl/sqrt(R_kk R_ll); learned: the feature of each neuron's largest |m_jk|, \
+             - when below {})",
+            mfcl_comparator::LEARNED_COSINE
+        );
+    }
     println!("{head}");
     for point in &sweep.points {
         let mut line = format!(" {:>w$.6}", point.value, w = width - 1);
         match &point.steady {
             Ok(f) => {
-                for m in f.state.cosine() {
-                    line += &format!(" {m:>11.8}");
-                }
                 let stable = if f.stable { "yes" } else { "no" };
-                line += &format!(" {:>11.8}   {stable:>6}", f.state.norm2[0]);
+                if k <= 1 {
+                    for m in f.state.cosine() {
+                        line += &format!(" {m:>11.8}");
+                    }
+                    line += &format!(" {:>11.8}   {stable:>6}", f.state.norm2[0]);
+                } else {
+                    line += &state_row(&f.state);
+                    line += &neuron_cosine_row(&f.state);
+                    line += &format!("   {stable:>6}  {:>7}", learned(f));
+                }
             }
             Err(_) => {
-                line += &format!("{:>width$}", "not converged", width = 12 * (p + 1) + 9);
+                line += &format!("{:>state_width$}", "not converged");
             }
         }
         for kappa in point.growth_rates.iter().flatten() {

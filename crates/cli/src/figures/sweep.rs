@@ -1,5 +1,5 @@
-//! The figure of `mfcl sweep --plot`: steady-state cosines, norm and growth rates against
-//! the swept value.
+//! The figure of `mfcl sweep --plot`: steady-state cosines, norm (one neuron) or
+//! neuron–neuron cosines and stability (a layer), and growth rates against the swept value.
 
 use std::ops::Range;
 use std::path::Path;
@@ -7,6 +7,8 @@ use std::path::Path;
 use anyhow::Context;
 use mfcl_comparator::{ComparatorError, FixedPoint};
 use plotters::prelude::*;
+
+use crate::output::neuron_cosines;
 
 use super::{
     Area, Chart, FEATURE_COLORS, MARKER, Marker, NEUTRAL, chart, dashed_series, draw_markers,
@@ -30,12 +32,16 @@ pub struct Sweep {
     pub param: String,
     /// Number of features `p`.
     pub features: usize,
+    /// Number of neurons `K`.
+    pub neurons: usize,
     /// One entry per value.
     pub points: Vec<SweepPoint>,
 }
 
-/// Size of the sweep figure: three panels side by side.
+/// Size of a single neuron's sweep figure: three panels side by side.
 const SWEEP_SIZE: (u32, u32) = (1950, 700);
+/// Size of a layer's sweep figure: four panels, two by two.
+const LAYER_SWEEP_SIZE: (u32, u32) = (1600, 1300);
 
 /// Red of the marks at swept values without a result.
 const FAILURE_COLOR: RGBColor = RGBColor(200, 0, 0);
@@ -65,15 +71,36 @@ struct SweepPanel {
     curves: Vec<Curve>,
     /// A dashed line at `y = 0`, with this legend entry.
     zero_line: Option<&'static str>,
+    /// Values the `y` axis covers whatever the data: a bounded quantity on its whole range,
+    /// so that rounding residues around a constant are not blown up to fill the panel.
+    covers: &'static [f64],
     /// The swept values without a result, marked with a red × below the data, and the
     /// legend entry of these marks.
     missing: Vec<f64>,
     missing_label: &'static str,
 }
 
-/// The three panels side by side under the title.
+/// The panels under the title: for one neuron the cosines, the norm and the growth rates
+/// side by side; for a layer the cosines `m_jk`, the neuron–neuron cosines, the largest
+/// real part of the eigenvalues at the steady state and the growth rates, two by two.
 fn draw_sweep(path: &Path, sweep: &Sweep) -> anyhow::Result<()> {
-    let root = BitMapBackend::new(path, SWEEP_SIZE).into_drawing_area();
+    let (size, panels, grid) = if sweep.neurons <= 1 {
+        let panels = vec![
+            cosine_panel(sweep),
+            norm_panel(sweep),
+            growth_rate_panel(sweep),
+        ];
+        (SWEEP_SIZE, panels, (1, 3))
+    } else {
+        let panels = vec![
+            cosine_panel(sweep),
+            neuron_cosine_panel(sweep),
+            eigenvalue_panel(sweep),
+            growth_rate_panel(sweep),
+        ];
+        (LAYER_SWEEP_SIZE, panels, (2, 2))
+    };
+    let root = BitMapBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE)?;
     let title = format!(
         "Steady states from the initial condition, by {}",
@@ -81,12 +108,7 @@ fn draw_sweep(path: &Path, sweep: &Sweep) -> anyhow::Result<()> {
     );
     let body = titled(&root, &title)?;
     let x = padded_range(sweep.points.iter().map(|p| p.value));
-    let panels = [
-        cosine_panel(sweep),
-        norm_panel(sweep),
-        growth_rate_panel(sweep),
-    ];
-    for (panel, area) in panels.iter().zip(&body.split_evenly((1, panels.len()))) {
+    for (panel, area) in panels.iter().zip(&body.split_evenly(grid)) {
         draw_sweep_panel(area, &x, &sweep.param, panel)?;
     }
     root.present()?;
@@ -120,21 +142,92 @@ fn steady_points(
         .collect()
 }
 
-/// The steady cosines `m_j`, signed.
+/// The steady cosines, signed: `m_j` for one neuron, `m_jk` (feature `j`, neuron `k`), one
+/// curve per pair, for a layer.
 fn cosine_panel(sweep: &Sweep) -> SweepPanel {
-    let curves = (0..sweep.features)
-        .map(|j| Curve {
-            label: format!("m{}", subscript(j + 1)),
-            color: FEATURE_COLORS[j % FEATURE_COLORS.len()],
-            marker: marker_radius(j, sweep.features),
-            points: steady_points(sweep, |f| f.state.cosine()[j]),
+    let k = sweep.neurons.max(1);
+    let count = sweep.features * k;
+    let curves = (0..count)
+        .map(|i| {
+            let (j, a) = (i / k, i % k);
+            let label = if k == 1 {
+                format!("m{}", subscript(j + 1))
+            } else {
+                format!("m{}{}", subscript(j + 1), subscript(a + 1))
+            };
+            Curve {
+                label,
+                color: FEATURE_COLORS[i % FEATURE_COLORS.len()],
+                marker: marker_radius(i, count),
+                points: steady_points(sweep, |f| f.state.cosine()[i]),
+            }
+        })
+        .collect();
+    let (caption, y_desc) = if k == 1 {
+        ("steady cosine to each feature", "m = Q/√R")
+    } else {
+        // The legend names the pairs: the font has subscript digits only.
+        ("steady cosine of each neuron to each feature", "m = Q/√R")
+    };
+    SweepPanel {
+        caption,
+        y_desc,
+        curves,
+        zero_line: None,
+        covers: &[],
+        missing: no_steady_state(sweep),
+        missing_label: "no steady state",
+    }
+}
+
+/// A layer's steady neuron–neuron cosines `R_kl / √(R_kk R_ll)`, one curve per pair
+/// `k < l`: 0 for neurons on distinct features, ±1 for neurons that coincide.
+fn neuron_cosine_panel(sweep: &Sweep) -> SweepPanel {
+    let k = sweep.neurons;
+    let pairs: Vec<(usize, usize)> = (0..k)
+        .flat_map(|a| (a + 1..k).map(move |b| (a, b)))
+        .collect();
+    let curves = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, &(a, b))| Curve {
+            label: format!("cos(w{}, w{})", subscript(a + 1), subscript(b + 1)),
+            color: if pairs.len() == 1 {
+                NEUTRAL
+            } else {
+                FEATURE_COLORS[i % FEATURE_COLORS.len()]
+            },
+            marker: marker_radius(i, pairs.len()),
+            points: steady_points(sweep, |f| neuron_cosines(&f.state)[a * k + b]),
         })
         .collect();
     SweepPanel {
-        caption: "steady cosine to each feature",
-        y_desc: "m = Q/√R",
+        caption: "steady cosine between neurons",
+        // The legend names the pairs: the font has subscript digits only.
+        y_desc: "cosine between neurons",
         curves,
         zero_line: None,
+        covers: &[-1.0, 1.0],
+        missing: no_steady_state(sweep),
+        missing_label: "no steady state",
+    }
+}
+
+/// The largest real part of the eigenvalues of the Jacobian at the steady state: the
+/// steady state is stable where it is negative.
+fn eigenvalue_panel(sweep: &Sweep) -> SweepPanel {
+    let largest = |f: &FixedPoint| f.eigenvalues.first().map_or(f64::NAN, |e| e.0);
+    SweepPanel {
+        caption: "stability of the steady state",
+        y_desc: "largest Re λ of the Jacobian",
+        curves: vec![Curve {
+            label: "max Re λ".into(),
+            color: NEUTRAL,
+            marker: MARKER,
+            points: steady_points(sweep, largest),
+        }],
+        zero_line: Some("Re λ = 0: stable below"),
+        covers: &[],
         missing: no_steady_state(sweep),
         missing_label: "no steady state",
     }
@@ -152,6 +245,7 @@ fn norm_panel(sweep: &Sweep) -> SweepPanel {
             points: steady_points(sweep, |f| f.state.norm2[0]),
         }],
         zero_line: None,
+        covers: &[],
         missing: no_steady_state(sweep),
         missing_label: "no steady state",
     }
@@ -178,6 +272,7 @@ fn growth_rate_panel(sweep: &Sweep) -> SweepPanel {
         y_desc: "κ",
         curves,
         zero_line: Some("κ = 0: learnable above"),
+        covers: &[],
         missing: sweep
             .points
             .iter()
@@ -221,7 +316,8 @@ fn draw_sweep_panel(
         .flat_map(|c| c.points.iter().filter_map(|&(x, p)| p.map(|(y, _)| (x, y))))
         .collect();
     let zero = panel.zero_line.map(|_| 0.0);
-    let mut y = padded_range(points.iter().map(|&(_, y)| y).chain(zero));
+    let covered = panel.covers.iter().copied();
+    let mut y = padded_range(points.iter().map(|&(_, y)| y).chain(zero).chain(covered));
     let band = 0.08 * (y.end - y.start);
     if !panel.missing.is_empty() {
         y.start -= band;
@@ -316,6 +412,7 @@ mod tests {
         let sweep = Sweep {
             param: "train.learning_rate".into(),
             features: 1,
+            neurons: 1,
             points: Vec::new(),
         };
         let error = sweep_figure(Path::new("sweep.svg"), &sweep).unwrap_err();
@@ -345,6 +442,7 @@ mod tests {
         let sweep = Sweep {
             param: "model.noise.augment".into(),
             features: 2,
+            neurons: 1,
             points: vec![
                 point(0.0, 0.9, true),
                 point(0.25, 0.8, true),
