@@ -66,7 +66,8 @@ enum Command {
     /// Write a run file's trajectory or snapshots as CSV or NumPy .npy files.
     Export(ExportArgs),
     /// Draw a run file as a PNG: cosines and norm against time (with the ODE where one
-    /// exists) and the density snapshots.
+    /// exists) and the density snapshots; for a layer, also the cosines between neurons and
+    /// the joint density of a pair of neurons per ξ-pattern.
     Plot(PlotArgs),
     /// Describe a run file: config, solver, size, progress, snapshots and checkpoint.
     Inspect(InspectArgs),

@@ -1,13 +1,15 @@
-//! `mfcl plot RUN.h5 --out PNG`: a one-page figure of a run (see `figures::run`).
+//! `mfcl plot RUN.h5 --out PNG [--pair A,B] [--at T]...`: a one-page figure of a run (see
+//! `figures::run`); the flags pick what a layer's figure shows of its joint measure.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, anyhow};
+use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use mfcl_comparator::ComparatorError;
 use mfcl_model::SolverKind;
 
 use crate::failure::Failure;
+use crate::figures::run::Layer;
 use crate::run_file::{Run, read_run_file, reference_ode};
 use crate::{figures, output};
 
@@ -19,6 +21,35 @@ pub struct PlotArgs {
     /// The PNG to write (a PNG already there is replaced; any other file is refused).
     #[arg(long, value_name = "PNG")]
     out: PathBuf,
+    /// For a layer: the two neurons whose joint density is drawn, numbered from 1
+    /// [default: 1,2].
+    #[arg(long, value_name = "A,B", value_parser = parse_pair)]
+    pair: Option<(usize, usize)>,
+    /// For a layer: draw the joint density at the snapshot nearest to time T (repeat the
+    /// flag or give a comma list, at most 4 times) [default: the first and last snapshot].
+    #[arg(
+        long,
+        value_name = "T",
+        value_delimiter = ',',
+        allow_negative_numbers = true
+    )]
+    at: Vec<f64>,
+}
+
+/// At most this many `--at` times: each is a row of heat maps.
+const MAX_AT: usize = 4;
+
+/// Clap's parser of `--pair A,B`: two whole numbers of at least 1; whether they are
+/// distinct neurons of the run is checked once the run is read ([`layer`]).
+fn parse_pair(text: &str) -> Result<(usize, usize), String> {
+    let numbers: Vec<Option<usize>> = text
+        .split(',')
+        .map(|n| n.trim().parse().ok().filter(|&n| n >= 1))
+        .collect();
+    match numbers[..] {
+        [Some(a), Some(b)] => Ok((a, b)),
+        _ => Err("expected two neuron numbers from 1, as A,B (e.g. 1,2)".to_owned()),
+    }
 }
 
 /// `mfcl plot RUN.h5 --out PNG`.
@@ -33,6 +64,7 @@ pub fn plot(args: &PlotArgs) -> Result<(), Failure> {
             args.run.display()
         )));
     }
+    let layer = layer(args, &run).map_err(Failure::input)?;
     // Without an ODE (l1, elastic, or one that fails) the figure shows the run alone, and
     // its title says why.
     let (ode, no_ode) = match reference_ode(&run.config, trajectory) {
@@ -47,17 +79,124 @@ pub fn plot(args: &PlotArgs) -> Result<(), Failure> {
         }
     };
     let title = title(&args.run, &run, no_ode);
-    figures::run::draw(
-        &args.out,
-        &title,
-        trajectory,
-        ode.as_ref(),
-        &run.contents.snapshots,
-    )
+    match layer {
+        Some(layer) => {
+            figures::run::draw_layer(&args.out, &title, trajectory, ode.as_ref(), &layer)
+        }
+        None => figures::run::draw(
+            &args.out,
+            &title,
+            trajectory,
+            ode.as_ref(),
+            &run.contents.snapshots,
+        ),
+    }
     .with_context(|| format!("cannot draw {}", args.out.display()))
     .map_err(Failure::input)?;
     println!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// What a layer's figure shows of the measure: `--pair` checked against the run's neurons
+/// and `--at` against its snapshots; `None` for a single neuron, which takes neither flag.
+fn layer<'a>(args: &PlotArgs, run: &'a Run) -> anyhow::Result<Option<Layer<'a>>> {
+    let neurons = run.config.problem.neurons;
+    if neurons == 1 {
+        if let Some((a, b)) = args.pair {
+            bail!("--pair {a},{b}: the run has a single neuron, and a single neuron has no pair");
+        }
+        if !args.at.is_empty() {
+            bail!(
+                "--at: it picks the snapshots of a layer's joint density; the run has a single neuron, whose figure draws up to six snapshots"
+            );
+        }
+        return Ok(None);
+    }
+    let (a, b) = args.pair.unwrap_or((1, 2));
+    if a > neurons || b > neurons {
+        bail!("--pair {a},{b}: the run has {neurons} neurons, numbered 1 to {neurons}");
+    }
+    if a == b {
+        bail!("--pair {a},{b}: the two neurons must differ");
+    }
+    let snapshots = &run.contents.snapshots;
+    let times: Vec<f64> = snapshots.iter().map(|s| s.t).collect();
+    let (joint, marginals) = if args.at.is_empty() {
+        // The start and the end, and the evolution between in the per-neuron densities.
+        let mut ends = match times.len() {
+            0 => Vec::new(),
+            n => vec![0, n - 1],
+        };
+        ends.dedup();
+        let marginals = figures::run::chosen(snapshots);
+        (ends, marginals)
+    } else {
+        let mut picked = args
+            .at
+            .iter()
+            .map(|&t| {
+                nearest_snapshot(&times, t).ok_or_else(|| {
+                    anyhow!(
+                        "--at {}: no snapshot near that time; {}",
+                        output::time(t),
+                        available(&times)
+                    )
+                })
+            })
+            .collect::<anyhow::Result<Vec<usize>>>()?;
+        picked.sort_unstable();
+        picked.dedup();
+        if picked.len() > MAX_AT {
+            bail!(
+                "--at: at most {MAX_AT} snapshots (one row of heat maps each), {} asked",
+                picked.len()
+            );
+        }
+        // The per-neuron densities at the same times, so that they are the marginals of
+        // the heat maps.
+        let marginals = picked.iter().map(|&i| &snapshots[i]).collect();
+        (picked, marginals)
+    };
+    Ok(Some(Layer {
+        pair: (a - 1, b - 1),
+        marginals,
+        joint: joint.iter().map(|&i| &snapshots[i]).collect(),
+    }))
+}
+
+/// The snapshot nearest to `t` among `times` (increasing), if `t` lies between the first
+/// and the last or within half an interval beyond them; a single snapshot matches its own
+/// time only (to rounding, as times are sums of steps).
+fn nearest_snapshot(times: &[f64], t: f64) -> Option<usize> {
+    let nearest =
+        (0..times.len()).min_by(|&i, &j| (times[i] - t).abs().total_cmp(&(times[j] - t).abs()))?;
+    let rounding = 1e-9 * t.abs().max(1.0);
+    let interval = match times.len() {
+        1 => 0.0,
+        n if nearest == n - 1 => times[n - 1] - times[n - 2],
+        _ if nearest == 0 => times[1] - times[0],
+        // Between two snapshots: the nearer one.
+        _ => f64::INFINITY,
+    };
+    ((times[nearest] - t).abs() <= 0.5 * interval + rounding).then_some(nearest)
+}
+
+/// "the run file has snapshots at t = 0, 1, …, 10": every time up to a dozen, else the
+/// first and last few and how many there are.
+fn available(times: &[f64]) -> String {
+    let list = |times: &[f64]| -> Vec<String> { times.iter().map(|&t| output::time(t)).collect() };
+    match times.len() {
+        0 => "the run file holds no snapshot".to_owned(),
+        n if n <= 12 => format!(
+            "the run file has snapshots at t = {}",
+            list(times).join(", ")
+        ),
+        n => format!(
+            "the run file has {n} snapshots, at t = {}, …, {}",
+            list(&times[..5]).join(", "),
+            list(&times[n - 3..]).join(", ")
+        ),
+    }
 }
 
 /// The run file's name, the solver and its size, the seed; then where the run stopped if it
@@ -152,6 +291,47 @@ mod tests {
             diverged.ends_with("diverged after t = 3.8 of 10; the reduced ODE fails"),
             "{diverged}"
         );
+    }
+
+    #[test]
+    fn a_time_picks_the_nearest_snapshot_within_the_recorded_span() {
+        // Times as a run sums them, with rounding noise.
+        let times = [0.0, 0.9999999999999999, 2.0000000000000004, 3.0];
+        assert_eq!(nearest_snapshot(&times, 1.0), Some(1));
+        assert_eq!(nearest_snapshot(&times, 1.4), Some(1));
+        assert_eq!(nearest_snapshot(&times, 1.6), Some(2));
+        // Half an interval beyond the ends, and no further.
+        assert_eq!(nearest_snapshot(&times, 3.5), Some(3));
+        assert_eq!(nearest_snapshot(&times, 3.6), None);
+        assert_eq!(nearest_snapshot(&times, -0.5), Some(0));
+        assert_eq!(nearest_snapshot(&times, -0.6), None);
+        assert_eq!(nearest_snapshot(&times, f64::NAN), None);
+        assert_eq!(nearest_snapshot(&[2.0], 2.0 + 1e-12), Some(0));
+        assert_eq!(nearest_snapshot(&[2.0], 2.1), None);
+        assert_eq!(nearest_snapshot(&[], 0.0), None);
+    }
+
+    #[test]
+    fn the_available_times_are_listed_shortly() {
+        assert_eq!(available(&[]), "the run file holds no snapshot");
+        assert_eq!(
+            available(&[0.0, 0.5, 1.0]),
+            "the run file has snapshots at t = 0, 0.5, 1"
+        );
+        let many: Vec<f64> = (0..=40).map(|k| f64::from(k) * 0.25).collect();
+        assert_eq!(
+            available(&many),
+            "the run file has 41 snapshots, at t = 0, 0.25, 0.5, 0.75, 1, …, 9.5, 9.75, 10"
+        );
+    }
+
+    #[test]
+    fn a_pair_is_two_whole_numbers_from_one() {
+        assert_eq!(parse_pair("1,3"), Ok((1, 3)));
+        assert_eq!(parse_pair(" 2 , 1 "), Ok((2, 1)));
+        for bad in ["0,1", "1", "1,2,3", "a,b", "1.5,2", ""] {
+            assert!(parse_pair(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -43,9 +43,11 @@ pub(crate) const FEATURE_COLORS: [RGBColor; 8] = [
 const TITLE: u32 = 30;
 /// The smallest title size [`titled`] shrinks a long title to.
 const MIN_TITLE: u32 = 20;
-const CAPTION: u32 = 24;
+pub(crate) const CAPTION: u32 = 24;
+/// The smallest caption size [`chart`] shrinks a long caption to.
+const MIN_CAPTION: u32 = 16;
 const LABEL: u32 = 20;
-const TICKS: u32 = 17;
+pub(crate) const TICKS: u32 = 17;
 
 /// A part of the figure.
 pub(crate) type Area<'b> = DrawingArea<BitMapBackend<'b>, Shift>;
@@ -71,16 +73,22 @@ pub(crate) fn padded_range(values: impl IntoIterator<Item = f64>) -> Range<f64> 
     lo - air..hi + air
 }
 
-/// A chart with the figure's fonts and a light grid.
+/// Margin around a chart, in pixels.
+pub(crate) const CHART_MARGIN: u32 = 18;
+
+/// A chart with the figure's fonts and a light grid; a caption too wide for the panel is
+/// set smaller (see [`fitting_size`]).
 pub(crate) fn chart<'a, 'b>(
     area: &'a Area<'b>,
     caption: &str,
     x: Range<f64>,
     y: Range<f64>,
 ) -> anyhow::Result<Chart<'a, 'b>> {
+    let room = area.dim_in_pixel().0.saturating_sub(2 * CHART_MARGIN);
+    let size = fitting_size(area, caption, room, (MIN_CAPTION, CAPTION))?;
     let chart = ChartBuilder::on(area)
-        .caption(caption, (FAMILY, CAPTION))
-        .margin(18)
+        .caption(caption, (FAMILY, size))
+        .margin(CHART_MARGIN)
         .x_label_area_size(50)
         .y_label_area_size(70)
         .build_cartesian_2d(x, y)?;
@@ -89,10 +97,23 @@ pub(crate) fn chart<'a, 'b>(
 
 /// Axis descriptions, tick labels and a light grid.
 pub(crate) fn mesh(chart: &mut Chart<'_, '_>, x: &str, y: &str) -> anyhow::Result<()> {
+    // Plotters' default number of ticks.
+    mesh_with_ticks(chart, (x, y), (11, 11))
+}
+
+/// [`mesh`] with at most `(x, y)` ticks on each axis: fewer for narrow panels, whose
+/// labels would otherwise touch.
+pub(crate) fn mesh_with_ticks(
+    chart: &mut Chart<'_, '_>,
+    (x, y): (&str, &str),
+    (x_ticks, y_ticks): (usize, usize),
+) -> anyhow::Result<()> {
     let (x_power, y_power) = (axis_power(&chart.x_range()), axis_power(&chart.y_range()));
     let (x_scale, y_scale) = (10f64.powi(-x_power), 10f64.powi(-y_power));
     chart
         .configure_mesh()
+        .x_labels(x_ticks)
+        .y_labels(y_ticks)
         .x_desc(with_power(x, x_power))
         .y_desc(with_power(y, y_power))
         .axis_desc_style((FAMILY, LABEL))
@@ -108,7 +129,7 @@ pub(crate) fn mesh(chart: &mut Chart<'_, '_>, x: &str, y: &str) -> anyhow::Resul
 /// The power of ten that the ticks of an axis over `range` are given in: 0 (plain numbers)
 /// unless they would reach 10⁵, whose digits run into the axis description, or stay below
 /// 10⁻³, where they are mostly zeros.
-fn axis_power(range: &Range<f64>) -> i32 {
+pub(crate) fn axis_power(range: &Range<f64>) -> i32 {
     let largest = range.start.abs().max(range.end.abs());
     if largest >= 1e5 || (largest > 0.0 && largest < 1e-3) {
         // A whole number well within i32 for any finite `largest`.
@@ -119,7 +140,7 @@ fn axis_power(range: &Range<f64>) -> i32 {
 }
 
 /// An axis description with the power of ten of its ticks: `R (×10⁶)`.
-fn with_power(description: &str, power: i32) -> String {
+pub(crate) fn with_power(description: &str, power: i32) -> String {
     if power == 0 {
         return description.to_owned();
     }
@@ -138,7 +159,7 @@ fn with_power(description: &str, power: i32) -> String {
 }
 
 /// A tick label without trailing zeros: `2`, `0.98`, not `2.0`, `0.980`.
-fn tick(value: f64) -> String {
+pub(crate) fn tick(value: f64) -> String {
     let text = format!("{value:.6}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
     if text == "-0" {
@@ -222,16 +243,28 @@ pub(crate) fn legend_dash(
 pub(crate) fn titled<'b>(root: &Area<'b>, title: &str) -> anyhow::Result<Area<'b>> {
     // Some air on both sides.
     let room = root.dim_in_pixel().0 * 96 / 100;
-    let mut size = TITLE;
-    while size > MIN_TITLE {
-        let (width, _) = root.estimate_text_size(title, &(FAMILY, size).into_font().into())?;
+    let size = fitting_size(root, title, room, (MIN_TITLE, TITLE))?;
+    // Air above the title, which plotters sets flush with the top edge.
+    Ok(root.margin(6, 0, 0, 0).titled(title, (FAMILY, size))?)
+}
+
+/// The largest text size from `largest` down to `smallest` at which `text` is at most
+/// `room` pixels wide (`smallest` if none is).
+fn fitting_size(
+    area: &Area<'_>,
+    text: &str,
+    room: u32,
+    (smallest, largest): (u32, u32),
+) -> anyhow::Result<u32> {
+    let mut size = largest;
+    while size > smallest {
+        let (width, _) = area.estimate_text_size(text, &(FAMILY, size).into_font().into())?;
         if width <= room {
             break;
         }
         size -= 1;
     }
-    // Air above the title, which plotters sets flush with the top edge.
-    Ok(root.margin(6, 0, 0, 0).titled(title, (FAMILY, size))?)
+    Ok(size)
 }
 
 /// `j` as a subscript: `₁`, `₂`, ….

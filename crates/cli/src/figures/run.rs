@@ -1,5 +1,9 @@
 //! The figure of `mfcl plot`: the cosines and the norm against time, with the reduced ODE
-//! dashed where one exists, and the density of `x` per `ξ`-atom at up to six snapshots.
+//! dashed where one exists, and the density of `x` per `ξ`-atom at up to six snapshots. For
+//! a layer, also the cosines between neurons, the density of each neuron's `x_k`, and the
+//! joint density of one pair `(x_a, x_b)` per `ξ`-pattern (see [`joint`]).
+
+mod joint;
 
 use std::ops::Range;
 use std::path::Path;
@@ -15,8 +19,14 @@ use super::{
 };
 use crate::output;
 
-/// Figure size in pixels.
+/// Figure size in pixels (one neuron).
 const SIZE: (u32, u32) = (1500, 1050);
+
+/// Heights in pixels of a layer's figure, whose width is `SIZE.0`: the title band, the row
+/// of time panels, the row of per-neuron densities, and each row of joint densities.
+const LAYER_TITLE: u32 = 50;
+const LAYER_TIME_ROW: u32 = 420;
+const LAYER_DENSITY_ROW: u32 = 380;
 
 /// At most this many snapshots are drawn, evenly chosen, so the curves stay apart.
 const MAX_SNAPSHOTS: usize = 6;
@@ -43,7 +53,8 @@ const ODE_STYLE: ShapeStyle = ShapeStyle {
     stroke_width: 2,
 };
 
-/// The whole figure: time series on top, densities below (when there are snapshots).
+/// The whole figure of one neuron: time series on top, densities below (when there are
+/// snapshots).
 pub fn draw(
     out: &Path,
     title: &str,
@@ -67,7 +78,66 @@ pub fn draw(
     draw_cosines(&cosine_area, trajectory, ode)?;
     draw_norm(&norm_area, trajectory, ode)?;
     if let Some(bottom) = bottom {
-        draw_densities(&bottom, snapshots)?;
+        draw_densities(&bottom, &chosen(snapshots))?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// What a layer's figure shows of the measure.
+pub struct Layer<'a> {
+    /// The two neurons `(a, b)` of the joint density, 0-based and distinct.
+    pub pair: (usize, usize),
+    /// The snapshots of the per-neuron densities, in time order (at most [`MAX_SNAPSHOTS`]).
+    pub marginals: Vec<&'a Snapshot>,
+    /// The snapshots of the joint density, one row each, in time order.
+    pub joint: Vec<&'a Snapshot>,
+}
+
+/// The height of a layer's figure: its title and time panels, and with snapshots the
+/// per-neuron densities and one row per joint snapshot.
+fn layer_height(joint_rows: usize) -> u32 {
+    let density = if joint_rows == 0 {
+        0
+    } else {
+        LAYER_DENSITY_ROW + joint_rows as u32 * joint::ROW
+    };
+    LAYER_TITLE + LAYER_TIME_ROW + density
+}
+
+/// The whole figure of a layer: `m_jk`, `R_kl` and the cosines between neurons against
+/// time; then the density of each `x_k`; then the joint density of `(x_a, x_b)` per
+/// `ξ`-pattern, one row per chosen snapshot.
+pub fn draw_layer(
+    out: &Path,
+    title: &str,
+    trajectory: &Trajectory,
+    ode: Option<&Trajectory>,
+    layer: &Layer<'_>,
+) -> anyhow::Result<()> {
+    let size = (SIZE.0, layer_height(layer.joint.len()));
+    let root = BitMapBackend::new(out, size).into_drawing_area();
+    root.fill(&WHITE)?;
+    let body = titled(&root, title)?;
+    // The title band is whatever `titled` took; the time panels take up the difference
+    // from LAYER_TITLE, so that the rows below have their heights.
+    let below = size.1 - LAYER_TITLE - LAYER_TIME_ROW;
+    let (time_row, rest) = body.split_vertically(body.dim_in_pixel().1.saturating_sub(below));
+    let [cosine_area, norm_area, between_area]: [_; 3] =
+        time_row
+            .split_evenly((1, 3))
+            .try_into()
+            .map_err(|_| anyhow!("three panels expected"))?;
+    draw_cosines(&cosine_area, trajectory, ode)?;
+    draw_norm(&norm_area, trajectory, ode)?;
+    draw_neuron_cosines(&between_area, trajectory, ode)?;
+    if !layer.joint.is_empty() {
+        let (density_row, joint_rows) = rest.split_vertically(LAYER_DENSITY_ROW);
+        draw_densities(&density_row, &layer.marginals)?;
+        let rows = joint_rows.split_evenly((layer.joint.len(), 1));
+        for (snapshot, row) in layer.joint.iter().zip(&rows) {
+            joint::draw_row(row, snapshot, layer.pair)?;
+        }
     }
     root.present()?;
     Ok(())
@@ -87,6 +157,16 @@ fn curve_subscript(entry: usize, neurons: usize) -> String {
     }
 }
 
+/// What one time panel shows: its caption and y axis, one name per column, whether `y = 0`
+/// is kept in view (cosines), and whether its single curve is grey (one neuron's `R`).
+struct Curves<'a> {
+    title: &'a str,
+    y_label: &'a str,
+    names: Vec<String>,
+    with_zero: bool,
+    neutral: bool,
+}
+
 /// The cosines `m_j(t)` (one neuron) or `m_jk(t)` (a layer) of the run (solid) and of the
 /// ODE (dashed, black).
 fn draw_cosines(
@@ -94,15 +174,38 @@ fn draw_cosines(
     trajectory: &Trajectory,
     ode: Option<&Trajectory>,
 ) -> anyhow::Result<()> {
+    let k = trajectory.neurons.max(1);
     let run = trajectory.cosine();
     let reference = ode.map(Trajectory::cosine);
+    let columns = run.first().map_or(0, Vec::len);
+    let curves = Curves {
+        title: "cosine similarity to each feature",
+        y_label: "cosine",
+        names: (0..columns)
+            .map(|i| format!("m{}", curve_subscript(i, k)))
+            .collect(),
+        with_zero: true,
+        neutral: false,
+    };
     curves_panel(
         area,
-        ("cosine similarity to each feature", "cosine", "m"),
+        &curves,
         (trajectory, &run),
         ode.zip(reference.as_ref()),
-        true,
     )
+}
+
+/// The pairs `(k, l)`, `k ≤ l` (with the diagonal) or `k < l` (without), row by row.
+fn neuron_pairs(neurons: usize, diagonal: bool) -> Vec<(usize, usize)> {
+    let skip = usize::from(!diagonal);
+    (0..neurons)
+        .flat_map(|a| (a + skip..neurons).map(move |b| (a, b)))
+        .collect()
+}
+
+/// `kl` as subscripts, 1-based.
+fn pair_subscript((a, b): (usize, usize)) -> String {
+    subscript(a + 1) + &subscript(b + 1)
 }
 
 /// The squared norm `R(t)` (one neuron) or the Gram matrix `R_kl(t)`, `k ≤ l` (a layer)
@@ -112,91 +215,134 @@ fn draw_norm(
     trajectory: &Trajectory,
     ode: Option<&Trajectory>,
 ) -> anyhow::Result<()> {
-    let upper = |t: &Trajectory| -> Vec<Vec<f64>> {
-        let k = t.neurons.max(1);
+    let k = trajectory.neurons.max(1);
+    let pairs = neuron_pairs(k, true);
+    let entries = |t: &Trajectory| -> Vec<Vec<f64>> {
+        t.norm2
+            .iter()
+            .map(|r| pairs.iter().map(|&(a, b)| r[a * k + b]).collect())
+            .collect()
+    };
+    let run = entries(trajectory);
+    let reference = ode.map(entries);
+    let curves = if k > 1 {
+        Curves {
+            title: "Gram matrix R(t)",
+            y_label: "R",
+            names: pairs
+                .iter()
+                .map(|&pair| format!("R{}", pair_subscript(pair)))
+                .collect(),
+            with_zero: false,
+            neutral: false,
+        }
+    } else {
+        Curves {
+            title: "squared norm R(t)",
+            y_label: "R",
+            names: vec!["R".to_owned()],
+            with_zero: false,
+            neutral: true,
+        }
+    };
+    curves_panel(
+        area,
+        &curves,
+        (trajectory, &run),
+        ode.zip(reference.as_ref()),
+    )
+}
+
+/// The cosines between the neurons of a layer, `R_kl / √(R_kk R_ll)` for `k < l`, of the
+/// run (solid) and of the ODE (dashed, black).
+fn draw_neuron_cosines(
+    area: &Area<'_>,
+    trajectory: &Trajectory,
+    ode: Option<&Trajectory>,
+) -> anyhow::Result<()> {
+    let k = trajectory.neurons;
+    let pairs = neuron_pairs(k, false);
+    let entries = |t: &Trajectory| -> Vec<Vec<f64>> {
         t.norm2
             .iter()
             .map(|r| {
-                (0..k)
-                    .flat_map(|a| (a..k).map(move |b| r[a * k + b]))
+                pairs
+                    .iter()
+                    .map(|&(a, b)| r[a * k + b] / (r[a * k + a] * r[b * k + b]).sqrt())
                     .collect()
             })
             .collect()
     };
-    let run = upper(trajectory);
-    let reference = ode.map(upper);
-    let title = if trajectory.neurons > 1 {
-        "Gram matrix R(t)"
-    } else {
-        "squared norm R(t)"
+    let run = entries(trajectory);
+    let reference = ode.map(entries);
+    let curves = Curves {
+        title: "cosine between neurons",
+        y_label: "cosine",
+        names: pairs
+            .iter()
+            .map(|&(a, b)| {
+                format!(
+                    "R{}/√(R{}R{})",
+                    pair_subscript((a, b)),
+                    pair_subscript((a, a)),
+                    pair_subscript((b, b))
+                )
+            })
+            .collect(),
+        with_zero: true,
+        neutral: false,
     };
     curves_panel(
         area,
-        (title, "R", "R"),
+        &curves,
         (trajectory, &run),
         ode.zip(reference.as_ref()),
-        false,
     )
 }
 
 /// One panel of time series: every column of `run` (solid, one colour each) and of the
-/// ODE's (dashed, black), with the legend where it hides the fewest points. `(title,
-/// y label, curve name)`; `per_feature` says the columns are `m_j` / `m_jk` rather than
-/// `R` / `R_kl`.
+/// ODE's (dashed, black), with the legend where it hides the fewest points.
 fn curves_panel(
     area: &Area<'_>,
-    (title, y_label, name): (&str, &str, &str),
+    curves: &Curves<'_>,
     (trajectory, run): (&Trajectory, &[Vec<f64>]),
     ode: Option<(&Trajectory, &Vec<Vec<f64>>)>,
-    per_feature: bool,
 ) -> anyhow::Result<()> {
-    let k = trajectory.neurons.max(1);
     let values = run
         .iter()
         .chain(ode.iter().flat_map(|(_, r)| r.iter()))
         .flatten()
         .copied();
     let x = time_range(trajectory);
-    let y = if per_feature {
+    let y = if curves.with_zero {
         padded_range(values.chain([0.0]))
     } else {
         padded_range(values)
     };
-    let curves = std::iter::once((&trajectory.t, run)).chain(ode.map(|(o, r)| (&o.t, &r[..])));
-    let points = curves.flat_map(|(times, rows)| {
+    let series = std::iter::once((&trajectory.t, run)).chain(ode.map(|(o, r)| (&o.t, &r[..])));
+    let points = series.flat_map(|(times, rows)| {
         times
             .iter()
             .zip(rows)
             .flat_map(|(&t, m)| m.iter().map(move |&v| (t, v)))
     });
     let corner = free_corner(points, &x, &y);
-    let mut chart = chart(area, title, x, y)?;
-    mesh(&mut chart, "t", y_label)?;
-    let columns = run.first().map_or(0, Vec::len);
-    let label = |i: usize| -> String {
-        match (per_feature, k) {
-            (true, _) => format!("{name}{}", curve_subscript(i, k)),
-            (false, 1) => name.to_owned(),
-            (false, _) => {
-                let (a, b) = upper_index(i, k);
-                format!("{name}{}{}", subscript(a + 1), subscript(b + 1))
-            }
-        }
-    };
-    for i in 0..columns {
-        let color = if per_feature || k > 1 {
-            FEATURE_COLORS[i % FEATURE_COLORS.len()]
-        } else {
+    let mut chart = chart(area, curves.title, x, y)?;
+    mesh(&mut chart, "t", curves.y_label)?;
+    for (i, name) in curves.names.iter().enumerate() {
+        let color = if curves.neutral {
             RGBColor(90, 90, 90)
+        } else {
+            FEATURE_COLORS[i % FEATURE_COLORS.len()]
         };
         let points = trajectory.t.iter().zip(run).map(|(&t, m)| (t, m[i]));
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(3)))?
-            .label(format!("{} (run)", label(i)))
+            .label(format!("{name} (run)"))
             .legend(legend_line(color));
     }
     if let Some((ode, reference)) = ode {
-        for i in 0..columns {
+        for i in 0..curves.names.len() {
             let points: Vec<(f64, f64)> = ode
                 .t
                 .iter()
@@ -213,19 +359,6 @@ fn curves_panel(
     legend(&mut chart, corner)
 }
 
-/// `(k, l)` of the `i`-th entry of the upper triangle `k ≤ l`, row by row.
-fn upper_index(i: usize, neurons: usize) -> (usize, usize) {
-    let mut i = i;
-    for a in 0..neurons {
-        let row = neurons - a;
-        if i < row {
-            return (a, a + i);
-        }
-        i -= row;
-    }
-    (neurons, neurons)
-}
-
 /// One density panel: a caption and, per drawn snapshot, `(bin centre, density)` points.
 struct Panel {
     caption: String,
@@ -235,7 +368,7 @@ struct Panel {
 }
 
 /// Up to [`MAX_SNAPSHOTS`] snapshots, evenly spread, first and last included.
-fn chosen(snapshots: &[Snapshot]) -> Vec<&Snapshot> {
+pub fn chosen(snapshots: &[Snapshot]) -> Vec<&Snapshot> {
     let count = snapshots.len();
     if count <= MAX_SNAPSHOTS {
         return snapshots.iter().collect();
@@ -270,6 +403,17 @@ fn atom_label(value: f32) -> String {
         format!("{value:+.3}")
     };
     text.replace('-', "−")
+}
+
+/// `ξ₁ = +1` or `ξ = (+1, −1)`: a pattern of atoms as a caption names it.
+fn pattern_label(atom: &[f32]) -> String {
+    match atom {
+        [value] => format!("ξ₁ = {}", atom_label(*value)),
+        _ => {
+            let values: Vec<String> = atom.iter().map(|&v| atom_label(v)).collect();
+            format!("ξ = ({})", values.join(", "))
+        }
+    }
 }
 
 /// The panels of a layer: one per neuron, all `ξ`-patterns together.
@@ -333,11 +477,8 @@ fn panels(snapshots: &[&Snapshot]) -> Vec<Panel> {
             let atom = &snapshots[0].histograms[k].atom;
             // Short captions: up to four panels share the width.
             let caption = match atom.as_slice() {
-                [value] => format!("density of x given ξ₁ = {}", atom_label(*value)),
-                _ => {
-                    let values: Vec<String> = atom.iter().map(|&v| atom_label(v)).collect();
-                    format!("x given ξ = ({})", values.join(", "))
-                }
+                [_] => format!("density of x given {}", pattern_label(atom)),
+                _ => format!("x given {}", pattern_label(atom)),
             };
             Panel {
                 caption,
@@ -352,17 +493,27 @@ fn panels(snapshots: &[&Snapshot]) -> Vec<Panel> {
 }
 
 /// The density panels side by side, one curve per chosen snapshot, dark to light with time;
-/// the first panel carries the legend.
-fn draw_densities(area: &Area<'_>, snapshots: &[Snapshot]) -> anyhow::Result<()> {
-    let chosen = chosen(snapshots);
-    let panels = panels(&chosen);
-    let y_max = panels
-        .iter()
-        .flat_map(|p| p.curves.iter().flatten())
-        .map(|&(_, d)| d)
-        .fold(0.0, f64::max);
+/// the first panel carries the legend. One neuron's panels share the density axis, so that
+/// the patterns compare; a layer's neurons have each their own, as one may shrink to a
+/// spike while another stays spread.
+fn draw_densities(area: &Area<'_>, chosen: &[&Snapshot]) -> anyhow::Result<()> {
+    let panels = panels(chosen);
+    let highest = |panels: &[Panel]| {
+        panels
+            .iter()
+            .flat_map(|p| p.curves.iter().flatten())
+            .map(|&(_, d)| d)
+            .fold(0.0, f64::max)
+    };
+    let shared = highest(&panels);
+    let layer = chosen.first().is_some_and(|s| s.neurons > 1);
     let areas = area.split_evenly((1, panels.len().max(1)));
     for (index, (panel, area)) in panels.iter().zip(&areas).enumerate() {
+        let y_max = if layer {
+            highest(std::slice::from_ref(panel))
+        } else {
+            shared
+        };
         let x = padded_range(panel.curves.iter().flatten().map(|&(x, _)| x));
         let mut chart = chart(
             area,
