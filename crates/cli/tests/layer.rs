@@ -253,16 +253,6 @@ fn a_layer_run_is_compared_inspected_exported_and_plotted() {
     assert!(common::is_png(&png));
 }
 
-/// Basins follow one neuron only: a layer is refused before any work. (Sweeps cover
-/// layers: tests/sweep_layer.rs.)
-#[test]
-fn basins_refuse_a_layer() {
-    common::refused(
-        &["basins", "data/configs/layer.toml"],
-        "basins are computed for a single neuron only",
-    );
-}
-
 /// A layer's particle and SGD runs are the same bit for bit under 1 and 2 threads and
 /// when stopped midway and resumed (both populations span three chunks).
 #[test]

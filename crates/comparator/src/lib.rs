@@ -65,11 +65,6 @@ pub enum ComparatorError {
         /// What was left unsettled.
         reason: String,
     },
-    /// An analysis that is defined for a single neuron only was asked of a layer.
-    #[error(
-        "{0} are computed for a single neuron (model.neurons = 1) only; this config has several neurons"
-    )]
-    SingleNeuronOnly(&'static str),
     /// `2 (g_0(0, R) − λ) R + τ v(0, R)` has no stable root.
     #[error(
         "the uninformative state has no steady norm: 2 (g0 - lambda) R + tau v never turns negative for R in [{lo:e}, {hi:e}]"
@@ -80,20 +75,6 @@ pub enum ComparatorError {
         /// Upper end of the searched range.
         hi: f64,
     },
-}
-
-/// `Ok` for a single neuron; for a layer the error saying that `what` (a plural noun, e.g.
-/// "basins of attraction") is single-neuron only. Callers can check before any expensive
-/// work.
-pub fn single_neuron_only(
-    problem: &mfcl_model::Problem,
-    what: &'static str,
-) -> Result<(), ComparatorError> {
-    if problem.neurons == 1 {
-        Ok(())
-    } else {
-        Err(ComparatorError::SingleNeuronOnly(what))
-    }
 }
 
 /// The largest absolute value, 0 for none: the max norm that residuals, distances between

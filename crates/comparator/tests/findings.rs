@@ -93,14 +93,16 @@ fn finding1_growth_rates_depend_only_on_second_moment() {
 fn boundary_fraction(config: &Config, attractors: &Attractors, norm2: f64) -> f64 {
     let selection = |angle: f64| {
         let start = OrderParameters::single(vec![0.02 * angle.cos(), 0.02 * angle.sin()], norm2);
-        basins(&config.problem, attractors, &[start], &|| {}).unwrap()[0].selection
+        basins(&config.problem, attractors, &[start], &|| {}).unwrap()[0]
+            .selection
+            .clone()
     };
-    assert_eq!(selection(0.01), Selection::Feature(0));
-    assert_eq!(selection(FRAC_PI_2 - 0.01), Selection::Feature(1));
+    assert_eq!(selection(0.01), Selection::feature(0));
+    assert_eq!(selection(FRAC_PI_2 - 0.01), Selection::feature(1));
     let (mut lo, mut hi) = (0.01, FRAC_PI_2 - 0.01);
     while hi - lo > 1e-6 {
         let mid = 0.5 * (lo + hi);
-        if selection(mid) == Selection::Feature(0) {
+        if selection(mid) == Selection::feature(0) {
             lo = mid;
         } else {
             hi = mid;
@@ -120,13 +122,13 @@ fn finding2_identical_laws_select_each_feature_half_the_time() {
     .unwrap();
     let report = fixed_points(&config.problem, &config.init, 10.0).unwrap();
     let attractors = Attractors::new(&config.problem, &report);
-    let starts = sphere_starts(2, 0.02, report.uninformative.norm2, 400, 11);
+    let starts = sphere_starts(2, 1, 0.02, report.uninformative.norm2, 400, 11);
     let samples = basins(&config.problem, &attractors, &starts, &|| {}).unwrap();
-    let tally = Tally::new(2, samples.iter().map(|s| s.selection));
-    assert_eq!(tally.undecided, 0.0);
+    let tally = Tally::new(samples.iter().map(|s| s.selection.clone()));
+    assert_eq!(tally.undecided.value, 0.0);
     let se = standard_error(0.5, tally.samples);
     assert!(
-        (tally.selected[0] - 0.5).abs() < 4.0 * se,
+        (tally.selected(2)[0].value - 0.5).abs() < 4.0 * se,
         "{tally:?}, standard error {se}"
     );
 }
@@ -152,17 +154,17 @@ fn finding2_higher_moments_shape_the_basins() {
     let norm2 = report.uninformative.norm2;
     let exact = boundary_fraction(&config, &attractors, norm2);
     assert!((exact - 0.5).abs() > 0.04, "{exact}");
-    let starts = sphere_starts(2, 0.02, norm2, 1000, 3);
+    let starts = sphere_starts(2, 1, 0.02, norm2, 1000, 3);
     let samples = basins(&config.problem, &attractors, &starts, &|| {}).unwrap();
-    let tally = Tally::new(2, samples.iter().map(|s| s.selection));
+    let tally = Tally::new(samples.iter().map(|s| s.selection.clone()));
     let se = standard_error(exact, tally.samples);
-    assert_eq!(tally.undecided, 0.0);
+    assert_eq!(tally.undecided.value, 0.0);
     assert!(
-        (tally.selected[0] - exact).abs() < 4.0 * se,
+        (tally.selected(2)[0].value - exact).abs() < 4.0 * se,
         "sampled {tally:?} against {exact} ± {se}"
     );
     // Feature 1's advantage is resolved by the sample alone: its 95% interval excludes 1/2.
-    let (lower, _) = tally.confidence_interval[0];
+    let (lower, _) = tally.selected(2)[0].confidence_interval;
     assert!(lower > 0.5, "{tally:?}");
 }
 
@@ -175,12 +177,12 @@ fn basins_of_one_feature() {
     for (config, selected) in [(learnable, 1.0), (unlearnable, 0.0)] {
         let report = fixed_points(&config.problem, &config.init, 10.0).unwrap();
         let attractors = Attractors::new(&config.problem, &report);
-        let starts = sphere_starts(1, 0.02, report.uninformative.norm2, 8, 1);
+        let starts = sphere_starts(1, 1, 0.02, report.uninformative.norm2, 8, 1);
         assert!(starts.iter().any(|s| s.overlaps[0] < 0.0));
         let samples = basins(&config.problem, &attractors, &starts, &|| {}).unwrap();
-        let tally = Tally::new(1, samples.iter().map(|s| s.selection));
-        assert_eq!(tally.selected, vec![selected]);
-        assert_eq!(tally.undecided, 1.0 - selected);
+        let tally = Tally::new(samples.iter().map(|s| s.selection.clone()));
+        assert_eq!(tally.selected(1)[0].value, selected);
+        assert_eq!(tally.undecided.value, 1.0 - selected);
     }
 }
 
@@ -190,7 +192,7 @@ fn basins_do_not_depend_on_thread_count() {
     let config = config("finding2.toml");
     let report = fixed_points(&config.problem, &config.init, 10.0).unwrap();
     let attractors = Attractors::new(&config.problem, &report);
-    let starts = sphere_starts(2, 0.02, report.uninformative.norm2, 16, 9);
+    let starts = sphere_starts(2, 1, 0.02, report.uninformative.norm2, 16, 9);
     let on = |threads: usize| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)

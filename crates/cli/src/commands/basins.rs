@@ -493,25 +493,29 @@ fn scan_json(
     doc
 }
 
-/// How the starts were made: one line.
-fn describe_starts(solver: BasinSolver, estimate: &Estimate) -> String {
+/// How the starts were made, in one line; `norm2` is how to show `R_0` (its value, or in
+/// a scan where it depends on the value, a phrase).
+fn describe_starts(solver: BasinSolver, estimate: &Estimate, norm2: &str) -> String {
     let (config, tally) = (&estimate.config, &estimate.tally);
-    let norm2 = estimate.report.uninformative.norm2;
     let (p, k) = (config.problem.features(), config.problem.neurons);
-    let r = if k == 1 { "R_0" } else { "R_0 I" };
+    let r = if k == 1 {
+        String::new()
+    } else {
+        " I with R_0".into()
+    };
     match solver {
         BasinSolver::Ode if k == 1 => format!(
-            "{} starts Q = {} u (u uniform on the unit sphere of R^{p}), R = R_0 = {norm2:.8}, \
+            "{} starts Q = {} u (u uniform on the unit sphere of R^{p}), R = R_0 {norm2}, \
              followed with the reduced ODE",
             tally.samples, estimate.radius
         ),
         BasinSolver::Ode => format!(
             "{} starts Q = {} U (U uniform on the unit sphere of {p} x {k} matrices), R = R_0 I \
-             with R_0 = {norm2:.8}, followed with the reduced ODE",
+             with R_0 {norm2}, followed with the reduced ODE",
             tally.samples, estimate.radius
         ),
         BasinSolver::Particles => format!(
-            "{} particle runs (N = {}, dt = {}, seeds {}..{}) from Q = 0, R = {r} with R_0 = {norm2:.8}",
+            "{} particle runs (N = {}, dt = {}, seeds {}..{}) from Q = 0, R = R_0{r} {norm2}",
             tally.samples,
             config.run.particles,
             config.run.dt,
@@ -533,7 +537,8 @@ fn fraction_text(f: &Fraction) -> String {
 fn print_basins(solver: BasinSolver, estimate: &Estimate) {
     let (config, tally, report) = (&estimate.config, &estimate.tally, &estimate.report);
     let (p, k) = (config.problem.features(), config.problem.neurons);
-    println!("{}", describe_starts(solver, estimate));
+    let norm2 = format!("= {:.8}", report.uninformative.norm2);
+    println!("{}", describe_starts(solver, estimate, &norm2));
     println!();
     println!("stable fixed points (where the starts are decided):");
     for point in report.fixed_points.iter().filter(|f| f.stable) {
@@ -639,7 +644,8 @@ fn print_scan(
 ) {
     let layer = estimates[0].config.problem.neurons > 1;
     println!("basins by {param}; at each value:");
-    println!("  {}", describe_starts(solver, &estimates[0]));
+    let norm2 = "(the uninformative state's, at each value)";
+    println!("  {}", describe_starts(solver, &estimates[0], norm2));
     println!(
         "fractions of starts ± one standard error ({:.0}% Wilson intervals in --json):",
         100.0 * CONFIDENCE
