@@ -112,7 +112,6 @@ fn norm_drift(ode: &ReducedOde, cosines: &[f64], r: f64) -> f64 {
     }
     let mut derivative = vec![0.0; state.len()];
     ode.rhs(&state, &mut derivative);
-
     derivative[cosines.len()]
 }
 

@@ -154,3 +154,22 @@ fn with_decorrelation_the_neurons_split_across_features() {
     let tally = Tally::new(outcomes);
     assert!(tally.distinct.value >= 0.95, "{:?}", tally.classes);
 }
+
+/// At `β = 0.5` nalgebra's Schur decomposition used to cycle forever on the Jacobian at the
+/// uninformative state (rounding residues of opposite signs in a block with equal diagonal
+/// entries). Each growth rate is an eigenvalue `K` times there, and with two alike features
+/// the rate appears four times.
+#[test]
+fn the_uninformative_state_is_analysed_at_every_decorrelation() {
+    for beta in [0.25, 0.5, 0.75] {
+        let state = mfcl_comparator::uninformative(&at_decorrelation(beta).problem).unwrap();
+        let kappa = state.growth_rates[0];
+        assert!(kappa > 0.0 && (state.growth_rates[1] - kappa).abs() < 1e-9);
+        let repeats = state
+            .eigenvalues
+            .iter()
+            .filter(|(re, im)| (re - kappa).abs() < 1e-6 && im.abs() < 1e-6)
+            .count();
+        assert_eq!(repeats, 4, "β = {beta}: {:?}", state.eigenvalues);
+    }
+}
