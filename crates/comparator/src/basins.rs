@@ -56,6 +56,12 @@ pub const LAYER_BASIN_TOLERANCE: Tolerance = Tolerance {
 };
 /// The quadrature of a layer's basin trajectories; see [`LAYER_BASIN_TOLERANCE`].
 pub const LAYER_BASIN_QUADRATURE: QuadratureOptions = QuadratureOptions { resolution: 0.6 };
+/// A layer's trajectory is at rest when every component of `d(Q, R)/dt` is below this:
+/// [`REST`] lies below what the coarser quadrature and tolerance resolve, and a trajectory
+/// that settles on a fixed point outside every decision ball would run to [`ODE_HORIZON`]
+/// (thousands of steps). At rates of order 0.1 the state is then within about 1e-4 of its
+/// fixed point, which decides the assignment.
+pub const LAYER_REST: f64 = 1e-5;
 
 /// What a start ends as.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -407,16 +413,16 @@ pub fn basins(
     starts: &[OrderParameters],
     on_sample: &(dyn Fn() + Sync),
 ) -> Result<Vec<BasinSample>, ComparatorError> {
-    let (ode, tolerance) = if problem.neurons == 1 {
-        (ReducedOde::new(problem)?, BASIN_TOLERANCE)
+    let (ode, tolerance, rest) = if problem.neurons == 1 {
+        (ReducedOde::new(problem)?, BASIN_TOLERANCE, REST)
     } else {
         let ode = ReducedOde::new(problem)?.with_quadrature(LAYER_BASIN_QUADRATURE);
-        (ode, LAYER_BASIN_TOLERANCE)
+        (ode, LAYER_BASIN_TOLERANCE, LAYER_REST)
     };
     starts
         .par_iter()
         .map(|start| {
-            let sample = follow(&ode, attractors, start, tolerance);
+            let sample = follow(&ode, attractors, start, tolerance, rest);
             on_sample();
             sample
         })
@@ -428,6 +434,7 @@ fn follow(
     attractors: &Attractors,
     start: &OrderParameters,
     tolerance: Tolerance,
+    rest: f64,
 ) -> Result<BasinSample, ComparatorError> {
     let mut path = Trajectory::default();
     path.push(0.0, start);
@@ -440,7 +447,7 @@ fn follow(
         if let Some(selection) = attractors.decide(&stepper.y) {
             break selection;
         }
-        if at_rest(&stepper, REST) {
+        if at_rest(&stepper, rest) {
             break selection_at(&state);
         }
         if stepper.t >= ODE_HORIZON {

@@ -366,35 +366,53 @@ fn layer_starts(problem: &Problem, r0: f64) -> Vec<Start> {
     let q0 = START_COSINE * r0.sqrt();
     // Feature `p` stands for none.
     let feature = |j: usize| (j < p).then_some(j);
-    let mut starts = Vec::new();
-    let mut assignment = vec![0usize; k];
-    loop {
-        let mut state = OrderParameters {
-            neurons: k,
-            overlaps: vec![0.0; p * k],
-            norm2: vec![0.0; k * k],
+    // R = QᵀQ + the rest of each neuron's norm R_0, orthogonal to everything else.
+    let start = |overlaps: Vec<f64>| {
+        let gram = |a: usize, b: usize| -> f64 {
+            let shared: f64 = (0..p)
+                .map(|j| overlaps[j * k + a] * overlaps[j * k + b])
+                .sum();
+            shared + if a == b { r0 - shared } else { 0.0 }
         };
-        for (a, &j) in assignment.iter().enumerate() {
-            if let Some(j) = feature(j) {
-                state.overlaps[j * k + a] = q0;
-            }
-        }
-        // R = QᵀQ + the rest of each neuron's norm R_0, orthogonal to everything else.
-        for a in 0..k {
-            for b in 0..k {
-                let shared: f64 = (0..p)
-                    .map(|j| state.overlaps[j * k + a] * state.overlaps[j * k + b])
-                    .sum();
-                let own = if a == b { r0 - shared } else { 0.0 };
-                state.norm2[a * k + b] = shared + own;
-            }
-        }
-        starts.push(Start::relaxed(
+        let state = OrderParameters {
+            neurons: k,
+            norm2: (0..k * k).map(|i| gram(i / k, i % k)).collect(),
+            overlaps,
+        };
+        Start::relaxed(
             state.coordinates(),
             START_HORIZON,
             START_REST,
             START_TOLERANCE,
-        ));
+        )
+    };
+    let mut starts = Vec::new();
+    let mut assignment = vec![0usize; k];
+    loop {
+        let mut overlaps = vec![0.0; p * k];
+        for (a, &j) in assignment.iter().enumerate() {
+            if let Some(j) = feature(j) {
+                overlaps[j * k + a] = q0;
+            }
+        }
+        // Two neurons on one feature may also settle apart, tilted in opposite directions
+        // towards another feature (with decorrelation just above the threshold where they
+        // stop coinciding). Such a pair lies on an invariant set (exchanging the two neurons
+        // and flipping the other feature's sign), which a start of that shape stays on.
+        let shared = (0..k).find_map(|a| {
+            (a + 1..k)
+                .find(|&b| assignment[b] == assignment[a] && assignment[a] < p)
+                .map(|b| (a, b, assignment[a]))
+        });
+        if let Some((a, b, j)) = shared {
+            for other in (0..p).filter(|&i| i != j) {
+                let mut tilted = overlaps.clone();
+                tilted[other * k + a] = 0.5 * q0;
+                tilted[other * k + b] = -0.5 * q0;
+                starts.push(start(tilted));
+            }
+        }
+        starts.push(start(overlaps));
         // The next non-decreasing assignment; the last one, all to none, is the origin.
         let Some(last) = (0..k).rev().find(|&a| assignment[a] < p) else {
             break;

@@ -17,8 +17,9 @@ mod steady;
 
 pub use basins::{
     Attractors, BASIN_TOLERANCE, BasinSample, CONFIDENCE, DECISION_FRACTION, DECISION_RADIUS,
-    DEFAULT_START_RADIUS, Fraction, LAYER_BASIN_QUADRATURE, LAYER_BASIN_TOLERANCE, ODE_HORIZON,
-    REST, Selection, Tally, basins, dominant_feature, selection_at, sphere_starts, wilson_interval,
+    DEFAULT_START_RADIUS, Fraction, LAYER_BASIN_QUADRATURE, LAYER_BASIN_TOLERANCE, LAYER_REST,
+    ODE_HORIZON, REST, Selection, Tally, basins, dominant_feature, selection_at, sphere_starts,
+    wilson_interval,
 };
 pub use coinciding::{
     StabilityThreshold, coinciding_point, coinciding_threshold, largest_real_part,

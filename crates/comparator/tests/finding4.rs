@@ -173,3 +173,39 @@ fn the_uninformative_state_is_analysed_at_every_decorrelation() {
         assert_eq!(repeats, 4, "β = {beta}: {:?}", state.eigenvalues);
     }
 }
+
+/// Between the coinciding state's threshold (0.720) and about 0.85, two neurons on one
+/// feature can also settle apart: tilted in opposite directions towards the other feature
+/// (`Q_21 = −Q_22`), a stable state on the invariant set of exchanging the neurons and
+/// flipping feature 2. At `β = 0.8`: `m = [[0.2191, −0.2191], [0.8596, 0.8596]]` (up to
+/// the symmetries), `R_12 / R_11 = 0.78`; at `β = 1` it is gone.
+#[test]
+fn a_tilted_pair_is_stable_just_above_the_threshold() {
+    let tilted = |report: &FixedPointReport| -> Vec<FixedPoint> {
+        report
+            .fixed_points
+            .iter()
+            .filter(|f| {
+                let q = &f.state.overlaps;
+                f.learned == [Some(0), Some(0)] && q[2].abs() > 0.1 && (q[2] + q[3]).abs() < 1e-8
+            })
+            .cloned()
+            .collect()
+    };
+    let found = tilted(&report(&at_decorrelation(0.8)));
+    assert_eq!(found.len(), 1, "{found:?}");
+    let point = &found[0];
+    assert!(point.stable, "{:?}", point.eigenvalues);
+    let m = point.state.cosine();
+    assert!(
+        (m[0] - 0.8596).abs() < 1e-4 && (m[2].abs() - 0.2191).abs() < 1e-4,
+        "{m:?}"
+    );
+    let r = &point.state.norm2;
+    assert!((r[1] / r[0] - 0.779).abs() < 1e-3, "{r:?}");
+    assert!(
+        tilted(&report(&at_decorrelation(1.0)))
+            .iter()
+            .all(|f| !f.stable)
+    );
+}

@@ -383,6 +383,7 @@ fn related(a: &OrderParameters, b: &OrderParameters) -> bool {
 /// | 1, 1           | both on feature 1, coinciding: `m = 0.8924` each   | no     |
 /// | 1, 2           | specialised: `m_11 = 0.90381`, `m_22 = 0.85696`    | yes    |
 /// | 2, 2           | both on feature 2: `m = 0.7641` each, `R_12 = 0.30` | no     |
+/// | 1, 1           | tilted apart: `m_1k = 0.7331`, `m_2k = ±0.4809`    | no     |
 /// | 1, none        | one neuron on feature 1 (`m = 0.9046`)             | no     |
 /// | 2, none        | one neuron on feature 2 (`m = 0.8429`)             | no     |
 ///
@@ -405,6 +406,7 @@ fn worked_example_fixed_points() {
             vec![Some(0), Some(0)],
             vec![Some(0), Some(1)],
             vec![Some(1), Some(1)],
+            vec![Some(0), Some(0)],
             vec![Some(0), None],
             vec![Some(1), None],
         ],
