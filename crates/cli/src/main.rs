@@ -54,8 +54,10 @@ enum Command {
     /// uninformative state.
     FixedPoints(ConfigArgs),
     /// The probability that a random start near the uninformative state selects each
-    /// feature (basins of attraction), from the reduced ODE or from particle runs; with
-    /// --plot, the phase portrait of (m_1, m_2) for two features.
+    /// feature (basins of attraction; for a layer, which feature each neuron learns), from
+    /// the reduced ODE or from particle runs, optionally for each value of one config key;
+    /// with --plot, the fractions against that value, or the phase portrait of (m_1, m_2)
+    /// for one neuron on two features.
     Basins(BasinsArgs),
     /// The steady state reached from the config's initial condition for each value of one
     /// config key: cosines, norm, stability, and the growth rates at the uninformative state.

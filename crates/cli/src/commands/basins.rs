@@ -27,10 +27,10 @@ use crate::{figures, output, progress, threads};
 /// How `mfcl basins` follows its starts.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum BasinSolver {
-    /// The reduced ODE from `Q = r0 u`, `R = R_0` (L2 or no regularizer).
+    /// The reduced ODE from `Q = r0 U`, `R = R_0 I` (L2 or no regularizer).
     Ode,
     /// Independent particle runs (the config's N and dt, seeds seed, seed + 1, ...) from
-    /// `Q = 0`, `R = R_0`: the finite-size check of the ODE picture.
+    /// `Q = 0`, `R = R_0 I`: the finite-size check of the ODE picture.
     Particles,
 }
 
