@@ -255,9 +255,6 @@ pub fn sphere_starts(
     seed: u64,
 ) -> Vec<OrderParameters> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let norm2: Vec<f64> = (0..neurons * neurons)
-        .map(|i| if i % (neurons + 1) == 0 { norm2 } else { 0.0 })
-        .collect();
     (0..count)
         .map(|_| {
             let u: Vec<f64> = loop {
@@ -269,11 +266,7 @@ pub fn sphere_starts(
                     break u.iter().map(|x| radius * x / length).collect();
                 }
             };
-            OrderParameters {
-                neurons,
-                overlaps: u,
-                norm2: norm2.clone(),
-            }
+            OrderParameters::isotropic(neurons, u, norm2)
         })
         .collect()
 }

@@ -141,16 +141,7 @@ pub fn rest_norm(ode: &ReducedOde, cosines: &[f64]) -> Option<f64> {
 /// `[0, …, 0, R_0 I]` in coordinates.
 fn origin(problem: &Problem, norm2: f64) -> Vec<f64> {
     let k = problem.neurons;
-    let mut gram = vec![0.0; k * k];
-    for a in 0..k {
-        gram[a * k + a] = norm2;
-    }
-    OrderParameters {
-        neurons: k,
-        overlaps: vec![0.0; problem.features() * k],
-        norm2: gram,
-    }
-    .coordinates()
+    OrderParameters::isotropic(k, vec![0.0; problem.features() * k], norm2).coordinates()
 }
 
 /// Finds `R_0`, the [`rest_norm`] at `Q = 0`, the growth rates and the eigenvalues there.

@@ -655,18 +655,16 @@ fn read_init(mut init: Section, p: usize, k: usize) -> Result<OrderParameters> {
         };
         return Ok(OrderParameters::single(overlaps, r));
     }
-    let state = OrderParameters {
-        neurons: k,
-        norm2: match &gram {
-            Some(gram) => gram.clone(),
-            None => {
-                let r = norm2.number(&gram_shape(k), |r| r > 0.0)?;
-                (0..k * k)
-                    .map(|i| if i % (k + 1) == 0 { r } else { 0.0 })
-                    .collect()
-            }
+    let state = match &gram {
+        Some(gram) => OrderParameters {
+            neurons: k,
+            overlaps,
+            norm2: gram.clone(),
         },
-        overlaps,
+        None => {
+            let r = norm2.number(&gram_shape(k), |r| r > 0.0)?;
+            OrderParameters::isotropic(k, overlaps, r)
+        }
     };
     // `NᵀN / n = R(0) − Q(0)ᵀQ(0)` for the part of the weights orthogonal to the features
     // (MODEL.md §7, initial law): it must be a Gram matrix itself.

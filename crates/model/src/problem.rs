@@ -149,10 +149,18 @@ pub struct OrderParameters {
 impl OrderParameters {
     /// A single neuron's `Q_j` and `R`.
     pub fn single(overlaps: Vec<f64>, norm2: f64) -> OrderParameters {
+        OrderParameters::isotropic(1, overlaps, norm2)
+    }
+
+    /// `neurons` neurons with overlaps `Q` (`p × K`, row-major) and `R = norm2 · I`: equal,
+    /// mutually orthogonal norms, as at the uninformative state.
+    pub fn isotropic(neurons: usize, overlaps: Vec<f64>, norm2: f64) -> OrderParameters {
         OrderParameters {
-            neurons: 1,
+            neurons,
             overlaps,
-            norm2: vec![norm2],
+            norm2: (0..neurons * neurons)
+                .map(|i| if i % (neurons + 1) == 0 { norm2 } else { 0.0 })
+                .collect(),
         }
     }
 

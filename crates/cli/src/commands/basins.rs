@@ -327,13 +327,7 @@ fn particle_basins(
     tick: &(dyn Fn() + Sync),
 ) -> anyhow::Result<Vec<BasinSample>> {
     let (p, k) = (config.problem.features(), config.problem.neurons);
-    let start = OrderParameters {
-        neurons: k,
-        overlaps: vec![0.0; p * k],
-        norm2: (0..k * k)
-            .map(|i| if i % (k + 1) == 0 { norm2 } else { 0.0 })
-            .collect(),
-    };
+    let start = OrderParameters::isotropic(k, vec![0.0; p * k], norm2);
     (0..samples as u64)
         .into_par_iter()
         .map(|k| {
@@ -701,13 +695,13 @@ fn print_scan(
 /// features and the direction of the change.
 fn threshold_marks(thresholds: &[(usize, StabilityThreshold)]) -> Vec<(String, f64)> {
     let mut marks: Vec<(Vec<usize>, &StabilityThreshold)> = Vec::new();
+    // The same threshold: the same direction, within one bracket width of the mark's.
+    let same = |m: &StabilityThreshold, t: &StabilityThreshold| {
+        let (lo, hi) = m.bracket;
+        m.stable_below == t.stable_below && (t.value - 0.5 * (lo + hi)).abs() <= 1.5 * (hi - lo)
+    };
     for (j, t) in thresholds {
-        let same = |(_, m): &&mut (Vec<usize>, &StabilityThreshold)| {
-            m.stable_below == t.stable_below
-                && t.value >= m.bracket.0 - (m.bracket.1 - m.bracket.0)
-                && t.value <= m.bracket.1 + (m.bracket.1 - m.bracket.0)
-        };
-        match marks.iter_mut().find(|m| same(m)) {
+        match marks.iter_mut().find(|(_, m)| same(m, t)) {
             Some((features, _)) => features.push(j + 1),
             None => marks.push((vec![j + 1], t)),
         }
