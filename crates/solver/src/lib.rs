@@ -17,6 +17,7 @@
 mod driver;
 mod labels;
 mod linalg;
+pub mod normals;
 mod particles;
 mod population;
 mod sgd;
@@ -30,7 +31,7 @@ pub use particles::{LAYER_QUADRATURE, ParticleState, ParticleSystem, quadrature}
 pub use population::{CHUNK, Population};
 pub use sgd::{Sgd, SgdState};
 pub use snapshot::{HISTOGRAM_BINS, Histogram, SNAPSHOT_LIMIT, Snapshot};
-pub use stream::{Stream, stream};
+pub use stream::{ACCUMULATORS, ChunkStream, Generator, Stream, stream};
 
 /// Why a run stopped.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -25,13 +25,14 @@
 //! to the bit.
 
 use mfcl_model::{Coefficients, OrderParameters, Problem, QuadratureOptions, Regularizer};
-use rand::RngExt;
-use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
 use crate::driver::Stepper;
 use crate::linalg;
-use crate::population::{CHUNK, Population, moment_width, reduce_into, set_moments};
+use crate::population::{
+    BLOCK, CHUNK, Population, moment_width, prefetch, reduce_into, set_moments,
+};
+use crate::stream::{ACCUMULATORS, ChunkStream, Generator};
 use crate::{MAX_NEURONS, SolverError, labels};
 
 /// Everything that evolves, and nothing that defines the problem: what a checkpoint holds.
@@ -74,7 +75,7 @@ struct Update<const P: usize, const K: usize> {
 
 impl ParticleSystem {
     /// `N` particles with stratified labels and the exact initial moments `init`, one value
-    /// per neuron (`problem.neurons` of them).
+    /// per neuron (`problem.neurons` of them), drawing with [`Generator::CURRENT`].
     pub fn new(
         problem: &Problem,
         init: &OrderParameters,
@@ -82,9 +83,22 @@ impl ParticleSystem {
         dt: f64,
         seed: u64,
     ) -> ParticleSystem {
+        ParticleSystem::with_generator(problem, init, particles, dt, seed, Generator::CURRENT)
+    }
+
+    /// [`ParticleSystem::new`] with another generator (an older one, to repeat an older
+    /// release's runs).
+    pub fn with_generator(
+        problem: &Problem,
+        init: &OrderParameters,
+        particles: usize,
+        dt: f64,
+        seed: u64,
+        generator: Generator,
+    ) -> ParticleSystem {
         let p = problem.features();
         let xi = labels::stratified(problem.feature_law, p, particles, seed);
-        let mut population = Population::new(p, problem.neurons, xi, seed);
+        let mut population = Population::new(p, problem.neurons, xi, seed, generator);
         population.initialise(init);
         let state = ParticleState {
             step: 0,
@@ -130,56 +144,21 @@ impl ParticleSystem {
     }
 
     /// One pass: the exact OU update, the soft threshold of an `l1` part, and the moment
-    /// sums (kept in registers, then stored once per chunk).
+    /// sums (kept in registers, then stored once per chunk), with as many accumulators per
+    /// moment as the run's generator says.
     fn sweep<const P: usize, const K: usize>(&mut self, update: Update<P, K>) {
         let population = &mut self.state.population;
+        let generator = population.generator;
         population
             .x
             .par_chunks_mut(CHUNK * K)
             .zip(population.xi.par_chunks(CHUNK * P))
             .zip(population.streams.par_iter_mut())
             .zip(self.partial.par_chunks_mut(moment_width(P, K)))
-            .for_each(|(((x, xi), rng), sums)| {
-                let mut overlaps = [[0.0; K]; P];
-                // Σ x_k x_l for k ≤ l, kept as a full matrix for unrolling; the lower
-                // triangle is never touched.
-                let mut norm2 = [[0.0; K]; K];
-                for (x, xi) in x.chunks_exact_mut(K).zip(xi.chunks_exact(P)) {
-                    let eta: [f64; K] = std::array::from_fn(|_| rng.sample(StandardNormal));
-                    let xi: [f64; P] = std::array::from_fn(|j| f64::from(xi[j]));
-                    let old: [f64; K] = std::array::from_fn(|k| x[k]);
-                    for k in 0..K {
-                        let (a, s) = (&update.transition[k], &update.noise[k]);
-                        let mut next = a[0] * old[0] + s[0] * eta[0];
-                        for l in 1..K {
-                            next += a[l] * old[l];
-                        }
-                        for l in 1..K {
-                            next += s[l] * eta[l];
-                        }
-                        for (drive, xi) in update.drive.iter().zip(&xi) {
-                            next += drive[k] * xi;
-                        }
-                        if update.threshold > 0.0 {
-                            next = next.signum() * (next.abs() - update.threshold).max(0.0);
-                        }
-                        x[k] = next;
-                    }
-                    for (q, xi) in overlaps.iter_mut().zip(&xi) {
-                        for (q, x) in q.iter_mut().zip(&*x) {
-                            *q += xi * x;
-                        }
-                    }
-                    for a in 0..K {
-                        for b in a..K {
-                            norm2[a][b] += x[a] * x[b];
-                        }
-                    }
-                }
-                sums[..P * K].copy_from_slice(overlaps.as_flattened());
-                let upper = norm2.iter().enumerate().flat_map(|(a, row)| &row[a..]);
-                for (sum, value) in sums[P * K..].iter_mut().zip(upper) {
-                    *sum = *value;
+            .for_each(|(((x, xi), rng), sums)| match generator {
+                Generator::Ziggurat => sweep_chunk::<P, K, 1>(&update, x, xi, rng, sums),
+                Generator::BoxMuller => {
+                    sweep_chunk::<P, K, ACCUMULATORS>(&update, x, xi, rng, sums)
                 }
             });
     }
@@ -235,6 +214,134 @@ impl Stepper for ParticleSystem {
 
     fn size(&self) -> usize {
         self.state.population.len()
+    }
+}
+
+/// [`ParticleSystem::sweep`] over one chunk, block by block, with `A` accumulators per
+/// moment: particle `i` of the chunk adds to accumulator `i mod A`.
+#[inline(always)]
+fn sweep_chunk<const P: usize, const K: usize, const A: usize>(
+    update: &Update<P, K>,
+    x: &mut [f64],
+    xi: &[f32],
+    rng: &mut ChunkStream,
+    sums: &mut [f64],
+) {
+    let mut moments = [Moments::<P, K>::default(); A];
+    let mut eta = [0.0; BLOCK * MAX_NEURONS];
+    let (x_end, xi_end) = (x.as_ptr_range().end, xi.as_ptr_range().end);
+    for (x, xi) in x.chunks_mut(BLOCK * K).zip(xi.chunks(BLOCK * P)) {
+        // The next block's positions and labels start on their way to the cache while this
+        // block's deviates are computed.
+        prefetch(x.as_ptr_range().end, x_end, 8 * BLOCK * K);
+        prefetch(xi.as_ptr_range().end, xi_end, 4 * BLOCK * P);
+        let eta = &mut eta[..x.len()];
+        rng.fill(eta);
+        let mut groups = x.chunks_exact_mut(A * K);
+        let mut labels = xi.chunks_exact(A * P);
+        let mut noise = eta.chunks_exact(A * K);
+        for ((x, xi), eta) in (&mut groups).zip(&mut labels).zip(&mut noise) {
+            for (a, moments) in moments.iter_mut().enumerate() {
+                particle(update, &mut x[a * K..][..K], &xi[a * P..][..P], &eta[a * K..][..K], moments);
+            }
+        }
+        let rest = groups.into_remainder();
+        let (xi, eta) = (labels.remainder(), noise.remainder());
+        for (a, ((x, xi), eta)) in rest
+            .chunks_exact_mut(K)
+            .zip(xi.chunks_exact(P))
+            .zip(eta.chunks_exact(K))
+            .enumerate()
+        {
+            particle(update, x, xi, eta, &mut moments[a]);
+        }
+    }
+    // (a₀ + a₂) + (a₁ + a₃) for four accumulators; a₀ itself for one.
+    let mut width = A;
+    while width > 1 {
+        width /= 2;
+        for a in 0..width {
+            let upper = moments[a + width];
+            moments[a].add(&upper);
+        }
+    }
+    moments[0].store(sums);
+}
+
+/// The moment sums of one accumulator: `Σ ξ_j x_k`, and `Σ x_k x_l` kept as a full matrix
+/// for unrolling, of which the upper triangle (`k ≤ l`) is used.
+#[derive(Clone, Copy)]
+struct Moments<const P: usize, const K: usize> {
+    overlaps: [[f64; K]; P],
+    norm2: [[f64; K]; K],
+}
+
+impl<const P: usize, const K: usize> Default for Moments<P, K> {
+    fn default() -> Self {
+        Moments {
+            overlaps: [[0.0; K]; P],
+            norm2: [[0.0; K]; K],
+        }
+    }
+}
+
+impl<const P: usize, const K: usize> Moments<P, K> {
+    #[inline(always)]
+    fn add(&mut self, other: &Self) {
+        let pairs = self.overlaps.as_flattened_mut().iter_mut().chain(self.norm2.as_flattened_mut());
+        let values = other.overlaps.as_flattened().iter().chain(other.norm2.as_flattened());
+        for (s, o) in pairs.zip(values) {
+            *s += o;
+        }
+    }
+
+    /// Into the [`moment_width`] layout.
+    fn store(&self, sums: &mut [f64]) {
+        sums[..P * K].copy_from_slice(self.overlaps.as_flattened());
+        let upper = self.norm2.iter().enumerate().flat_map(|(a, row)| &row[a..]);
+        for (sum, value) in sums[P * K..].iter_mut().zip(upper) {
+            *sum = *value;
+        }
+    }
+}
+
+/// One particle: `x ← A x + Σ_j ξ_j b_j + S η`, the soft threshold, and its moments.
+#[inline(always)]
+fn particle<const P: usize, const K: usize>(
+    update: &Update<P, K>,
+    x: &mut [f64],
+    xi: &[f32],
+    eta: &[f64],
+    moments: &mut Moments<P, K>,
+) {
+    let xi: [f64; P] = std::array::from_fn(|j| f64::from(xi[j]));
+    let old: [f64; K] = std::array::from_fn(|k| x[k]);
+    for k in 0..K {
+        let (a, s) = (&update.transition[k], &update.noise[k]);
+        let mut next = a[0] * old[0] + s[0] * eta[0];
+        for l in 1..K {
+            next += a[l] * old[l];
+        }
+        for l in 1..K {
+            next += s[l] * eta[l];
+        }
+        for (drive, xi) in update.drive.iter().zip(&xi) {
+            next += drive[k] * xi;
+        }
+        if update.threshold > 0.0 {
+            next = next.signum() * (next.abs() - update.threshold).max(0.0);
+        }
+        x[k] = next;
+    }
+    for (q, xi) in moments.overlaps.iter_mut().zip(&xi) {
+        for (q, x) in q.iter_mut().zip(&*x) {
+            *q += xi * x;
+        }
+    }
+    for a in 0..K {
+        for b in a..K {
+            moments.norm2[a][b] += x[a] * x[b];
+        }
     }
 }
 

@@ -6,12 +6,10 @@
 //! This is the one place where the population is reduced to its moments (a future
 //! multi-node run would all-reduce the same vector here).
 
-use rand::RngExt;
-use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
 use crate::linalg;
-use crate::stream::{Stream, stream};
+use crate::stream::{ChunkStream, Generator};
 use mfcl_model::OrderParameters;
 
 /// Coordinates per chunk: large enough to amortise scheduling, small enough to balance two
@@ -30,14 +28,22 @@ pub struct Population {
     /// `ξ_{i,j}` at `[i · p + j]`. Stored in single precision: they are static labels, and
     /// this keeps a particle at `8K + 4p` bytes.
     pub xi: Vec<f32>,
-    /// One stream per chunk of `CHUNK` coordinates.
-    pub streams: Vec<Stream>,
+    /// How the chunks draw their normal deviates and sum their moments.
+    pub generator: Generator,
+    /// One stream of `generator` per chunk of `CHUNK` coordinates.
+    pub streams: Vec<ChunkStream>,
 }
 
 impl Population {
-    /// A population with the given labels, `x = 0` in `R^neurons`, and chunk streams derived
-    /// from `seed`.
-    pub fn new(features: usize, neurons: usize, xi: Vec<f32>, seed: u64) -> Population {
+    /// A population with the given labels, `x = 0` in `R^neurons`, and chunk streams of
+    /// `generator` derived from `seed`.
+    pub fn new(
+        features: usize,
+        neurons: usize,
+        xi: Vec<f32>,
+        seed: u64,
+        generator: Generator,
+    ) -> Population {
         let len = xi.len() / features;
         let chunks = len.div_ceil(CHUNK);
         Population {
@@ -45,7 +51,10 @@ impl Population {
             neurons,
             x: vec![0.0; len * neurons],
             xi,
-            streams: (0..chunks as u64).map(|k| stream(seed, k)).collect(),
+            generator,
+            streams: (0..chunks as u64)
+                .map(|k| generator.chunk_stream(seed, k))
+                .collect(),
         }
     }
 
@@ -112,7 +121,7 @@ impl Population {
         self.x
             .par_chunks_mut(CHUNK * k)
             .zip(self.streams.par_iter_mut())
-            .for_each(|(x, rng)| x.iter_mut().for_each(|x| *x = rng.sample(StandardNormal)));
+            .for_each(|(x, rng)| rng.fill(x));
         // The raw noise's projections on the labels, removed.
         let projections = mean(self.label_sums(
             |x, xi, out| {
@@ -223,6 +232,32 @@ impl Population {
     }
 }
 
+/// Coordinates per block of a step: a block's deviates are made in one batch into a buffer
+/// that stays in the L1 cache, while the next block's coordinates are fetched.
+pub(crate) const BLOCK: usize = 512;
+
+/// Asks for up to `bytes` from `start` (not past `end`) to be brought into the cache,
+/// without waiting: a hint that changes no result (and does nothing on other
+/// architectures).
+#[inline(always)]
+pub(crate) fn prefetch<T>(start: *const T, end: *const T, bytes: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let bytes = bytes.min((end as usize).saturating_sub(start as usize));
+        for line in (0..bytes).step_by(64) {
+            // SAFETY: a prefetch reads nothing and cannot fault; the address is inside the
+            // slice that `end` closes.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    start.cast::<i8>().wrapping_add(line),
+                )
+            };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (start, end, bytes);
+}
+
 /// Entries of the moment sums: `Σ ξ_j x_k` (`p × K`), then `Σ x_k x_l` for `k ≤ l`, the
 /// layout of [`OrderParameters::coordinates`].
 pub(crate) fn moment_width(p: usize, k: usize) -> usize {
@@ -309,7 +344,8 @@ mod tests {
             },
         ];
         for target in targets {
-            let mut population = Population::new(2, target.neurons, xi.clone(), 5);
+            let mut population =
+                Population::new(2, target.neurons, xi.clone(), 5, Generator::CURRENT);
             population.initialise(&target);
             let got = population.order_parameters();
             for (g, w) in got.overlaps.iter().zip(&target.overlaps) {

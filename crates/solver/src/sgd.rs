@@ -7,16 +7,15 @@
 //! step needs (`Ξ W`, `WᵀW` and `Wᵀν_s`), so the pre-activations are known before the next
 //! pass starts.
 
-use mfcl_model::{OrderParameters, Problem};
-use rand::RngExt;
-use rand_distr::StandardNormal;
+use mfcl_model::{OrderParameters, Problem, Regularizer};
 use rayon::prelude::*;
 
 use crate::driver::Stepper;
 use crate::population::{
-    CHUNK, Population, accumulate_moments, moment_width, reduce_into, set_moments,
+    BLOCK, CHUNK, Population, accumulate_moments, moment_width, prefetch, reduce_into,
+    set_moments,
 };
-use crate::stream::{SAMPLES, Stream, stream};
+use crate::stream::{ACCUMULATORS, ChunkStream, Generator, SAMPLES, Stream, stream};
 use crate::{MAX_NEURONS, SolverError, labels};
 
 /// Everything that evolves: what a checkpoint holds.
@@ -69,11 +68,23 @@ impl<const K: usize> Update<K> {
 
 impl Sgd {
     /// Dimension `n`, i.i.d. features, `W(0)` with exact overlaps and Gram matrix, one
-    /// column per neuron (`problem.neurons` of them).
+    /// column per neuron (`problem.neurons` of them), drawing with [`Generator::CURRENT`].
     pub fn new(problem: &Problem, init: &OrderParameters, dimension: usize, seed: u64) -> Sgd {
+        Sgd::with_generator(problem, init, dimension, seed, Generator::CURRENT)
+    }
+
+    /// [`Sgd::new`] with another generator (an older one, to repeat an older release's
+    /// runs).
+    pub fn with_generator(
+        problem: &Problem,
+        init: &OrderParameters,
+        dimension: usize,
+        seed: u64,
+        generator: Generator,
+    ) -> Sgd {
         let p = problem.features();
         let xi = labels::independent(problem.feature_law, p, dimension, seed);
-        let mut population = Population::new(p, problem.neurons, xi, seed);
+        let mut population = Population::new(p, problem.neurons, xi, seed, generator);
         population.initialise(init);
         let views = if problem.negative { 3 } else { 2 };
         let state = SgdState {
@@ -220,44 +231,30 @@ impl Sgd {
     }
 
     fn sweep<const K: usize>(&mut self, update: &Update<K>) {
-        let (p, views) = (self.problem.features(), self.views);
-        let [l11, l21, l22] = self.cholesky;
-        let negative_sd = self.negative_sd;
-        let regularizer = self.problem.regularizer;
+        let shape = Shape {
+            features: self.problem.features(),
+            views: self.views,
+            cholesky: self.cholesky,
+            negative_sd: self.negative_sd,
+            regularizer: self.problem.regularizer,
+        };
         let width = self.sums.len();
         let population = &mut self.state.population;
+        let generator = population.generator;
         population
             .x
             .par_chunks_mut(CHUNK * K)
-            .zip(population.xi.par_chunks(CHUNK * p))
-            .zip(self.state.noise.par_chunks_mut(CHUNK * views))
+            .zip(population.xi.par_chunks(CHUNK * shape.features))
+            .zip(self.state.noise.par_chunks_mut(CHUNK * shape.views))
             .zip(population.streams.par_iter_mut())
             .zip(self.partial.par_chunks_mut(width))
             .for_each(|((((x, xi), nu), rng), sums)| {
-                sums.fill(0.0);
-                for ((x, xi), nu) in x
-                    .chunks_exact_mut(K)
-                    .zip(xi.chunks_exact(p))
-                    .zip(nu.chunks_exact_mut(views))
-                {
-                    for (k, x) in x.iter_mut().enumerate() {
-                        let mut step = update.regularize * regularizer.derivative(*x);
-                        for (along, xi) in update.along.iter().zip(xi) {
-                            step += along[k] * f64::from(*xi);
-                        }
-                        for (weight, nu) in update.noise.iter().zip(nu.iter()) {
-                            step += weight[k] * nu;
-                        }
-                        *x -= step;
+                let chunk = Chunk { x, xi, nu, rng };
+                match generator {
+                    Generator::Ziggurat => sweep_chunk::<K, 1>(&shape, update, chunk, sums),
+                    Generator::BoxMuller => {
+                        sweep_chunk::<K, ACCUMULATORS>(&shape, update, chunk, sums)
                     }
-                    let (e1, e2): (f64, f64) =
-                        (rng.sample(StandardNormal), rng.sample(StandardNormal));
-                    nu[0] = l11 * e1;
-                    nu[1] = l21 * e1 + l22 * e2;
-                    if views == 3 {
-                        nu[2] = negative_sd * rng.sample::<f64, _>(StandardNormal);
-                    }
-                    accumulate(sums, x, xi, nu);
                 }
             });
         self.collect();
@@ -323,6 +320,87 @@ fn layer_gradient<const K: usize>(problem: &Problem, h: &[[f64; K]; 3]) -> [[f64
         }
     }
     gradient
+}
+
+/// What the coordinate update needs besides the [`Update`].
+struct Shape {
+    features: usize,
+    views: usize,
+    cholesky: [f64; 3],
+    negative_sd: f64,
+    regularizer: Regularizer,
+}
+
+/// One chunk's coordinates, noise vectors and stream.
+struct Chunk<'a> {
+    x: &'a mut [f64],
+    xi: &'a [f32],
+    nu: &'a mut [f64],
+    rng: &'a mut ChunkStream,
+}
+
+/// The widest sums: `p = 8`, `K = 4`, three views.
+const MAX_WIDTH: usize = 8 * 4 + 10 + 4 * 3;
+
+/// [`Sgd::sweep`] over one chunk, block by block, with `A` accumulators per sum:
+/// coordinate `i` of the chunk adds to accumulator `i mod A`.
+#[inline(always)]
+fn sweep_chunk<const K: usize, const A: usize>(
+    shape: &Shape,
+    update: &Update<K>,
+    chunk: Chunk,
+    sums: &mut [f64],
+) {
+    let (p, views) = (shape.features, shape.views);
+    let [l11, l21, l22] = shape.cholesky;
+    let width = sums.len();
+    let mut lanes = [[0.0; MAX_WIDTH]; A];
+    let mut deviates = [0.0; 3 * BLOCK];
+    let Chunk { x, xi, nu, rng } = chunk;
+    let (x_end, xi_end) = (x.as_ptr_range().end, xi.as_ptr_range().end);
+    let blocks = x
+        .chunks_mut(BLOCK * K)
+        .zip(xi.chunks(BLOCK * p))
+        .zip(nu.chunks_mut(BLOCK * views));
+    for ((x, xi), nu) in blocks {
+        prefetch(x.as_ptr_range().end, x_end, 8 * BLOCK * K);
+        prefetch(xi.as_ptr_range().end, xi_end, 4 * BLOCK * p);
+        let deviates = &mut deviates[..nu.len()];
+        rng.fill(deviates);
+        let coordinates = x
+            .chunks_exact_mut(K)
+            .zip(xi.chunks_exact(p))
+            .zip(nu.chunks_exact_mut(views))
+            .zip(deviates.chunks_exact(views));
+        for (i, (((x, xi), nu), e)) in coordinates.enumerate() {
+            for (k, x) in x.iter_mut().enumerate() {
+                let mut step = update.regularize * shape.regularizer.derivative(*x);
+                for (along, xi) in update.along.iter().zip(xi) {
+                    step += along[k] * f64::from(*xi);
+                }
+                for (weight, nu) in update.noise.iter().zip(nu.iter()) {
+                    step += weight[k] * nu;
+                }
+                *x -= step;
+            }
+            nu[0] = l11 * e[0];
+            nu[1] = l21 * e[0] + l22 * e[1];
+            if views == 3 {
+                nu[2] = shape.negative_sd * e[2];
+            }
+            accumulate(&mut lanes[i % A][..width], x, xi, nu);
+        }
+    }
+    // (a₀ + a₂) + (a₁ + a₃) for four accumulators; a₀ itself for one.
+    let mut half = A;
+    while half > 1 {
+        half /= 2;
+        for a in 0..half {
+            let upper = lanes[a + half];
+            lanes[a].iter_mut().zip(upper).for_each(|(s, u)| *s += u);
+        }
+    }
+    sums.copy_from_slice(&lanes[0][..width]);
 }
 
 /// `[Σ ξ_j x_k, Σ x_k x_l (k ≤ l), Σ x_k ν_s]`.

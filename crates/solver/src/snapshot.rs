@@ -170,13 +170,14 @@ impl Population {
 mod tests {
     use super::*;
     use crate::labels;
+    use crate::stream::Generator;
     use mfcl_model::OrderParameters;
 
     #[test]
     fn histograms_count_every_particle_by_pattern() {
         let n = 3 * CHUNK + 11;
         let xi = labels::stratified(FeatureLaw::Rademacher, 2, n, 1);
-        let mut population = Population::new(2, 1, xi, 1);
+        let mut population = Population::new(2, 1, xi, 1, Generator::CURRENT);
         population.initialise(&OrderParameters::single(vec![0.5, -0.2], 1.0));
         let snapshot = population.snapshot(FeatureLaw::Rademacher, 7, 0.07);
         assert_eq!(snapshot.histograms.len(), 4);
@@ -211,7 +212,7 @@ mod tests {
     fn histograms_per_pattern_and_neuron() {
         let n = 2 * CHUNK + 7;
         let xi = labels::stratified(FeatureLaw::Rademacher, 2, n, 1);
-        let mut population = Population::new(2, 2, xi, 1);
+        let mut population = Population::new(2, 2, xi, 1, Generator::CURRENT);
         let overlaps = [0.5, -0.2, 0.1, 0.4];
         population.initialise(&OrderParameters {
             neurons: 2,
@@ -249,7 +250,13 @@ mod tests {
     fn large_populations_are_subsampled_regularly() {
         let n = 2 * SNAPSHOT_LIMIT + 1;
         let population =
-            Population::new(1, 1, labels::stratified(FeatureLaw::Gaussian, 1, n, 1), 1);
+            Population::new(
+                1,
+                1,
+                labels::stratified(FeatureLaw::Gaussian, 1, n, 1),
+                1,
+                Generator::CURRENT,
+            );
         let snapshot = population.snapshot(FeatureLaw::Gaussian, 0, 0.0);
         assert_eq!(snapshot.stride, 3);
         assert_eq!(snapshot.x.len(), n.div_ceil(3));

@@ -1,13 +1,18 @@
-//! Deterministic random streams: one xoshiro256++ generator per (seed, stream index).
+//! Deterministic random streams: one generator per (seed, stream index), and the
+//! [`Generator`] that turns a chunk's stream into normal deviates.
 //!
 //! Chunk `k` of a population draws from stream `k`; streams past `LABELS` serve the labels
 //! and the per-step draws of SGD. Stream states come from SplitMix64 applied to the seed
 //! and the index, so any stream can be created without stepping through the others.
 
-use rand::SeedableRng;
+use rand::{RngExt, SeedableRng};
+use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-/// The generator used everywhere.
+use crate::normals::{LANES, LaneStream};
+
+/// The generator used for everything but the chunks' normal deviates of a
+/// [`Generator::BoxMuller`] run.
 pub type Stream = Xoshiro256PlusPlus;
 
 /// First index of the streams that are not chunk streams.
@@ -26,4 +31,121 @@ fn splitmix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+/// How a run makes the normal deviates of its chunks, and in which order the step adds up
+/// the moments: with the config and the seed, what fixes a run's every bit. Recorded in
+/// run files and checkpoints; a run resumes with the generator it started with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generator {
+    /// Formats 1 and 2: one xoshiro256++ per chunk and rand_distr's ziggurat, one deviate
+    /// at a time; each moment summed in one accumulator, coordinate after coordinate.
+    Ziggurat,
+    /// Format 3 on: [`LANES`] interleaved xoshiro256++ per chunk and the Box–Muller
+    /// transform, in batches ([`crate::normals`]); each moment summed in
+    /// [`ACCUMULATORS`] interleaved accumulators.
+    BoxMuller,
+}
+
+/// Accumulators per moment in the step's sums of a [`Generator::BoxMuller`] run, so that
+/// the additions do not wait on each other: coordinate `i` of a chunk adds to accumulator
+/// `i mod 4`, and the four are added as `(a₀ + a₂) + (a₁ + a₃)` at the chunk's end.
+pub const ACCUMULATORS: usize = 4;
+
+impl Generator {
+    /// The generator of new runs.
+    pub const CURRENT: Generator = Generator::BoxMuller;
+
+    /// Every generator, oldest first.
+    pub const ALL: [Generator; 2] = [Generator::Ziggurat, Generator::BoxMuller];
+
+    /// The name recorded in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Generator::Ziggurat => "xoshiro256++/ziggurat",
+            Generator::BoxMuller => "xoshiro256++x8/box-muller",
+        }
+    }
+
+    /// The generator recorded as `name`.
+    pub fn from_name(name: &str) -> Option<Generator> {
+        Generator::ALL.into_iter().find(|g| g.name() == name)
+    }
+
+    /// Accumulators per moment in the step's sums.
+    pub fn accumulators(self) -> usize {
+        match self {
+            Generator::Ziggurat => 1,
+            Generator::BoxMuller => ACCUMULATORS,
+        }
+    }
+
+    /// The deviates of chunk `index` of a run with this seed.
+    pub fn chunk_stream(self, seed: u64, index: u64) -> ChunkStream {
+        let first = stream(seed, index);
+        match self {
+            Generator::Ziggurat => ChunkStream::Ziggurat(first),
+            Generator::BoxMuller => ChunkStream::BoxMuller(LaneStream::from_stream(first)),
+        }
+    }
+
+    /// 64-bit words in a chunk stream's state.
+    pub fn state_words(self) -> usize {
+        match self {
+            Generator::Ziggurat => 4,
+            Generator::BoxMuller => 4 * LANES,
+        }
+    }
+}
+
+impl std::fmt::Display for Generator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The normal deviates of one chunk.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChunkStream {
+    /// [`Generator::Ziggurat`].
+    Ziggurat(Stream),
+    /// [`Generator::BoxMuller`].
+    BoxMuller(LaneStream),
+}
+
+impl ChunkStream {
+    /// Its generator.
+    pub fn generator(&self) -> Generator {
+        match self {
+            ChunkStream::Ziggurat(_) => Generator::Ziggurat,
+            ChunkStream::BoxMuller(_) => Generator::BoxMuller,
+        }
+    }
+
+    /// Fills `out` with standard normal deviates, in order. The ziggurat draws exactly
+    /// `out.len()`; the lanes draw whole rounds and drop the rest
+    /// ([`LaneStream::fill`]), so runs must ask for the same lengths to repeat.
+    pub fn fill(&mut self, out: &mut [f64]) {
+        match self {
+            ChunkStream::Ziggurat(rng) => out.iter_mut().for_each(|z| *z = rng.sample(StandardNormal)),
+            ChunkStream::BoxMuller(lanes) => lanes.fill(out),
+        }
+    }
+
+    /// The state, [`Generator::state_words`] words, for checkpoints.
+    pub fn words(&self) -> Vec<u64> {
+        match self {
+            ChunkStream::Ziggurat(rng) => crate::normals::words_of(rng).to_vec(),
+            ChunkStream::BoxMuller(lanes) => lanes.words(),
+        }
+    }
+
+    /// The stream of `generator` with the state `words`; `None` for a state the generator
+    /// cannot have (wrong length, an all-zero xoshiro state).
+    pub fn from_words(generator: Generator, words: &[u64]) -> Option<ChunkStream> {
+        match generator {
+            Generator::Ziggurat => crate::normals::from_words(words).map(ChunkStream::Ziggurat),
+            Generator::BoxMuller => LaneStream::from_words(words).map(ChunkStream::BoxMuller),
+        }
+    }
 }
