@@ -1,13 +1,17 @@
 //! The particle step and the SGD step against reference kernels measured in the same run.
 //!
-//! - Particle reference: per particle one Gaussian draw (the same sampler and generator),
-//!   the fused affine update `x ← a x + b ξ + s η`, and the two moment sums `Σ ξ x`, `Σ x²`.
-//!   That is the least any particle step can do; the figure to watch is the ratio.
+//! - Particle reference: per particle one Gaussian draw (rand_distr's ziggurat on one
+//!   xoshiro256++, the generator of format-1 and format-2 runs), the fused affine update
+//!   `x ← a x + b ξ + s η`, and the two moment sums `Σ ξ x`, `Σ x²`.
+//! - Particle floor: the same loop with the Gaussian replaced by a counter-hashed uniform:
+//!   memory traffic and sums only, the least any particle step can cost. The figures to
+//!   watch are the ratios step / floor and step / reference.
 //! - Layer (`K = 2`, `p = 2`) reference: per particle two Gaussian draws, the update
 //!   `x ← A x + B ξ + S η` with `2 × 2` matrices, and the moment sums `Σ ξ xᵀ` (4) and
 //!   `Σ x xᵀ` (3, upper triangle). The layer's step also evaluates the coefficients once
 //!   (a fixed cost per step, independent of `N`), measured on its own as `coefficients`, so
 //!   that the sweep's share can be read off: `step − coefficients` against the reference.
+//!   Its floor replaces the two Gaussians by counter-hashed uniforms.
 //! - SGD reference: per coordinate two Gaussian draws, the update
 //!   `x ← x − (a ξ + b₁ ν₁ + b₂ ν₂ + c x)` and the four sums `Σ ξ x`, `Σ x²`, `Σ x ν_s`.
 //!
@@ -44,14 +48,20 @@ fn particle_step(c: &mut Criterion) {
         let mut x = vec![0.5f64; n];
         let xi = alternating_labels(n);
         let mut rng = stream(1, 0);
+        let constants = [0.99, 0.003, 0.006];
         group.bench_function(BenchmarkId::new("reference_kernel", n), |b| {
             b.iter(|| {
-                particle_kernel(
-                    black_box(&mut x),
-                    &xi,
-                    &mut rng,
-                    black_box([0.99, 0.003, 0.006]),
-                )
+                particle_kernel(black_box(&mut x), &xi, black_box(constants), || {
+                    rng.sample(StandardNormal)
+                })
+            })
+        });
+        let mut counter = 0u64;
+        group.bench_function(BenchmarkId::new("floor_kernel", n), |b| {
+            b.iter(|| {
+                particle_kernel(black_box(&mut x), &xi, black_box(constants), || {
+                    hashed_uniform(&mut counter)
+                })
             })
         });
     }
@@ -86,34 +96,41 @@ fn particle_step_layer(c: &mut Criterion) {
     let mut x = vec![0.5f64; 2 * n];
     let xi: Vec<f32> = alternating_labels(2 * n);
     let mut rng = stream(1, 0);
+    let constants = [
+        [[0.99, 0.001], [0.001, 0.98]],
+        [[0.003, 0.0001], [0.0002, 0.002]],
+        [[0.006, 0.0005], [0.0005, 0.005]],
+    ];
     group.bench_function(BenchmarkId::new("reference_kernel", n), |b| {
         b.iter(|| {
-            layer_kernel(
-                black_box(&mut x),
-                &xi,
-                &mut rng,
-                black_box([[0.99, 0.001], [0.001, 0.98]]),
-                black_box([[0.003, 0.0001], [0.0002, 0.002]]),
-                black_box([[0.006, 0.0005], [0.0005, 0.005]]),
-            )
+            layer_kernel(black_box(&mut x), &xi, black_box(constants), || {
+                rng.sample(StandardNormal)
+            })
+        })
+    });
+    let mut counter = 0u64;
+    group.bench_function(BenchmarkId::new("floor_kernel", n), |b| {
+        b.iter(|| {
+            layer_kernel(black_box(&mut x), &xi, black_box(constants), || {
+                hashed_uniform(&mut counter)
+            })
         })
     });
     group.finish();
 }
 
 /// `x ← A x + B ξ + S η` per particle (`ξ` row `j` of `B` is feature `j`'s drive), then
-/// `Σ ξ_j x_k` and `Σ x_k x_l` (`k ≤ l`).
+/// `Σ ξ_j x_k` and `Σ x_k x_l` (`k ≤ l`), with `η` from `noise`.
+#[inline(always)]
 fn layer_kernel(
     x: &mut [f64],
     xi: &[f32],
-    rng: &mut mfcl_solver::Stream,
-    a: [[f64; 2]; 2],
-    b: [[f64; 2]; 2],
-    s: [[f64; 2]; 2],
+    [a, b, s]: [[[f64; 2]; 2]; 3],
+    mut noise: impl FnMut() -> f64,
 ) -> [f64; 7] {
     let mut sums = [0.0; 7];
     for (x, xi) in x.chunks_exact_mut(2).zip(xi.chunks_exact(2)) {
-        let eta: [f64; 2] = [rng.sample(StandardNormal), rng.sample(StandardNormal)];
+        let eta: [f64; 2] = [noise(), noise()];
         let xi = [f64::from(xi[0]), f64::from(xi[1])];
         let old = [x[0], x[1]];
         for k in 0..2 {
@@ -135,6 +152,15 @@ fn layer_kernel(
     sums
 }
 
+/// A uniform on `[−½, ½)` from a hashed counter (a multiply and a shift): the floor
+/// kernels' stand-in for a Gaussian, nearly free.
+#[inline(always)]
+fn hashed_uniform(counter: &mut u64) -> f64 {
+    *counter = counter.wrapping_add(1);
+    let h = counter.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    f64::from_bits(((h ^ (h >> 29)) >> 12) | 0x3ff0_0000_0000_0000) - 1.5
+}
+
 /// `ξ = ±1` alternately: the labels of the reference kernels.
 fn alternating_labels(n: usize) -> Vec<f32> {
     (0..n)
@@ -142,15 +168,17 @@ fn alternating_labels(n: usize) -> Vec<f32> {
         .collect()
 }
 
+/// `x ← a x + b ξ + s η` per particle, then `Σ ξ x` and `Σ x²`, with `η` from `noise`.
+#[inline(always)]
 fn particle_kernel(
     x: &mut [f64],
     xi: &[f32],
-    rng: &mut mfcl_solver::Stream,
     [a, b, s]: [f64; 3],
+    mut noise: impl FnMut() -> f64,
 ) -> [f64; 2] {
     let mut sums = [0.0; 2];
     for (x, xi) in x.iter_mut().zip(xi) {
-        let eta: f64 = rng.sample(StandardNormal);
+        let eta = noise();
         let xi = f64::from(*xi);
         *x = a * *x + b * xi + s * eta;
         sums[0] += xi * *x;

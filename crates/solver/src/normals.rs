@@ -25,11 +25,19 @@
 //!
 //! # Determinism
 //!
-//! Every operation is an IEEE-754 addition, multiplication, division or square root, or an
-//! integer operation; Rust contracts none of them into fused multiply-adds. On x86-64 the
-//! batch is compiled twice, for the baseline (SSE2) and for AVX2 (two lanes or four per
-//! instruction), and chosen at run time; both give the same bits, so a run's deviates do not
-//! depend on the machine.
+//! Every operation is an IEEE-754 addition, multiplication, division, square root or fused
+//! multiply-add (`f64::mul_add`, rounded once), or an integer operation, so each has one
+//! correctly rounded result. On x86-64 the batch is compiled twice, for the baseline and
+//! for AVX2 with FMA (four lanes per instruction), and chosen at run time; both give the
+//! same bits, so a run's deviates do not depend on the machine. The baseline build does
+//! its fused multiply-adds in software: correct, but some twenty times slower.
+//!
+//! # Cost
+//!
+//! On one core of an AMD EPYC (Zen 4): 2.05 ns a deviate, against 2.6 ns for the ziggurat
+//! of [`crate::Generator::Ziggurat`] (`cargo bench --bench normals`, same run). A ziggurat
+//! fed by the lanes' words measured 2.5 ns there; without FMA the transform took 2.5 ns.
+//! The division in `ln` and the square root take about a third of the time.
 
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -94,7 +102,8 @@ impl LaneStream {
     /// a call depends on `out.len()` rounded up to a round.
     pub fn fill(&mut self, out: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
             // SAFETY: the CPU supports AVX2, checked on the line above.
             unsafe { self.fill_avx2(out) };
             return;
@@ -236,7 +245,8 @@ pub fn ln(u: f64) -> f64 {
     let bits = u.to_bits();
     // The exponent as a double without an integer conversion (which AVX2 lacks for 64 bits):
     // 2⁵² + e's bits, exactly, minus 2⁵² + 1023.
-    let exponent = f64::from_bits(0x4330_0000_0000_0000 | (bits >> 52)) - (4_503_599_627_370_496.0 + 1023.0);
+    let exponent =
+        f64::from_bits(0x4330_0000_0000_0000 | (bits >> 52)) - (4_503_599_627_370_496.0 + 1023.0);
     let m = f64::from_bits((bits & FRACTION) | ONE);
     let high = m > std::f64::consts::SQRT_2;
     let (m, exponent) = if high {

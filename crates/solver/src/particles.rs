@@ -218,8 +218,8 @@ impl Stepper for ParticleSystem {
 }
 
 /// [`ParticleSystem::sweep`] over one chunk, block by block, with `A` accumulators per
-/// moment: particle `i` of the chunk adds to accumulator `i mod A`.
-#[inline(always)]
+/// moment: particle `A g + a` of a block adds to accumulator `a`, and the particles after
+/// the last whole group of `A` to accumulator 0.
 fn sweep_chunk<const P: usize, const K: usize, const A: usize>(
     update: &Update<P, K>,
     x: &mut [f64],
@@ -242,18 +242,25 @@ fn sweep_chunk<const P: usize, const K: usize, const A: usize>(
         let mut noise = eta.chunks_exact(A * K);
         for ((x, xi), eta) in (&mut groups).zip(&mut labels).zip(&mut noise) {
             for (a, moments) in moments.iter_mut().enumerate() {
-                particle(update, &mut x[a * K..][..K], &xi[a * P..][..P], &eta[a * K..][..K], moments);
+                particle(
+                    update,
+                    &mut x[a * K..][..K],
+                    &xi[a * P..][..P],
+                    &eta[a * K..][..K],
+                    moments,
+                );
             }
         }
+        // A block's last particles that do not fill a group (in the population's last block
+        // only) add to the first accumulator, which a constant index keeps in registers.
         let rest = groups.into_remainder();
         let (xi, eta) = (labels.remainder(), noise.remainder());
-        for (a, ((x, xi), eta)) in rest
+        for ((x, xi), eta) in rest
             .chunks_exact_mut(K)
             .zip(xi.chunks_exact(P))
             .zip(eta.chunks_exact(K))
-            .enumerate()
         {
-            particle(update, x, xi, eta, &mut moments[a]);
+            particle(update, x, xi, eta, &mut moments[0]);
         }
     }
     // (a₀ + a₂) + (a₁ + a₃) for four accumulators; a₀ itself for one.
@@ -288,8 +295,16 @@ impl<const P: usize, const K: usize> Default for Moments<P, K> {
 impl<const P: usize, const K: usize> Moments<P, K> {
     #[inline(always)]
     fn add(&mut self, other: &Self) {
-        let pairs = self.overlaps.as_flattened_mut().iter_mut().chain(self.norm2.as_flattened_mut());
-        let values = other.overlaps.as_flattened().iter().chain(other.norm2.as_flattened());
+        let pairs = self
+            .overlaps
+            .as_flattened_mut()
+            .iter_mut()
+            .chain(self.norm2.as_flattened_mut());
+        let values = other
+            .overlaps
+            .as_flattened()
+            .iter()
+            .chain(other.norm2.as_flattened());
         for (s, o) in pairs.zip(values) {
             *s += o;
         }

@@ -12,8 +12,7 @@ use rayon::prelude::*;
 
 use crate::driver::Stepper;
 use crate::population::{
-    BLOCK, CHUNK, Population, accumulate_moments, moment_width, prefetch, reduce_into,
-    set_moments,
+    BLOCK, CHUNK, Population, accumulate_moments, moment_width, prefetch, reduce_into, set_moments,
 };
 use crate::stream::{ACCUMULATORS, ChunkStream, Generator, SAMPLES, Stream, stream};
 use crate::{MAX_NEURONS, SolverError, labels};

@@ -249,14 +249,13 @@ mod tests {
     #[test]
     fn large_populations_are_subsampled_regularly() {
         let n = 2 * SNAPSHOT_LIMIT + 1;
-        let population =
-            Population::new(
-                1,
-                1,
-                labels::stratified(FeatureLaw::Gaussian, 1, n, 1),
-                1,
-                Generator::CURRENT,
-            );
+        let population = Population::new(
+            1,
+            1,
+            labels::stratified(FeatureLaw::Gaussian, 1, n, 1),
+            1,
+            Generator::CURRENT,
+        );
         let snapshot = population.snapshot(FeatureLaw::Gaussian, 0, 0.0);
         assert_eq!(snapshot.stride, 3);
         assert_eq!(snapshot.x.len(), n.div_ceil(3));

@@ -48,8 +48,9 @@ pub enum Generator {
 }
 
 /// Accumulators per moment in the step's sums of a [`Generator::BoxMuller`] run, so that
-/// the additions do not wait on each other: coordinate `i` of a chunk adds to accumulator
-/// `i mod 4`, and the four are added as `(a₀ + a₂) + (a₁ + a₃)` at the chunk's end.
+/// the additions do not wait on each other: coordinate `4 g + a` of a chunk adds to
+/// accumulator `a` (a chunk's last `len mod 4` coordinates to accumulator 0), and the four
+/// are added as `(a₀ + a₂) + (a₁ + a₃)` at the chunk's end.
 pub const ACCUMULATORS: usize = 4;
 
 impl Generator {
@@ -127,7 +128,9 @@ impl ChunkStream {
     /// ([`LaneStream::fill`]), so runs must ask for the same lengths to repeat.
     pub fn fill(&mut self, out: &mut [f64]) {
         match self {
-            ChunkStream::Ziggurat(rng) => out.iter_mut().for_each(|z| *z = rng.sample(StandardNormal)),
+            ChunkStream::Ziggurat(rng) => {
+                out.iter_mut().for_each(|z| *z = rng.sample(StandardNormal))
+            }
             ChunkStream::BoxMuller(lanes) => lanes.fill(out),
         }
     }
