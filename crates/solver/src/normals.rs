@@ -42,6 +42,8 @@
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+use crate::stream::{ACCUMULATORS, ChunkWork, Deviates};
+
 /// Generators per stream, interleaved. Eight lanes fill two AVX2 registers per state word,
 /// two independent chains that hide the instruction latencies.
 pub const LANES: usize = 8;
@@ -101,25 +103,70 @@ impl LaneStream {
     /// drawn; the unused part of the last round is dropped, so the stream's position after
     /// a call depends on `out.len()` rounded up to a round.
     pub fn fill(&mut self, out: &mut [f64]) {
+        self.run(FillWork(out));
+    }
+
+    /// [`LaneStream::fill`] in the baseline build, whatever the CPU.
+    pub fn fill_portable(&mut self, out: &mut [f64]) {
+        Portable(self).fill(out);
+    }
+
+    /// Runs `work` with this stream as its source of deviates, in the fast build (AVX2 and
+    /// FMA) where the CPU has it: `work` is inlined there, so a step's sweep and its
+    /// deviates are compiled, and interleaved, together.
+    pub(crate) fn run(&mut self, work: impl ChunkWork) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
-            // SAFETY: the CPU supports AVX2, checked on the line above.
-            unsafe { self.fill_avx2(out) };
+            // SAFETY: the CPU has AVX2 and FMA, checked on the line above.
+            unsafe { self.run_fast(work) };
             return;
         }
-        self.fill_portable(out);
-    }
-
-    /// [`LaneStream::fill`] for the baseline instruction set.
-    pub fn fill_portable(&mut self, out: &mut [f64]) {
-        fill_with(&mut self.state, out, next_portable);
+        work.run(&mut Portable(self));
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn fill_avx2(&mut self, out: &mut [f64]) {
-        fill_with(&mut self.state, out, |state| next_avx2(state));
+    fn run_fast(&mut self, work: impl ChunkWork) {
+        work.run(&mut Fast(self));
+    }
+}
+
+/// [`LaneStream::fill`] as work to run.
+struct FillWork<'a>(&'a mut [f64]);
+
+impl ChunkWork for FillWork<'_> {
+    #[inline(always)]
+    fn run<D: Deviates>(self, deviates: &mut D) {
+        deviates.fill(self.0);
+    }
+}
+
+/// The lanes in the baseline build.
+struct Portable<'a>(&'a mut LaneStream);
+
+impl Deviates for Portable<'_> {
+    const ACCUMULATORS: usize = ACCUMULATORS;
+
+    #[inline(always)]
+    fn fill(&mut self, out: &mut [f64]) {
+        fill_with(&mut self.0.state, out, next_portable);
+    }
+}
+
+/// The lanes in the AVX2 build; made only where the CPU has AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+struct Fast<'a>(&'a mut LaneStream);
+
+#[cfg(target_arch = "x86_64")]
+impl Deviates for Fast<'_> {
+    const ACCUMULATORS: usize = ACCUMULATORS;
+
+    #[inline(always)]
+    fn fill(&mut self, out: &mut [f64]) {
+        // SAFETY: a `Fast` exists only inside `LaneStream::run_fast`, which runs where the
+        // CPU has AVX2 and FMA.
+        fill_with(&mut self.0.state, out, |state| unsafe { next_avx2(state) });
     }
 }
 

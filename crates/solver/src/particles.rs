@@ -30,9 +30,9 @@ use rayon::prelude::*;
 use crate::driver::Stepper;
 use crate::linalg;
 use crate::population::{
-    BLOCK, CHUNK, Population, moment_width, prefetch, reduce_into, set_moments,
+    BLOCK, CHUNK, Population, combine, moment_width, reduce_into, set_moments,
 };
-use crate::stream::{ACCUMULATORS, ChunkStream, Generator};
+use crate::stream::{ACCUMULATORS, ChunkWork, Deviates, Generator};
 use crate::{MAX_NEURONS, SolverError, labels};
 
 /// Everything that evolves, and nothing that defines the problem: what a checkpoint holds.
@@ -148,18 +148,19 @@ impl ParticleSystem {
     /// moment as the run's generator says.
     fn sweep<const P: usize, const K: usize>(&mut self, update: Update<P, K>) {
         let population = &mut self.state.population;
-        let generator = population.generator;
         population
             .x
             .par_chunks_mut(CHUNK * K)
             .zip(population.xi.par_chunks(CHUNK * P))
             .zip(population.streams.par_iter_mut())
             .zip(self.partial.par_chunks_mut(moment_width(P, K)))
-            .for_each(|(((x, xi), rng), sums)| match generator {
-                Generator::Ziggurat => sweep_chunk::<P, K, 1>(&update, x, xi, rng, sums),
-                Generator::BoxMuller => {
-                    sweep_chunk::<P, K, ACCUMULATORS>(&update, x, xi, rng, sums)
-                }
+            .for_each(|(((x, xi), rng), sums)| {
+                rng.run(Sweep {
+                    update: &update,
+                    x,
+                    xi,
+                    sums,
+                })
             });
     }
 
@@ -217,26 +218,44 @@ impl Stepper for ParticleSystem {
     }
 }
 
+/// [`ParticleSystem::sweep`]'s work on one chunk.
+struct Sweep<'a, const P: usize, const K: usize> {
+    update: &'a Update<P, K>,
+    x: &'a mut [f64],
+    xi: &'a [f32],
+    sums: &'a mut [f64],
+}
+
+impl<const P: usize, const K: usize> ChunkWork for Sweep<'_, P, K> {
+    #[inline(always)]
+    fn run<D: Deviates>(self, deviates: &mut D) {
+        if D::ACCUMULATORS == ACCUMULATORS {
+            sweep_chunk::<P, K, ACCUMULATORS, D>(self, deviates);
+        } else {
+            sweep_chunk::<P, K, 1, D>(self, deviates);
+        }
+    }
+}
+
 /// [`ParticleSystem::sweep`] over one chunk, block by block, with `A` accumulators per
 /// moment: particle `A g + a` of a block adds to accumulator `a`, and the particles after
 /// the last whole group of `A` to accumulator 0.
-fn sweep_chunk<const P: usize, const K: usize, const A: usize>(
-    update: &Update<P, K>,
-    x: &mut [f64],
-    xi: &[f32],
-    rng: &mut ChunkStream,
-    sums: &mut [f64],
+#[inline(always)]
+fn sweep_chunk<const P: usize, const K: usize, const A: usize, D: Deviates>(
+    sweep: Sweep<P, K>,
+    deviates: &mut D,
 ) {
+    let Sweep {
+        update,
+        x,
+        xi,
+        sums,
+    } = sweep;
     let mut moments = [Moments::<P, K>::default(); A];
     let mut eta = [0.0; BLOCK * MAX_NEURONS];
-    let (x_end, xi_end) = (x.as_ptr_range().end, xi.as_ptr_range().end);
     for (x, xi) in x.chunks_mut(BLOCK * K).zip(xi.chunks(BLOCK * P)) {
-        // The next block's positions and labels start on their way to the cache while this
-        // block's deviates are computed.
-        prefetch(x.as_ptr_range().end, x_end, 8 * BLOCK * K);
-        prefetch(xi.as_ptr_range().end, xi_end, 4 * BLOCK * P);
         let eta = &mut eta[..x.len()];
-        rng.fill(eta);
+        deviates.fill(eta);
         let mut groups = x.chunks_exact_mut(A * K);
         let mut labels = xi.chunks_exact(A * P);
         let mut noise = eta.chunks_exact(A * K);
@@ -263,15 +282,7 @@ fn sweep_chunk<const P: usize, const K: usize, const A: usize>(
             particle(update, x, xi, eta, &mut moments[0]);
         }
     }
-    // (a₀ + a₂) + (a₁ + a₃) for four accumulators; a₀ itself for one.
-    let mut width = A;
-    while width > 1 {
-        width /= 2;
-        for a in 0..width {
-            let upper = moments[a + width];
-            moments[a].add(&upper);
-        }
-    }
+    combine(&mut moments, Moments::add);
     moments[0].store(sums);
 }
 

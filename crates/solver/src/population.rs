@@ -73,7 +73,8 @@ impl Population {
         self.streams.len()
     }
 
-    /// `(Q, R)`: `Q_{jk} = ⟨ξ_j x_k⟩`, `R_{kl} = ⟨x_k x_l⟩` over the population.
+    /// `(Q, R)`: `Q_{jk} = ⟨ξ_j x_k⟩`, `R_{kl} = ⟨x_k x_l⟩` over the population, summed
+    /// exactly as the step sums them (so that a resumed run continues to the bit).
     pub fn order_parameters(&self) -> OrderParameters {
         let (p, k) = (self.features, self.neurons);
         let width = moment_width(p, k);
@@ -83,9 +84,13 @@ impl Population {
             .zip(self.xi.par_chunks(CHUNK * p))
             .zip(partial.par_chunks_mut(width))
             .for_each(|((x, xi), sums)| {
-                for (x, xi) in x.chunks_exact(k).zip(xi.chunks_exact(p)) {
-                    accumulate_moments(sums, x, xi);
-                }
+                let coordinates: Vec<_> = x.chunks_exact(k).zip(xi.chunks_exact(p)).collect();
+                chunk_sums(
+                    sums,
+                    coordinates.len(),
+                    self.generator.accumulators(),
+                    |i, lane| accumulate_moments(lane, coordinates[i].0, coordinates[i].1),
+                );
             });
         let mut order = OrderParameters {
             neurons: k,
@@ -233,29 +238,52 @@ impl Population {
 }
 
 /// Coordinates per block of a step: a block's deviates are made in one batch into a buffer
-/// that stays in the L1 cache, while the next block's coordinates are fetched.
+/// that stays in the L1 cache. (Prefetching the next block's coordinates meanwhile made the
+/// step slower.)
 pub(crate) const BLOCK: usize = 512;
 
-/// Asks for up to `bytes` from `start` (not past `end`) to be brought into the cache,
-/// without waiting: a hint that changes no result (and does nothing on other
-/// architectures).
+/// Adds a chunk's accumulators into the first, pairwise: `(a₀ + a₂) + (a₁ + a₃)` for
+/// four, `a₀` itself for one.
 #[inline(always)]
-pub(crate) fn prefetch<T>(start: *const T, end: *const T, bytes: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let bytes = bytes.min((end as usize).saturating_sub(start as usize));
-        for line in (0..bytes).step_by(64) {
-            // SAFETY: a prefetch reads nothing and cannot fault; the address is inside the
-            // slice that `end` closes.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                    start.cast::<i8>().wrapping_add(line),
-                )
-            };
+pub(crate) fn combine<T>(lanes: &mut [T], add: impl Fn(&mut T, &T)) {
+    let mut half = lanes.len();
+    while half > 1 {
+        half /= 2;
+        let (low, high) = lanes.split_at_mut(half);
+        for (low, high) in low.iter_mut().zip(&*high) {
+            add(low, high);
         }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (start, end, bytes);
+}
+
+/// The accumulator of coordinate `i` of a chunk of `len` coordinates: `i mod A` for the
+/// whole groups of `A`, 0 for the rest (the rule of the steps' sweeps, whose blocks hold
+/// whole groups).
+fn accumulator(i: usize, len: usize, accumulators: usize) -> usize {
+    if i < len / accumulators * accumulators {
+        i % accumulators
+    } else {
+        0
+    }
+}
+
+/// The sums of one chunk of `len` coordinates into `sums`, with `visit(i, lane)` adding
+/// coordinate `i` to its accumulator `lane`, summed as the steps sum (not a step loop: it
+/// allocates).
+pub(crate) fn chunk_sums(
+    sums: &mut [f64],
+    len: usize,
+    accumulators: usize,
+    visit: impl Fn(usize, &mut [f64]),
+) {
+    let mut lanes = vec![vec![0.0; sums.len()]; accumulators];
+    for i in 0..len {
+        visit(i, &mut lanes[accumulator(i, len, accumulators)]);
+    }
+    combine(&mut lanes, |sum, other| {
+        sum.iter_mut().zip(other).for_each(|(s, o)| *s += o)
+    });
+    sums.copy_from_slice(&lanes[0]);
 }
 
 /// Entries of the moment sums: `Σ ξ_j x_k` (`p × K`), then `Σ x_k x_l` for `k ≤ l`, the

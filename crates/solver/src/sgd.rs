@@ -12,9 +12,10 @@ use rayon::prelude::*;
 
 use crate::driver::Stepper;
 use crate::population::{
-    BLOCK, CHUNK, Population, accumulate_moments, moment_width, prefetch, reduce_into, set_moments,
+    BLOCK, CHUNK, Population, accumulate_moments, chunk_sums, combine, moment_width, reduce_into,
+    set_moments,
 };
-use crate::stream::{ACCUMULATORS, ChunkStream, Generator, SAMPLES, Stream, stream};
+use crate::stream::{ACCUMULATORS, ChunkWork, Deviates, Generator, SAMPLES, Stream, stream};
 use crate::{MAX_NEURONS, SolverError, labels};
 
 /// Everything that evolves: what a checkpoint holds.
@@ -112,14 +113,16 @@ impl Sgd {
             .zip(sgd.state.noise.par_chunks(CHUNK * views))
             .zip(sgd.partial.par_chunks_mut(width))
             .for_each(|(((x, xi), nu), sums)| {
-                sums.fill(0.0);
-                for ((x, xi), nu) in x
+                let coordinates: Vec<_> = x
                     .chunks_exact(k)
                     .zip(xi.chunks_exact(p))
                     .zip(nu.chunks_exact(views))
-                {
-                    accumulate(sums, x, xi, nu);
-                }
+                    .collect();
+                let accumulators = population.generator.accumulators();
+                chunk_sums(sums, coordinates.len(), accumulators, |i, lane| {
+                    let ((x, xi), nu) = coordinates[i];
+                    accumulate(lane, x, xi, nu)
+                });
             });
         sgd.collect();
         sgd
@@ -239,7 +242,6 @@ impl Sgd {
         };
         let width = self.sums.len();
         let population = &mut self.state.population;
-        let generator = population.generator;
         population
             .x
             .par_chunks_mut(CHUNK * K)
@@ -248,13 +250,14 @@ impl Sgd {
             .zip(population.streams.par_iter_mut())
             .zip(self.partial.par_chunks_mut(width))
             .for_each(|((((x, xi), nu), rng), sums)| {
-                let chunk = Chunk { x, xi, nu, rng };
-                match generator {
-                    Generator::Ziggurat => sweep_chunk::<K, 1>(&shape, update, chunk, sums),
-                    Generator::BoxMuller => {
-                        sweep_chunk::<K, ACCUMULATORS>(&shape, update, chunk, sums)
-                    }
-                }
+                rng.run(Sweep {
+                    shape: &shape,
+                    update,
+                    x,
+                    xi,
+                    nu,
+                    sums,
+                })
             });
         self.collect();
     }
@@ -330,76 +333,120 @@ struct Shape {
     regularizer: Regularizer,
 }
 
-/// One chunk's coordinates, noise vectors and stream.
-struct Chunk<'a> {
+/// [`Sgd::sweep`]'s work on one chunk: its coordinates, noise vectors and sums.
+struct Sweep<'a, const K: usize> {
+    shape: &'a Shape,
+    update: &'a Update<K>,
     x: &'a mut [f64],
     xi: &'a [f32],
     nu: &'a mut [f64],
-    rng: &'a mut ChunkStream,
+    sums: &'a mut [f64],
+}
+
+impl<const K: usize> ChunkWork for Sweep<'_, K> {
+    #[inline(always)]
+    fn run<D: Deviates>(self, deviates: &mut D) {
+        if D::ACCUMULATORS == ACCUMULATORS {
+            sweep_chunk::<K, ACCUMULATORS, D>(self, deviates);
+        } else {
+            sweep_chunk::<K, 1, D>(self, deviates);
+        }
+    }
 }
 
 /// The widest sums: `p = 8`, `K = 4`, three views.
 const MAX_WIDTH: usize = 8 * 4 + 10 + 4 * 3;
 
 /// [`Sgd::sweep`] over one chunk, block by block, with `A` accumulators per sum:
-/// coordinate `i` of the chunk adds to accumulator `i mod A`.
+/// coordinate `A g + a` of a block adds to accumulator `a`, and the coordinates after the
+/// last whole group of `A` to accumulator 0.
 #[inline(always)]
-fn sweep_chunk<const K: usize, const A: usize>(
-    shape: &Shape,
-    update: &Update<K>,
-    chunk: Chunk,
-    sums: &mut [f64],
-) {
+fn sweep_chunk<const K: usize, const A: usize, D: Deviates>(sweep: Sweep<K>, deviates: &mut D) {
+    let Sweep {
+        shape,
+        update,
+        x,
+        xi,
+        nu,
+        sums,
+    } = sweep;
     let (p, views) = (shape.features, shape.views);
-    let [l11, l21, l22] = shape.cholesky;
     let width = sums.len();
     let mut lanes = [[0.0; MAX_WIDTH]; A];
-    let mut deviates = [0.0; 3 * BLOCK];
-    let Chunk { x, xi, nu, rng } = chunk;
-    let (x_end, xi_end) = (x.as_ptr_range().end, xi.as_ptr_range().end);
+    let mut normals = [0.0; 3 * BLOCK];
     let blocks = x
         .chunks_mut(BLOCK * K)
         .zip(xi.chunks(BLOCK * p))
         .zip(nu.chunks_mut(BLOCK * views));
     for ((x, xi), nu) in blocks {
-        prefetch(x.as_ptr_range().end, x_end, 8 * BLOCK * K);
-        prefetch(xi.as_ptr_range().end, xi_end, 4 * BLOCK * p);
-        let deviates = &mut deviates[..nu.len()];
-        rng.fill(deviates);
-        let coordinates = x
+        let normals = &mut normals[..nu.len()];
+        deviates.fill(normals);
+        let mut groups = x.chunks_exact_mut(A * K);
+        let mut labels = xi.chunks_exact(A * p);
+        let mut noise = nu.chunks_exact_mut(A * views);
+        let mut drawn = normals.chunks_exact(A * views);
+        for (((x, xi), nu), e) in (&mut groups)
+            .zip(&mut labels)
+            .zip(&mut noise)
+            .zip(&mut drawn)
+        {
+            for (a, lane) in lanes.iter_mut().enumerate() {
+                coordinate(
+                    shape,
+                    update,
+                    &mut x[a * K..][..K],
+                    &xi[a * p..][..p],
+                    &mut nu[a * views..][..views],
+                    &e[a * views..][..views],
+                    &mut lane[..width],
+                );
+            }
+        }
+        let rest = groups
+            .into_remainder()
             .chunks_exact_mut(K)
-            .zip(xi.chunks_exact(p))
-            .zip(nu.chunks_exact_mut(views))
-            .zip(deviates.chunks_exact(views));
-        for (i, (((x, xi), nu), e)) in coordinates.enumerate() {
-            for (k, x) in x.iter_mut().enumerate() {
-                let mut step = update.regularize * shape.regularizer.derivative(*x);
-                for (along, xi) in update.along.iter().zip(xi) {
-                    step += along[k] * f64::from(*xi);
-                }
-                for (weight, nu) in update.noise.iter().zip(nu.iter()) {
-                    step += weight[k] * nu;
-                }
-                *x -= step;
-            }
-            nu[0] = l11 * e[0];
-            nu[1] = l21 * e[0] + l22 * e[1];
-            if views == 3 {
-                nu[2] = shape.negative_sd * e[2];
-            }
-            accumulate(&mut lanes[i % A][..width], x, xi, nu);
+            .zip(labels.remainder().chunks_exact(p))
+            .zip(noise.into_remainder().chunks_exact_mut(views))
+            .zip(drawn.remainder().chunks_exact(views));
+        for (((x, xi), nu), e) in rest {
+            coordinate(shape, update, x, xi, nu, e, &mut lanes[0][..width]);
         }
     }
-    // (a₀ + a₂) + (a₁ + a₃) for four accumulators; a₀ itself for one.
-    let mut half = A;
-    while half > 1 {
-        half /= 2;
-        for a in 0..half {
-            let upper = lanes[a + half];
-            lanes[a].iter_mut().zip(upper).for_each(|(s, u)| *s += u);
-        }
-    }
+    combine(&mut lanes, |sum, other| {
+        sum.iter_mut().zip(other).for_each(|(s, o)| *s += o)
+    });
     sums.copy_from_slice(&lanes[0][..width]);
+}
+
+/// One coordinate: the update with this step's noise, the next step's noise from the
+/// deviates `e`, and the sums.
+#[inline(always)]
+fn coordinate<const K: usize>(
+    shape: &Shape,
+    update: &Update<K>,
+    x: &mut [f64],
+    xi: &[f32],
+    nu: &mut [f64],
+    e: &[f64],
+    sums: &mut [f64],
+) {
+    for (k, x) in x.iter_mut().enumerate() {
+        let mut step = update.regularize * shape.regularizer.derivative(*x);
+        for (along, xi) in update.along.iter().zip(xi) {
+            step += along[k] * f64::from(*xi);
+        }
+        for (weight, nu) in update.noise.iter().zip(nu.iter()) {
+            step += weight[k] * nu;
+        }
+        *x -= step;
+    }
+    let [l11, l21, l22] = shape.cholesky;
+    nu[0] = l11 * e[0];
+    nu[1] = l21 * e[0] + l22 * e[1];
+    if shape.views == 3 {
+        nu[2] = shape.negative_sd * e[2];
+    }
+    accumulate(sums, x, xi, nu);
 }
 
 /// `[Σ ξ_j x_k, Σ x_k x_l (k ≤ l), Σ x_k ν_s]`.

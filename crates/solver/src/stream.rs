@@ -128,10 +128,16 @@ impl ChunkStream {
     /// ([`LaneStream::fill`]), so runs must ask for the same lengths to repeat.
     pub fn fill(&mut self, out: &mut [f64]) {
         match self {
-            ChunkStream::Ziggurat(rng) => {
-                out.iter_mut().for_each(|z| *z = rng.sample(StandardNormal))
-            }
+            ChunkStream::Ziggurat(rng) => Deviates::fill(rng, out),
             ChunkStream::BoxMuller(lanes) => lanes.fill(out),
+        }
+    }
+
+    /// Runs `work` (a chunk's part of a step) with this stream as its source of deviates.
+    pub(crate) fn run(&mut self, work: impl ChunkWork) {
+        match self {
+            ChunkStream::Ziggurat(rng) => work.run(rng),
+            ChunkStream::BoxMuller(lanes) => lanes.run(work),
         }
     }
 
@@ -151,4 +157,30 @@ impl ChunkStream {
             Generator::BoxMuller => LaneStream::from_words(words).map(ChunkStream::BoxMuller),
         }
     }
+}
+
+/// A source of standard normal deviates for one chunk.
+pub(crate) trait Deviates {
+    /// Accumulators per moment in the sums of a step that draws from this source.
+    const ACCUMULATORS: usize;
+
+    /// Fills `out`, in order.
+    fn fill(&mut self, out: &mut [f64]);
+}
+
+impl Deviates for Stream {
+    const ACCUMULATORS: usize = 1;
+
+    #[inline(always)]
+    fn fill(&mut self, out: &mut [f64]) {
+        out.iter_mut()
+            .for_each(|z| *z = self.sample(StandardNormal));
+    }
+}
+
+/// A chunk's part of a step, generic over its source of deviates so that it can be built
+/// together with the source's fastest form ([`ChunkStream::run`]).
+pub(crate) trait ChunkWork {
+    /// Does the work, drawing from `deviates`.
+    fn run<D: Deviates>(self, deviates: &mut D);
 }
