@@ -373,3 +373,7 @@ pub fn from_words(words: &[u64]) -> Option<Xoshiro256PlusPlus> {
     }
     Some(Xoshiro256PlusPlus::from_seed(seed))
 }
+
+#[cfg(test)]
+#[path = "normals_tests.rs"]
+mod tests;
