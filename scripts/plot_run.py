@@ -8,7 +8,8 @@ file): on top, the cosine similarities m_j(t) and the squared norm R(t); below, 
 per xi-pattern with the density of x given that pattern at up to six snapshots, or one
 panel of all coordinates together for more than four patterns or a continuous feature law.
 For a layer of K neurons: the cosines m_jk(t), the Gram matrix R_kl(t) (k <= l), and one
-density panel per neuron. Reads format 2 and the format-1 files of earlier releases.
+density panel per neuron. Reads formats 2 and 3 (the same datasets) and the format-1 files
+of earlier releases.
 The title says where a run that stopped before its t_end stopped (or diverged).
 Needs: Python 3.11 or later, pip install h5py matplotlib (numpy comes with them).
 """
@@ -41,7 +42,7 @@ def read(path):
         if f.attrs.get("format") != "mfcl-run":
             raise SystemExit(f"{path}: not an mfcl run file")
         trajectory = {name: f["trajectory"][name][()] for name in ("t", "cosine", "norm2")}
-        # Format 1 (one neuron) has no neuron axes: give it format 2's (T, p, K), (T, K, K).
+        # Format 1 (one neuron) has no neuron axes: give it the later (T, p, K), (T, K, K).
         if trajectory["norm2"].ndim == 1:
             trajectory["cosine"] = trajectory["cosine"][:, :, None]
             trajectory["norm2"] = trajectory["norm2"][:, None, None]

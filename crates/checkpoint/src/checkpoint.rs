@@ -3,15 +3,16 @@
 //! problem definition is not stored apart from the config text it is rebuilt from.
 //!
 //! Format-1 checkpoints (one neuron: `x` (N), `previous` one vector `[g_1..g_p, g_0, v]`)
-//! are read as `K = 1`. Snapshot files carry the root attribute `format_version` since
-//! format 2; one without it is of format 1.
+//! are read as `K = 1`. `state/streams` holds each chunk's stream in the words of the
+//! header's generator (4 for the ziggurat of formats 1 and 2). Snapshot files carry the
+//! root attribute `format_version` since format 2; one without it is of format 1.
 
 use std::path::{Path, PathBuf};
 
 use hdf5::Group;
 use mfcl_model::{Coefficients, Trajectory};
-use mfcl_solver::{ParticleState, Population, SgdState, Snapshot, Stream};
-use rand::SeedableRng;
+use mfcl_solver::normals::{from_words, words_of};
+use mfcl_solver::{ChunkStream, Generator, ParticleState, Population, SgdState, Snapshot};
 
 use crate::durable::{replace, temporary, write_temporary};
 use crate::hdf::Ctx;
@@ -160,6 +161,11 @@ fn read_snapshot_file(run: &Path, index: usize) -> Result<Snapshot> {
 /// renamed into place. The `snapshots` it counts must already be in their files. Refuses
 /// (with [`FileError::NotOurs`]) to replace a file at the checkpoint's path that is not
 /// mfcl's, as [`claim_run`](crate::claim_run) does.
+///
+/// # Panics
+///
+/// If `header.generator` is not the generator of the state's streams: the checkpoint
+/// could not be read back.
 pub fn save_checkpoint(
     run: &Path,
     header: &Header,
@@ -173,6 +179,7 @@ pub fn save_checkpoint(
 }
 
 /// The checkpoint under a temporary name unique to its step; returns it and the final path.
+/// Panics as [`save_checkpoint`] does.
 pub(crate) fn write_checkpoint_file(
     run: &Path,
     header: &Header,
@@ -181,10 +188,15 @@ pub(crate) fn write_checkpoint_file(
     snapshots: usize,
 ) -> Result<(PathBuf, PathBuf)> {
     let path = checkpoint_path(run);
-    let step = match state {
-        StateRef::Particles(s) => s.step,
-        StateRef::Sgd(s) => s.step,
+    let (step, generator) = match state {
+        StateRef::Particles(s) => (s.step, s.population.generator),
+        StateRef::Sgd(s) => (s.step, s.population.generator),
     };
+    // The header's generator says how `state/streams` is read back.
+    assert_eq!(
+        header.generator, generator,
+        "the checkpoint's header names another generator than its state's"
+    );
     let temporary = temporary(&path, &step.to_string());
     // Errors name the checkpoint, not its temporary.
     let ctx = Ctx::new(&path);
@@ -204,7 +216,8 @@ pub(crate) fn write_checkpoint_file(
             StateRef::Sgd(s) => {
                 let views = s.noise.len() / s.population.len().max(1);
                 ctx.write_array(&group, "noise", &s.noise, &[s.population.len(), views])?;
-                ctx.write_array(&group, "samples", &stream_words(&s.samples), &[4])?;
+                // A plain xoshiro256++ stream, whatever the chunks' generator.
+                ctx.write_array(&group, "samples", &words_of(&s.samples), &[4])?;
                 &s.population
             }
         };
@@ -228,23 +241,24 @@ pub fn checkpoint_step(run: &Path) -> Result<u64> {
     ctx.read_scalar(&group, "step")
 }
 
-/// Opens the checkpoint of the run file `run` and checks its kind and format version.
-fn open_checkpoint(run: &Path) -> Result<(Ctx, hdf5::File, Header, Layout)> {
+/// Opens the checkpoint of the run file `run` and checks its kind and format version;
+/// returns it with its header, format version and layout.
+fn open_checkpoint(run: &Path) -> Result<(Ctx, hdf5::File, Header, u32, Layout)> {
     let path = checkpoint_path(run);
     let ctx = Ctx::new(&path);
     expect_kind(&path, FileKind::Checkpoint)?;
     let file = ctx.h5(hdf5::File::open(&path))?;
-    let (header, layout) = Header::read(&ctx, &file, CHECKPOINT_FORMAT)?;
-    Ok((ctx, file, header, layout))
+    let (header, version, layout) = Header::read(&ctx, &file, CHECKPOINT_FORMAT)?;
+    Ok((ctx, file, header, version, layout))
 }
 
 /// Reads the checkpoint of the run file `run`, with the snapshots it counts, refusing files
-/// of another kind or format version.
+/// of another kind or format version, and streams that are not of the header's generator.
 pub fn load_checkpoint(run: &Path) -> Result<Checkpoint> {
-    let (ctx, file, header, layout) = open_checkpoint(run)?;
+    let (ctx, file, header, version, layout) = open_checkpoint(run)?;
     let group = ctx.h5(file.group("state"))?;
     let step: u64 = ctx.read_scalar(&group, "step")?;
-    let population = read_population(&ctx, &group, layout, header.neurons)?;
+    let population = read_population(&ctx, &group, layout, header.neurons, header.generator)?;
     let state = match header.solver.as_str() {
         "particles" => {
             let previous = group
@@ -260,7 +274,7 @@ pub fn load_checkpoint(run: &Path) -> Result<Checkpoint> {
         "sgd" => {
             let (noise, _) = ctx.read_array::<f64>(&group, "noise")?;
             let (samples, _) = ctx.read_array::<u64>(&group, "samples")?;
-            let samples = stream_from_words(&samples)
+            let samples = from_words(&samples)
                 .ok_or_else(|| ctx.damaged("state/samples is not a stream state"))?;
             SolverState::Sgd(SgdState {
                 step,
@@ -278,7 +292,7 @@ pub fn load_checkpoint(run: &Path) -> Result<Checkpoint> {
         .collect::<Result<_>>()?;
     Ok(Checkpoint {
         header,
-        format_version: layout.version(),
+        format_version: version,
         state,
         trajectory,
         snapshots,
@@ -339,18 +353,30 @@ fn read_coefficients(
     }
 }
 
-/// `state/x` (N, K), `state/xi` (N, p) and `state/streams` (chunks, 4).
+/// `state/x` (N, K), `state/xi` (N, p) and `state/streams` (chunks, words), each chunk's
+/// stream in the [`Generator::state_words`] words of the population's generator.
 fn write_population(ctx: &Ctx, group: &Group, population: &Population) -> Result<()> {
     let (n, p, k) = (population.len(), population.features, population.neurons);
     ctx.write_array(group, "x", &population.x, &[n, k])?;
     ctx.write_array(group, "xi", &population.xi, &[n, p])?;
-    let words: Vec<u64> = population.streams.iter().flat_map(stream_words).collect();
-    ctx.write_array(group, "streams", &words, &[population.streams.len(), 4])
+    let words: Vec<u64> = population
+        .streams
+        .iter()
+        .flat_map(ChunkStream::words)
+        .collect();
+    let shape = [population.streams.len(), population.generator.state_words()];
+    ctx.write_array(group, "streams", &words, &shape)
 }
 
-/// The population of a checkpoint in `layout` of a run of `neurons` neurons (format 1
-/// stored `x` as (N)).
-fn read_population(ctx: &Ctx, group: &Group, layout: Layout, neurons: usize) -> Result<Population> {
+/// The population of a checkpoint in `layout` of a run of `neurons` neurons drawing with
+/// `generator` (format 1 stored `x` as (N)).
+fn read_population(
+    ctx: &Ctx,
+    group: &Group,
+    layout: Layout,
+    neurons: usize,
+    generator: Generator,
+) -> Result<Population> {
     let (x, x_shape) = ctx.read_array::<f64>(group, "x")?;
     let (xi, xi_shape) = ctx.read_array::<f32>(group, "xi")?;
     let (words, words_shape) = ctx.read_array::<u64>(group, "streams")?;
@@ -362,44 +388,36 @@ fn read_population(ctx: &Ctx, group: &Group, layout: Layout, neurons: usize) -> 
         Layout::SingleNeuron => vec![n],
         Layout::Layer => vec![n, neurons],
     };
-    let chunks = n.div_ceil(mfcl_solver::CHUNK);
-    let streams: Option<Vec<Stream>> = words.chunks(4).map(stream_from_words).collect();
-    match streams {
-        Some(streams)
-            if features > 0 && x_shape == x_shape_expected && words_shape == [chunks, 4] =>
-        {
-            Ok(Population {
-                features,
-                neurons,
-                x,
-                xi,
-                streams,
+    if features == 0 || x_shape != x_shape_expected {
+        return Err(ctx.damaged("state/x and state/xi disagree in size"));
+    }
+    let streams_shape = [n.div_ceil(mfcl_solver::CHUNK), generator.state_words()];
+    if words_shape != streams_shape {
+        return Err(ctx.damaged(format!(
+            "state/streams has the shape {words_shape:?}, but {n} coordinates drawing with \
+             {generator} need {streams_shape:?}"
+        )));
+    }
+    let streams = words
+        .chunks(streams_shape[1])
+        .enumerate()
+        .map(|(chunk, words)| {
+            ChunkStream::from_words(generator, words).ok_or_else(|| {
+                ctx.damaged(format!(
+                    "state/streams: chunk {chunk} holds no state of {generator} (an all-zero \
+                     xoshiro256++ state)"
+                ))
             })
-        }
-        _ => Err(ctx.damaged("state/x, state/xi and state/streams disagree in size")),
-    }
-}
-
-/// The four 64-bit words of a xoshiro256++ state, read through its serde representation
-/// (the generator exposes its state no other way).
-fn stream_words(stream: &Stream) -> [u64; 4] {
-    let value = serde_json::to_value(stream).expect("a generator state serialises");
-    let words = value["s"]
-        .as_array()
-        .expect("xoshiro256++ serialises its state as `s`");
-    std::array::from_fn(|k| words[k].as_u64().expect("state words are u64"))
-}
-
-/// The generator with this state; `None` for the all-zero state, which xoshiro forbids.
-fn stream_from_words(words: &[u64]) -> Option<Stream> {
-    if words.len() != 4 || words.iter().all(|&w| w == 0) {
-        return None;
-    }
-    let mut seed = [0u8; 32];
-    for (chunk, word) in seed.chunks_exact_mut(8).zip(words) {
-        chunk.copy_from_slice(&word.to_le_bytes());
-    }
-    Some(Stream::from_seed(seed))
+        })
+        .collect::<Result<_>>()?;
+    Ok(Population {
+        features,
+        neurons,
+        x,
+        xi,
+        generator,
+        streams,
+    })
 }
 
 #[cfg(test)]
@@ -440,12 +458,26 @@ mod tests {
         assert_eq!(run_of_checkpoint(Path::new("runs/qs.h5")), None);
     }
 
+    /// Checkpoints store streams as words: the state read back draws what the original does.
     #[test]
-    fn stream_state_round_trips() {
+    fn stream_states_round_trip() {
         let mut original = mfcl_solver::stream(42, 7);
         original.next_u64();
-        let mut restored = stream_from_words(&stream_words(&original)).unwrap();
+        let mut restored = from_words(&words_of(&original)).unwrap();
         assert_eq!(restored, original);
         assert_eq!(restored.next_u64(), original.next_u64());
+        for generator in Generator::ALL {
+            let mut original = generator.chunk_stream(42, 7);
+            let mut drawn = [0.0; 5];
+            original.fill(&mut drawn);
+            let words = original.words();
+            assert_eq!(words.len(), generator.state_words());
+            let mut restored = ChunkStream::from_words(generator, &words).unwrap();
+            assert_eq!(restored, original);
+            let (mut a, mut b) = ([0.0; 37], [0.0; 37]);
+            original.fill(&mut a);
+            restored.fill(&mut b);
+            assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits), "{generator}");
+        }
     }
 }

@@ -110,12 +110,26 @@ impl Ctx {
 
     /// The attribute `name` of `loc`, if it has one.
     pub fn read_optional_scalar<T: H5Type>(&self, loc: &Location, name: &str) -> Result<Option<T>> {
-        let names = self.h5(loc.attr_names())?;
-        if names.iter().any(|n| n == name) {
+        if self.has_attr(loc, name)? {
             self.read_scalar(loc, name).map(Some)
         } else {
             Ok(None)
         }
+    }
+
+    /// The string attribute `name` of `loc`, if it has one.
+    pub fn read_optional_str(&self, loc: &Location, name: &str) -> Result<Option<String>> {
+        if self.has_attr(loc, name)? {
+            self.read_str(loc, name).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Whether `loc` has the attribute `name`.
+    fn has_attr(&self, loc: &Location, name: &str) -> Result<bool> {
+        let names = self.h5(loc.attr_names())?;
+        Ok(names.iter().any(|n| n == name))
     }
 }
 

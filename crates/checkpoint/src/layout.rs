@@ -1,15 +1,23 @@
 //! The groups and attributes that run files and checkpoints share, in the current format
-//! (written and read) and in format 1 (read only, as one neuron).
+//! (written and read) and in formats 1 (read only, as one neuron) and 2 (read only, its
+//! generator implied).
 
 use hdf5::{Dataset, Group, Location};
 use mfcl_model::Trajectory;
-use mfcl_solver::{Histogram, Snapshot};
+use mfcl_solver::{Generator, Histogram, Snapshot};
 
 use crate::hdf::Ctx;
 use crate::{FORMAT_VERSION, FileError, OLDEST_FORMAT_VERSION, Result};
 
 /// The root attribute that records the format version.
 pub(crate) const VERSION_ATTRIBUTE: &str = "format_version";
+
+/// The root attribute that records the run's random generator, by [`Generator::name`].
+const GENERATOR_ATTRIBUTE: &str = "generator";
+
+/// The first format version that records the generator. Older files record none: every
+/// run then drew with [`Generator::Ziggurat`].
+const GENERATOR_VERSION: u32 = 3;
 
 /// The root attributes of a run file or checkpoint.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +31,10 @@ pub struct Header {
     /// `K`, the neurons of the layer (the root attribute `neurons`; 1 for a format-1 file,
     /// which has none).
     pub neurons: usize,
+    /// How the run draws its normal deviates (the root attribute `generator`;
+    /// [`Generator::Ziggurat`] for a format-1 or format-2 file, which has none). With the
+    /// config and the seed, it fixes every bit of the run.
+    pub generator: Generator,
     /// The mfcl version that wrote the file.
     pub program_version: String,
     /// When the run was started (RFC 3339, UTC).
@@ -30,13 +42,20 @@ pub struct Header {
 }
 
 impl Header {
-    /// A header for a run of `neurons` neurons starting now.
-    pub fn new(config: &str, solver: &str, seed: u64, neurons: usize) -> Header {
+    /// A header for a run of `neurons` neurons drawing with `generator`, starting now.
+    pub fn new(
+        config: &str,
+        solver: &str,
+        seed: u64,
+        neurons: usize,
+        generator: Generator,
+    ) -> Header {
         Header {
             config: config.to_owned(),
             solver: solver.to_owned(),
             seed,
             neurons,
+            generator,
             program_version: env!("CARGO_PKG_VERSION").to_owned(),
             created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         }
@@ -51,16 +70,17 @@ impl Header {
         ctx.write_str(root, "solver", &self.solver)?;
         ctx.write_scalar(root, "seed", self.seed)?;
         ctx.write_scalar(root, "neurons", self.neurons as u64)?;
+        ctx.write_str(root, GENERATOR_ATTRIBUTE, self.generator.name())?;
         ctx.write_str(root, "created", &self.created)
     }
 
-    /// Checks the format and version before anything else is read; returns the header and
-    /// the layout of the rest of the file.
+    /// Checks the format and version before anything else is read; returns the header, the
+    /// file's format version and the layout of the rest of the file.
     pub(crate) fn read(
         ctx: &Ctx,
         root: &Location,
         format: &'static str,
-    ) -> Result<(Header, Layout)> {
+    ) -> Result<(Header, u32, Layout)> {
         let found = ctx.read_str(root, "format").unwrap_or_default();
         if found != format {
             return Err(FileError::WrongFormat {
@@ -69,7 +89,8 @@ impl Header {
                 found,
             });
         }
-        let layout = Layout::of_version(ctx, ctx.read_scalar(root, VERSION_ATTRIBUTE)?)?;
+        let version = ctx.read_scalar(root, VERSION_ATTRIBUTE)?;
+        let layout = Layout::of_version(ctx, version)?;
         let neurons = match layout {
             Layout::SingleNeuron => 1,
             Layout::Layer => {
@@ -85,11 +106,30 @@ impl Header {
             solver: ctx.read_str(root, "solver")?,
             seed: ctx.read_scalar(root, "seed")?,
             neurons,
+            generator: read_generator(ctx, root, version)?,
             program_version: ctx.read_str(root, "program_version")?,
             created: ctx.read_str(root, "created")?,
         };
-        Ok((header, layout))
+        Ok((header, version, layout))
     }
+}
+
+/// The generator that a file of format `version` records.
+fn read_generator(ctx: &Ctx, root: &Location, version: u32) -> Result<Generator> {
+    if version < GENERATOR_VERSION {
+        return Ok(Generator::Ziggurat);
+    }
+    let name = ctx
+        .read_optional_str(root, GENERATOR_ATTRIBUTE)?
+        .ok_or_else(|| {
+            ctx.damaged(format!(
+                "format version {version} without the root attribute {GENERATOR_ATTRIBUTE}"
+            ))
+        })?;
+    Generator::from_name(&name).ok_or_else(|| FileError::UnknownGenerator {
+        path: ctx.path.clone(),
+        name,
+    })
 }
 
 /// The layout of a file's datasets, by the format version it was written in.
@@ -98,8 +138,8 @@ pub(crate) enum Layout {
     /// Format 1, one neuron: `x` and `R` scalars per coordinate and per sample, scalar
     /// self-term and noise coefficients.
     SingleNeuron,
-    /// The current format, a layer of `K` neurons: a trailing axis of length `K` on `x`,
-    /// `Q` and the histograms, `(K, K)` matrices for `R` and the self-term and noise.
+    /// Formats 2 and 3, a layer of `K` neurons: a trailing axis of length `K` on `x`, `Q`
+    /// and the histograms, `(K, K)` matrices for `R` and the self-term and noise.
     Layer,
 }
 
@@ -109,19 +149,12 @@ impl Layout {
     pub fn of_version(ctx: &Ctx, found: u32) -> Result<Layout> {
         match found {
             OLDEST_FORMAT_VERSION => Ok(Layout::SingleNeuron),
-            FORMAT_VERSION => Ok(Layout::Layer),
+            // Format 3 added the generator attribute, not a dataset.
+            2..=FORMAT_VERSION => Ok(Layout::Layer),
             _ => Err(FileError::FormatVersion {
                 path: ctx.path.clone(),
                 found,
             }),
-        }
-    }
-
-    /// The format version it was written in.
-    pub fn version(self) -> u32 {
-        match self {
-            Layout::SingleNeuron => OLDEST_FORMAT_VERSION,
-            Layout::Layer => FORMAT_VERSION,
         }
     }
 }

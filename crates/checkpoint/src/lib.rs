@@ -50,14 +50,22 @@ pub use run_file::{RunFile, read_header, read_run};
 
 use std::path::PathBuf;
 
-/// Version of both file formats as written: 2 stores a layer of `K` neurons (the root
+use mfcl_solver::Generator;
+
+/// Version of both file formats as written. 2 stores a layer of `K` neurons (the root
 /// attribute `neurons`; trajectories `(T, p, K)` and `(T, K, K)`, snapshot `x` `(M, K)`).
-pub const FORMAT_VERSION: u32 = 2;
+/// 3 has the same datasets and records the run's random generator (the root attribute
+/// `generator`, a [`Generator::name`]; checkpoint `state/streams` is `(chunks,
+/// Generator::state_words)`): the generator fixes every bit of a trajectory, so a run
+/// resumes with the one it started with.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The oldest version read. Version 1, which knew one neuron only (trajectories `(T, p)`
 /// and `(T,)`, snapshot `x` `(M,)`, scalar coefficients in checkpoints), is read as `K = 1`;
-/// a run resumed from a version-1 checkpoint is rebuilt in the current version (the run
-/// file is rebuilt from its checkpoint on every resume anyway). Other versions are refused.
+/// versions 1 and 2, which record no generator, drew with [`Generator::Ziggurat`] and are
+/// read and resumed with it. A run resumed from an older checkpoint is rebuilt in the
+/// current version (the run file is rebuilt from its checkpoint on every resume anyway).
+/// Other versions are refused.
 pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
 /// Why a run file or checkpoint could not be used.
@@ -99,6 +107,19 @@ pub enum FileError {
         path: PathBuf,
         /// The file's version.
         found: u32,
+    },
+    /// The file records a random generator that this mfcl does not know (a newer mfcl's):
+    /// its run cannot be repeated or resumed bit for bit with another.
+    #[error(
+        "{path}: unknown random generator {name:?} (this mfcl knows {}): written by a newer \
+         mfcl?",
+        generator_names()
+    )]
+    UnknownGenerator {
+        /// The file.
+        path: PathBuf,
+        /// The generator's name as recorded.
+        name: String,
     },
     /// Structurally wrong content (a missing dataset, inconsistent sizes), or an HDF5 file
     /// that HDF5 cannot open (damaged or truncated).
@@ -164,3 +185,8 @@ pub enum FileError {
 
 /// `Result` with a [`FileError`].
 pub type Result<T> = std::result::Result<T, FileError>;
+
+/// The names of the generators this mfcl knows, for [`FileError::UnknownGenerator`].
+fn generator_names() -> String {
+    Generator::ALL.map(Generator::name).join(", ")
+}

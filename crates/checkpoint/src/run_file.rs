@@ -33,8 +33,9 @@ impl RunFile {
     /// Writes a complete run file (header, the trajectory so far, the snapshots so far) under
     /// a temporary name, moves it to `path`, and opens it for appending. A run starts with
     /// an empty trajectory; a resumed run with the checkpoint's copy. The file is in the
-    /// current format, with `header.neurons` neurons, whatever format the trajectory and
-    /// snapshots were read from: a run resumed from a format-1 checkpoint is upgraded.
+    /// current format, with `header.neurons` neurons and `header.generator`, whatever format
+    /// the trajectory and snapshots were read from: a run resumed from a format-1 or
+    /// format-2 checkpoint is upgraded, and records the generator it was read with.
     ///
     /// First [`claim_run`] checks that everything the run replaces is mfcl's, and refuses
     /// otherwise with nothing changed. Once the run file is in place, what the previous run
@@ -102,17 +103,13 @@ impl RunFile {
 
 /// Reads a whole run file.
 pub fn read_run(path: &Path) -> Result<RunContents> {
-    let (ctx, file, header, layout) = open(path)?;
+    let (ctx, file, header, version, layout) = open(path)?;
     let trajectory = TrajectoryDatasets::open(&ctx, &file)?.read(&ctx, layout, header.neurons)?;
     let snapshots = read_snapshots(&ctx, &file, layout)?;
-    let diverged = file
-        .attr_names()
-        .is_ok_and(|names| names.iter().any(|n| n == DIVERGED))
-        .then(|| ctx.read_str(&file, DIVERGED))
-        .transpose()?;
+    let diverged = ctx.read_optional_str(&file, DIVERGED)?;
     Ok(RunContents {
         header,
-        format_version: layout.version(),
+        format_version: version,
         trajectory,
         snapshots,
         diverged,
@@ -122,14 +119,15 @@ pub fn read_run(path: &Path) -> Result<RunContents> {
 /// Reads only the header of a run file (its config): all that `mfcl resume` needs of it,
 /// and intact even when a failed write (a full disk) left a snapshot in it incomplete.
 pub fn read_header(path: &Path) -> Result<Header> {
-    open(path).map(|(_, _, header, _)| header)
+    open(path).map(|(_, _, header, ..)| header)
 }
 
-/// Opens a run file for reading and checks its format and version.
-fn open(path: &Path) -> Result<(Ctx, hdf5::File, Header, Layout)> {
+/// Opens a run file for reading and checks its format and version; returns it with its
+/// header, format version and layout.
+fn open(path: &Path) -> Result<(Ctx, hdf5::File, Header, u32, Layout)> {
     let ctx = Ctx::new(path);
     expect_kind(path, FileKind::RunFile)?;
     let file = ctx.h5(hdf5::File::open(path))?;
-    let (header, layout) = Header::read(&ctx, &file, RUN_FORMAT)?;
-    Ok((ctx, file, header, layout))
+    let (header, version, layout) = Header::read(&ctx, &file, RUN_FORMAT)?;
+    Ok((ctx, file, header, version, layout))
 }

@@ -1,19 +1,24 @@
 //! The file formats: a layer of `K` neurons written and read back in the current format
-//! (checked against the datasets' shapes as h5py would see them), and the files of the
-//! previous release (format 1, one neuron; `data/format1/`) read as `K = 1`, resumed to the
-//! trajectory that release produced, and upgraded by a resume.
+//! (checked against the datasets' shapes as h5py would see them), and the files of earlier
+//! releases, read with the ziggurat generator they drew with, resumed to the trajectory
+//! those releases produced, and upgraded by a resume: format 1 (one neuron;
+//! `data/format1/`), read as `K = 1`, and format 2 (a layer; `data/format2/`).
 
 use std::path::{Path, PathBuf};
 
 use mfcl_checkpoint::{
-    Cadence, FORMAT_VERSION, FileError, FileKind, Header, Recorder, SolverState, checkpoint_path,
-    claim_run, identify, load_checkpoint, read_run, snapshots_dir,
+    Cadence, Checkpoint, FORMAT_VERSION, FileError, FileKind, Header, Recorder, RunContents,
+    SolverState, checkpoint_path, claim_run, identify, load_checkpoint, read_run, snapshots_dir,
 };
 use mfcl_model::{Config, OrderParameters, Problem, Trajectory};
-use mfcl_solver::{ParticleSystem, Schedule, Sgd, Silent, Stepper, drive, drive_from};
+use mfcl_solver::{
+    Generator, ParticleSystem, Population, Schedule, Sgd, Silent, Stepper, drive, drive_from,
+};
 
-/// The previous release's files (see `data/format1/README.md`).
+/// The files of mfcl 0.1.0 (see `data/format1/README.md`).
 const FORMAT1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/format1");
+/// The files of the release before the batched deviates (see `data/format2/README.md`).
+const FORMAT2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/format2");
 
 /// An empty folder for one test.
 fn scratch(name: &str) -> PathBuf {
@@ -25,7 +30,13 @@ fn scratch(name: &str) -> PathBuf {
 
 /// A copy in `dir` of the format-1 run `name`: its run file, checkpoint and snapshot folder.
 fn copy_format1(name: &str, dir: &Path) -> PathBuf {
-    let from = Path::new(FORMAT1).join(format!("{name}.h5"));
+    copy_fixture(FORMAT1, name, dir)
+}
+
+/// A copy in `dir` of the run `name` in the fixture folder `fixtures`: its run file,
+/// checkpoint and snapshot folder.
+fn copy_fixture(fixtures: &str, name: &str, dir: &Path) -> PathBuf {
+    let from = Path::new(fixtures).join(format!("{name}.h5"));
     let run = dir.join(format!("{name}.h5"));
     std::fs::copy(&from, &run).unwrap();
     std::fs::copy(checkpoint_path(&from), checkpoint_path(&run)).unwrap();
@@ -70,6 +81,25 @@ fn shape(file: &Path, dataset: &str) -> Vec<usize> {
         .shape()
 }
 
+/// The root attribute `generator` of a file, read with HDF5 alone.
+fn generator_attribute(file: &Path) -> String {
+    hdf5::File::open(file)
+        .unwrap()
+        .attr("generator")
+        .unwrap()
+        .read_scalar::<hdf5::types::VarLenUnicode>()
+        .unwrap()
+        .to_string()
+}
+
+/// The population of a checkpoint's state.
+fn population(checkpoint: &Checkpoint) -> &Population {
+    match &checkpoint.state {
+        SolverState::Particles(state) => &state.population,
+        SolverState::Sgd(state) => &state.population,
+    }
+}
+
 /// A layer of two neurons on the two-feature problem, each leaning towards one feature.
 fn layer_of_two() -> (Config, Problem, OrderParameters) {
     let config = Config::parse(include_str!("../../../data/configs/two_features.toml")).unwrap();
@@ -90,7 +120,7 @@ fn layer_of_two() -> (Config, Problem, OrderParameters) {
 fn a_layer_is_written_with_a_neuron_axis_and_read_back() {
     let (config, problem, init) = layer_of_two();
     let run = scratch("layer").join("layer.h5");
-    let header = Header::new(&config.source, "particles", 1, 2);
+    let header = Header::new(&config.source, "particles", 1, 2, Generator::CURRENT);
     let steps = 6;
     let cadence = Cadence {
         snapshot_every: 3,
@@ -131,6 +161,8 @@ fn a_layer_is_written_with_a_neuron_axis_and_read_back() {
         file.attr("neurons").unwrap().read_scalar::<u64>().unwrap(),
         2
     );
+    assert_eq!(contents.header.generator, Generator::BoxMuller);
+    assert_eq!(generator_attribute(&run), "xoshiro256++x8/box-muller");
     // m_jk = Q_jk / √R_kk, in the file's (T, p, K) order.
     let cosine: Vec<f64> = file
         .dataset("trajectory/cosine")
@@ -182,6 +214,12 @@ fn a_layer_is_written_with_a_neuron_axis_and_read_back() {
         SolverState::Particles(system.state().clone())
     );
     let checkpoint = checkpoint_path(&run);
+    assert_eq!(
+        generator_attribute(&checkpoint),
+        "xoshiro256++x8/box-muller"
+    );
+    // One chunk of 3000 particles: 8 lanes of 4 words.
+    assert_eq!(shape(&checkpoint, "state/streams"), [1, 32]);
     assert_eq!(shape(&checkpoint, "state/x"), [3000, k]);
     assert_eq!(shape(&checkpoint, "state/previous/drive"), [p, k]);
     assert_eq!(shape(&checkpoint, "state/previous/self_term"), [k, k]);
@@ -198,6 +236,7 @@ fn format1_files_are_read_as_one_neuron() {
         let contents = read_run(&run).unwrap();
         assert_eq!(contents.format_version, 1);
         assert_eq!(contents.header.neurons, 1);
+        assert_eq!(contents.header.generator, Generator::Ziggurat);
         assert_eq!(contents.header.solver, name);
         let trajectory = &contents.trajectory;
         let config = Config::parse(&contents.header.config).unwrap();
@@ -240,6 +279,7 @@ fn format1_files_are_read_as_one_neuron() {
             SolverState::Sgd(state) => &state.population,
         };
         assert_eq!((population.features, population.neurons), (p, 1));
+        assert_eq!(population.generator, Generator::Ziggurat);
         // The state is the one the last sample describes.
         let last = trajectory.state(trajectory.len() - 1);
         let order = population.order_parameters();
@@ -309,28 +349,39 @@ fn format1_checkpoints_resume_to_the_previous_releases_trajectory() {
     }
 }
 
-#[test]
-fn resuming_a_format1_run_rebuilds_it_in_the_current_format() {
-    let dir = scratch("upgrade");
-    let run = copy_format1("particles", &dir);
-    let old_snapshots: Vec<_> = ["000000.h5", "000001.h5"]
-        .map(|name| std::fs::read(snapshots_dir(&run).join(name)).unwrap())
-        .into();
-    let checkpoint = load_checkpoint(&run).unwrap();
-    let full = read_run(&format1("particles_full.h5")).unwrap();
+/// What [`resume_to`] leaves.
+struct Resumed {
+    /// The checkpoint resumed from, as read before resuming.
+    checkpoint: Checkpoint,
+    /// The resumed run's whole trajectory.
+    trajectory: Trajectory,
+    /// Its final population.
+    population: Population,
+    /// The steps of the whole run.
+    total_steps: u64,
+}
+
+/// Resumes the run file `run` from its checkpoint to the end of the uninterrupted run
+/// `full`, as `mfcl resume --t-end` does: the run file rebuilt from the checkpoint, then
+/// continued by the recorder.
+fn resume_to(run: &Path, full: &RunContents) -> Resumed {
+    let checkpoint = load_checkpoint(run).unwrap();
     let config = Config::parse(&full.header.config).unwrap();
     let settings = &config.run;
-    let schedule = Schedule::new(settings.t_end, settings.dt, settings.record_every);
+    let dt = match checkpoint.state {
+        SolverState::Particles(_) => settings.dt,
+        SolverState::Sgd(_) => 1.0 / settings.dimension as f64,
+    };
+    let schedule = Schedule::new(settings.t_end, dt, settings.record_every);
     let cadence = Cadence::new(
         settings.snapshot_every,
         settings.checkpoint_every,
         None,
-        settings.dt,
+        dt,
         schedule.total_steps,
     );
-    // As `mfcl resume --t-end 1` does: the run file rebuilt from the checkpoint, continued.
     let mut recorder = Recorder::start(
-        &run,
+        run,
         checkpoint.header.clone(),
         config.problem.features(),
         config.problem.feature_law,
@@ -339,19 +390,51 @@ fn resuming_a_format1_run_rebuilds_it_in_the_current_format() {
         &checkpoint.snapshots,
     )
     .unwrap();
-    let SolverState::Particles(state) = checkpoint.state else {
-        panic!("a particle checkpoint");
+    let recorded = checkpoint.trajectory.clone();
+    let (trajectory, population) = match checkpoint.state.clone() {
+        SolverState::Particles(state) => {
+            let mut system = ParticleSystem::resume(&config.problem, dt, state);
+            let trajectory = drive_from(&mut system, &schedule, recorded, &mut recorder).unwrap();
+            (trajectory, system.state().population.clone())
+        }
+        SolverState::Sgd(state) => {
+            let mut sgd = Sgd::resume(&config.problem, state);
+            let trajectory = drive_from(&mut sgd, &schedule, recorded, &mut recorder).unwrap();
+            (trajectory, sgd.state().population.clone())
+        }
     };
-    let mut system = ParticleSystem::resume(&config.problem, settings.dt, state);
-    let trajectory =
-        drive_from(&mut system, &schedule, checkpoint.trajectory, &mut recorder).unwrap();
     recorder.finish().unwrap();
+    Resumed {
+        checkpoint,
+        trajectory,
+        population,
+        total_steps: schedule.total_steps,
+    }
+}
+
+#[test]
+fn resuming_a_format1_run_rebuilds_it_in_the_current_format() {
+    let dir = scratch("upgrade");
+    let run = copy_format1("particles", &dir);
+    let old_snapshots: Vec<_> = ["000000.h5", "000001.h5"]
+        .map(|name| std::fs::read(snapshots_dir(&run).join(name)).unwrap())
+        .into();
+    let full = read_run(&format1("particles_full.h5")).unwrap();
+    let Resumed {
+        checkpoint,
+        trajectory,
+        total_steps,
+        ..
+    } = resume_to(&run, &full);
     assert!(max_deviation(&trajectory, &full.trajectory) <= 1e-12);
 
     let upgraded = read_run(&run).unwrap();
     assert_eq!(upgraded.format_version, FORMAT_VERSION);
     assert_eq!(upgraded.header, checkpoint.header);
     assert_eq!(upgraded.header.neurons, 1);
+    // It goes on with the generator it started with, and now says so.
+    assert_eq!(upgraded.header.generator, Generator::Ziggurat);
+    assert_eq!(generator_attribute(&run), "xoshiro256++/ziggurat");
     assert_eq!(upgraded.trajectory, trajectory);
     let t = trajectory.len();
     assert_eq!(shape(&run, "trajectory/overlaps"), [t, 2, 1]);
@@ -374,8 +457,92 @@ fn resuming_a_format1_run_rebuilds_it_in_the_current_format() {
     }
     let checkpoint = load_checkpoint(&run).unwrap();
     assert_eq!(checkpoint.format_version, FORMAT_VERSION);
-    assert_eq!(checkpoint.step(), schedule.total_steps);
+    assert_eq!(checkpoint.step(), total_steps);
     assert_eq!(checkpoint.snapshots, upgraded.snapshots);
+    assert_eq!(
+        generator_attribute(&checkpoint_path(&run)),
+        "xoshiro256++/ziggurat"
+    );
+    assert_eq!(shape(&checkpoint_path(&run), "state/streams"), [1, 4]);
+}
+
+#[test]
+fn format2_files_are_read_with_the_ziggurat() {
+    for name in ["particles", "sgd"] {
+        let run = Path::new(FORMAT2).join(format!("{name}.h5"));
+        assert_eq!(identify(&run), FileKind::RunFile);
+        let contents = read_run(&run).unwrap();
+        assert_eq!(contents.format_version, 2);
+        assert_eq!(contents.header.solver, name);
+        assert_eq!(contents.header.neurons, 2);
+        assert_eq!(contents.header.generator, Generator::Ziggurat);
+
+        let checkpoint = load_checkpoint(&run).unwrap();
+        assert_eq!(checkpoint.format_version, 2);
+        assert_eq!(checkpoint.header, contents.header);
+        assert_eq!(checkpoint.trajectory, contents.trajectory);
+        assert_eq!(checkpoint.snapshots, contents.snapshots);
+        let population = population(&checkpoint);
+        assert_eq!(population.generator, Generator::Ziggurat);
+        assert!(
+            population
+                .streams
+                .iter()
+                .all(|s| s.generator() == Generator::Ziggurat)
+        );
+        assert_eq!(shape(&checkpoint_path(&run), "state/streams"), [1, 4]);
+        // The state is the one the last sample describes.
+        let trajectory = &contents.trajectory;
+        let last = trajectory.state(trajectory.len() - 1);
+        let order = population.order_parameters();
+        for (a, b) in order.coordinates().iter().zip(last.coordinates()) {
+            assert!((a - b).abs() <= 1e-14, "{name}: {a} against {b}");
+        }
+    }
+}
+
+/// A format-2 checkpoint continues with the ziggurat to exactly the previous release's
+/// uninterrupted run, and the run is rebuilt in the current format recording the ziggurat.
+#[test]
+fn format2_checkpoints_resume_bit_for_bit_to_the_previous_releases_run() {
+    for name in ["particles", "sgd"] {
+        let dir = scratch(&format!("format2-{name}"));
+        let run = copy_fixture(FORMAT2, name, &dir);
+        let full = read_run(&Path::new(FORMAT2).join(format!("{name}_full.h5"))).unwrap();
+        let resumed = resume_to(&run, &full);
+        assert_eq!(resumed.trajectory, full.trajectory, "{name}");
+        // The release's last snapshot, at the last step, holds every coordinate's x: the
+        // final states agree bit for bit, and so do the labels and histograms.
+        let last = full.snapshots.last().unwrap();
+        assert_eq!((last.step, last.stride), (resumed.total_steps, 1), "{name}");
+        assert_eq!(resumed.population.x, last.x, "{name}");
+        let law = Config::parse(&full.header.config)
+            .unwrap()
+            .problem
+            .feature_law;
+        assert_eq!(
+            resumed.population.snapshot(law, last.step, last.t),
+            *last,
+            "{name}"
+        );
+
+        let upgraded = read_run(&run).unwrap();
+        assert_eq!(upgraded.format_version, FORMAT_VERSION);
+        assert_eq!(upgraded.header, resumed.checkpoint.header);
+        assert_eq!(upgraded.header.generator, Generator::Ziggurat);
+        assert_eq!(generator_attribute(&run), "xoshiro256++/ziggurat");
+        assert_eq!(upgraded.trajectory, full.trajectory);
+        assert_eq!(upgraded.snapshots, full.snapshots);
+        let checkpoint = load_checkpoint(&run).unwrap();
+        assert_eq!(checkpoint.format_version, FORMAT_VERSION);
+        assert_eq!(checkpoint.step(), resumed.total_steps);
+        assert_eq!(population(&checkpoint), &resumed.population);
+        assert_eq!(
+            generator_attribute(&checkpoint_path(&run)),
+            "xoshiro256++/ziggurat"
+        );
+        assert_eq!(shape(&checkpoint_path(&run), "state/streams"), [1, 4]);
+    }
 }
 
 /// Sets the root attribute `format_version` of `path` to `version`.
@@ -425,4 +592,144 @@ fn other_format_versions_are_refused_by_name() {
         let error = load_checkpoint(&run).unwrap_err();
         assert_eq!(error.to_string(), expected(&snapshot));
     }
+}
+
+/// Replaces the root string attribute `name` of `path` by `value`, or removes it (`None`).
+fn set_str_attribute(path: &Path, name: &str, value: Option<&str>) {
+    use std::str::FromStr;
+    let file = hdf5::File::open_rw(path).unwrap();
+    file.delete_attr(name).unwrap();
+    if let Some(value) = value {
+        file.new_attr::<hdf5::types::VarLenUnicode>()
+            .create(name)
+            .unwrap()
+            .write_scalar(&hdf5::types::VarLenUnicode::from_str(value).unwrap())
+            .unwrap();
+    }
+}
+
+/// A run file with its checkpoint at `run`: 2000 particles of the quickstart, two steps,
+/// drawing with the current generator.
+fn new_run(run: &Path) {
+    let config = Config::parse(include_str!("../../../data/configs/quickstart.toml")).unwrap();
+    let header = Header::new(&config.source, "particles", 1, 1, Generator::CURRENT);
+    let cadence = Cadence {
+        snapshot_every: 1000,
+        checkpoint_every: 1000,
+        checkpoint_every_secs: None,
+        total_steps: 2,
+    };
+    let (problem, law) = (&config.problem, config.problem.feature_law);
+    let mut recorder =
+        Recorder::start(run, header, 1, law, cadence, &Trajectory::default(), &[]).unwrap();
+    let mut system = ParticleSystem::new(problem, &config.init, 2000, 0.01, 1);
+    let schedule = Schedule {
+        total_steps: 2,
+        record_every: 1,
+    };
+    drive(&mut system, &schedule, &mut recorder).unwrap();
+    recorder.finish().unwrap();
+}
+
+/// The bytes of a run file and its checkpoint.
+fn bytes_of(run: &Path) -> [Vec<u8>; 2] {
+    [run.to_path_buf(), checkpoint_path(run)].map(|path| std::fs::read(path).unwrap())
+}
+
+#[test]
+fn an_unknown_generator_is_refused_by_name() {
+    let run = scratch("unknown-generator").join("run.h5");
+    new_run(&run);
+    for file in [run.clone(), checkpoint_path(&run)] {
+        set_str_attribute(&file, "generator", Some("pcg64/polar"));
+    }
+    let before = bytes_of(&run);
+    let message = |path: &Path| {
+        format!(
+            "{}: unknown random generator \"pcg64/polar\" (this mfcl knows \
+             xoshiro256++/ziggurat, xoshiro256++x8/box-muller): written by a newer mfcl?",
+            path.display()
+        )
+    };
+    let error = read_run(&run).unwrap_err();
+    assert!(
+        matches!(&error, FileError::UnknownGenerator { path, name }
+            if *path == run && name == "pcg64/polar"),
+        "{error:?}"
+    );
+    assert_eq!(error.to_string(), message(&run));
+    let error = load_checkpoint(&run).unwrap_err();
+    assert!(
+        matches!(&error, FileError::UnknownGenerator { path, name }
+            if *path == checkpoint_path(&run) && name == "pcg64/polar"),
+        "{error:?}"
+    );
+    assert_eq!(error.to_string(), message(&checkpoint_path(&run)));
+    assert!(bytes_of(&run) == before, "the refused files changed");
+
+    // A current-format file without the attribute is damaged.
+    for file in [run.clone(), checkpoint_path(&run)] {
+        set_str_attribute(&file, "generator", None);
+    }
+    let before = bytes_of(&run);
+    let missing = |path: &Path| {
+        format!(
+            "{}: format version {FORMAT_VERSION} without the root attribute generator",
+            path.display()
+        )
+    };
+    let error = read_run(&run).unwrap_err();
+    assert!(matches!(error, FileError::Damaged { .. }), "{error:?}");
+    assert_eq!(error.to_string(), missing(&run));
+    let error = load_checkpoint(&run).unwrap_err();
+    assert!(matches!(error, FileError::Damaged { .. }), "{error:?}");
+    assert_eq!(error.to_string(), missing(&checkpoint_path(&run)));
+    assert!(bytes_of(&run) == before, "the refused files changed");
+}
+
+#[test]
+fn streams_that_are_not_of_the_recorded_generator_are_refused() {
+    let dir = scratch("streams");
+    // Box–Muller lanes (1 chunk, 32 words) under a header that names the ziggurat (4 words).
+    let run = dir.join("shape.h5");
+    new_run(&run);
+    let checkpoint = checkpoint_path(&run);
+    assert_eq!(shape(&checkpoint, "state/streams"), [1, 32]);
+    set_str_attribute(&checkpoint, "generator", Some("xoshiro256++/ziggurat"));
+    let before = bytes_of(&run);
+    let error = load_checkpoint(&run).unwrap_err();
+    assert!(matches!(error, FileError::Damaged { .. }), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}: state/streams has the shape [1, 32], but 2000 coordinates drawing with \
+             xoshiro256++/ziggurat need [1, 4]",
+            checkpoint.display()
+        )
+    );
+    assert!(bytes_of(&run) == before, "the refused files changed");
+
+    // The right shape, but a lane in the all-zero state, which xoshiro256++ never reaches.
+    let run = dir.join("zero.h5");
+    new_run(&run);
+    let checkpoint = checkpoint_path(&run);
+    {
+        let file = hdf5::File::open_rw(&checkpoint).unwrap();
+        let streams = file.dataset("state/streams").unwrap();
+        let mut words: Vec<u64> = streams.read_raw().unwrap();
+        words[4..8].fill(0);
+        streams.write_raw(&words).unwrap();
+    }
+    let before = bytes_of(&run);
+    let error = load_checkpoint(&run).unwrap_err();
+    assert!(matches!(error, FileError::Damaged { .. }), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}: state/streams: chunk 0 holds no state of xoshiro256++x8/box-muller (an \
+             all-zero xoshiro256++ state)",
+            checkpoint.display()
+        )
+    );
+    assert!(bytes_of(&run) == before, "the refused files changed");
 }

@@ -11,7 +11,7 @@ use mfcl_checkpoint::{
     claim_run, identify, load_checkpoint, read_header, read_run, save_checkpoint, snapshots_dir,
 };
 use mfcl_model::{Config, Trajectory};
-use mfcl_solver::{ParticleSystem, Schedule, drive, drive_from};
+use mfcl_solver::{Generator, ParticleSystem, Schedule, drive, drive_from};
 
 /// A PNG signature and the start of an IHDR chunk: what `mfcl plot` leaves.
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\x02\x80\0\0\x01\xe0\x08\x06\0\0\0";
@@ -67,7 +67,7 @@ fn start_fresh(run: &Path) -> Result<Recorder, FileError> {
     let config = config();
     start(
         run,
-        Header::new(&config.source, "particles", 1, 1),
+        Header::new(&config.source, "particles", 1, 1, Generator::CURRENT),
         2,
         &Trajectory::default(),
         &[],
@@ -79,7 +79,7 @@ fn start_fresh(run: &Path) -> Result<Recorder, FileError> {
 fn record(run: &Path, steps: u64) {
     let config = config();
     let mut system = ParticleSystem::new(&config.problem, &config.init, PARTICLES, DT, 1);
-    let header = Header::new(&config.source, "particles", 1, 1);
+    let header = Header::new(&config.source, "particles", 1, 1, Generator::CURRENT);
     let mut recorder = start(run, header, steps, &Trajectory::default(), &[]).unwrap();
     let schedule = Schedule {
         total_steps: steps,
@@ -390,7 +390,7 @@ fn the_checkpoint_path_holds_only_an_mfcl_checkpoint() {
     assert_eq!(refused(&dir, || start_fresh(&run)), expected);
     let config = config();
     let system = ParticleSystem::new(&config.problem, &config.init, PARTICLES, DT, 1);
-    let header = Header::new(&config.source, "particles", 1, 1);
+    let header = Header::new(&config.source, "particles", 1, 1, Generator::CURRENT);
     let save = || save_checkpoint(&run, &header, system.state_ref(), &Trajectory::default(), 0);
     assert_eq!(refused(&dir, save), expected);
 

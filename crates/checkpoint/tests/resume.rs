@@ -1,13 +1,15 @@
 //! The generic checkpoint test: run to the middle, write a checkpoint file, restore it into
 //! a fresh solver, run to the end, and compare with the uninterrupted run bit for bit — for
-//! particles and SGD, one neuron and a layer of two, with one and two threads.
+//! particles and SGD, one neuron and a layer of two, every generator, with one and two
+//! threads.
 
 use std::path::PathBuf;
 
 use mfcl_checkpoint::{Header, Persist, SolverState, load_checkpoint, save_checkpoint};
 use mfcl_model::{Config, OrderParameters, Problem, Trajectory};
 use mfcl_solver::{
-    Observer, ObserverError, ParticleSystem, Schedule, Sgd, Silent, Stepper, drive, drive_from,
+    Generator, Observer, ObserverError, ParticleSystem, Schedule, Sgd, Silent, Stepper, drive,
+    drive_from,
 };
 
 fn scratch(name: &str) -> PathBuf {
@@ -49,6 +51,17 @@ fn split_run<S: Persist>(
     drop(first);
     let checkpoint = load_checkpoint(&path).unwrap();
     assert_eq!(checkpoint.trajectory, before);
+    let population = match &checkpoint.state {
+        SolverState::Particles(state) => &state.population,
+        SolverState::Sgd(state) => &state.population,
+    };
+    assert_eq!(population.generator, header.generator);
+    assert!(
+        population
+            .streams
+            .iter()
+            .all(|s| s.generator() == header.generator)
+    );
     let mut second = restore(checkpoint.state);
     let resumed = drive_from(&mut second, schedule, checkpoint.trajectory, &mut Silent).unwrap();
     assert_eq!(second.steps_taken(), schedule.total_steps);
@@ -75,52 +88,58 @@ fn fingerprint<S: Persist>(stepper: &S) -> Vec<u8> {
     format!("{:?}", stepper.state_ref()).into_bytes()
 }
 
-/// Particles of `problem` from `init` split at step 23 of 0.6 / 0.01, with one and two
-/// threads (40 000 particles: three chunks, so that two threads split them).
+/// Particles of `problem` from `init` split at step 23 of 0.6 / 0.01, with every generator
+/// and one and two threads (40 000 particles: three chunks, so that two threads split them).
 fn particles_split(name: &str, source: &str, problem: &Problem, init: &OrderParameters) {
-    let header = Header::new(source, "particles", 1, problem.neurons);
     let schedule = Schedule::new(0.6, 0.01, 0.1);
-    for threads in [1, 2] {
-        let [a, b] = in_pool(threads, || {
-            split_run(
-                &format!("{name}{threads}"),
-                &header,
-                &schedule,
-                23,
-                || ParticleSystem::new(problem, init, 40_000, 0.01, 3),
-                |state| match state {
-                    SolverState::Particles(state) => ParticleSystem::resume(problem, 0.01, state),
-                    SolverState::Sgd(_) => panic!("a particle checkpoint"),
-                },
-            )
-        });
-        assert_eq!(a.0, b.0, "trajectory, {threads} threads");
-        assert_eq!(a.1, b.1, "final state, {threads} threads");
+    for generator in Generator::ALL {
+        let header = Header::new(source, "particles", 1, problem.neurons, generator);
+        for threads in [1, 2] {
+            let [a, b] = in_pool(threads, || {
+                split_run(
+                    &format!("{name}{threads}-{generator:?}"),
+                    &header,
+                    &schedule,
+                    23,
+                    || ParticleSystem::with_generator(problem, init, 40_000, 0.01, 3, generator),
+                    |state| match state {
+                        SolverState::Particles(state) => {
+                            ParticleSystem::resume(problem, 0.01, state)
+                        }
+                        SolverState::Sgd(_) => panic!("a particle checkpoint"),
+                    },
+                )
+            });
+            assert_eq!(a.0, b.0, "trajectory, {generator}, {threads} threads");
+            assert_eq!(a.1, b.1, "final state, {generator}, {threads} threads");
+        }
     }
 }
 
-/// SGD on `problem` from `init` at `n = 40 000`, split at step 777 of 2000, with one and two
-/// threads.
+/// SGD on `problem` from `init` at `n = 40 000`, split at step 777 of 2000, with every
+/// generator and one and two threads.
 fn sgd_split(name: &str, source: &str, problem: &Problem, init: &OrderParameters) {
-    let header = Header::new(source, "sgd", 1, problem.neurons);
     let n = 40_000;
     let schedule = Schedule::new(0.05, 1.0 / n as f64, 0.01);
-    for threads in [1, 2] {
-        let [a, b] = in_pool(threads, || {
-            split_run(
-                &format!("{name}{threads}"),
-                &header,
-                &schedule,
-                777,
-                || Sgd::new(problem, init, n, 5),
-                |state| match state {
-                    SolverState::Sgd(state) => Sgd::resume(problem, state),
-                    SolverState::Particles(_) => panic!("an SGD checkpoint"),
-                },
-            )
-        });
-        assert_eq!(a.0, b.0, "trajectory, {threads} threads");
-        assert_eq!(a.1, b.1, "final state, {threads} threads");
+    for generator in Generator::ALL {
+        let header = Header::new(source, "sgd", 1, problem.neurons, generator);
+        for threads in [1, 2] {
+            let [a, b] = in_pool(threads, || {
+                split_run(
+                    &format!("{name}{threads}-{generator:?}"),
+                    &header,
+                    &schedule,
+                    777,
+                    || Sgd::with_generator(problem, init, n, 5, generator),
+                    |state| match state {
+                        SolverState::Sgd(state) => Sgd::resume(problem, state),
+                        SolverState::Particles(_) => panic!("an SGD checkpoint"),
+                    },
+                )
+            });
+            assert_eq!(a.0, b.0, "trajectory, {generator}, {threads} threads");
+            assert_eq!(a.1, b.1, "final state, {generator}, {threads} threads");
+        }
     }
 }
 

@@ -1,33 +1,17 @@
 //! Run files of the previous release (file format 1, one neuron; `data/format1/`) through
 //! every command that reads run files: inspected, compared, plotted, exported, and resumed
-//! to the trajectory the release itself computed, upgraded to format 2 on the way.
+//! to the trajectory the release itself computed with its ziggurat generator, upgraded to
+//! the current format on the way.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{is_png, json, mfcl, scratch, stderr};
+use common::{copy_fixture, is_png, json, mfcl, scratch, stderr};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/format1");
-
-/// A copy of the fixture `name` (run file, checkpoint and snapshot folder) in `dir`:
-/// commands that write must not touch the committed files.
+/// A copy of the format-1 fixture `name` in `dir`.
 fn copy_of(name: &str, dir: &Path) -> PathBuf {
-    let from = Path::new(FIXTURES);
-    for file in [format!("{name}.h5"), format!("{name}.checkpoint.h5")] {
-        if from.join(&file).exists() {
-            std::fs::copy(from.join(&file), dir.join(&file)).unwrap();
-        }
-    }
-    let snapshots = format!("{name}.snapshots");
-    if from.join(&snapshots).is_dir() {
-        std::fs::create_dir_all(dir.join(&snapshots)).unwrap();
-        for entry in std::fs::read_dir(from.join(&snapshots)).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), dir.join(&snapshots).join(entry.file_name())).unwrap();
-        }
-    }
-    dir.join(format!("{name}.h5"))
+    copy_fixture("format1", name, dir)
 }
 
 fn arg(path: &Path) -> &str {
@@ -40,6 +24,7 @@ fn a_format_1_run_is_inspected_compared_plotted_and_exported() {
     let full = copy_of("particles_full", &dir);
     let inspected = json(&mfcl(&["inspect", arg(&full), "--json"]));
     assert_eq!(inspected["format_version"], 1);
+    assert_eq!(inspected["generator"], "xoshiro256++/ziggurat");
     assert_eq!(inspected["neurons"], 1);
     assert_eq!(inspected["complete"], true);
     let compared = json(&mfcl(&["compare", arg(&full), "--json"]));
@@ -112,7 +97,8 @@ fn exported_trajectory(run: &Path, out: &Path) -> (String, Vec<Vec<f64>>) {
 }
 
 /// `resume` continues a format-1 checkpoint to the trajectory of the release's own
-/// uninterrupted run (to 1e-12), and leaves a format-2 run file.
+/// uninterrupted run (to 1e-12), and leaves a run file of the current format that records
+/// the release's generator.
 #[test]
 fn a_format_1_run_resumes_to_the_release_trajectory_and_is_upgraded() {
     let dir = scratch("format1-resume");
@@ -120,7 +106,8 @@ fn a_format_1_run_resumes_to_the_release_trajectory_and_is_upgraded() {
     let resumed = mfcl(&["resume", arg(&stopped), "--t-end", "1"]);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     let inspected = json(&mfcl(&["inspect", arg(&stopped), "--json"]));
-    assert_eq!(inspected["format_version"], 2);
+    assert_eq!(inspected["format_version"], mfcl_checkpoint::FORMAT_VERSION);
+    assert_eq!(inspected["generator"], "xoshiro256++/ziggurat");
     assert_eq!(inspected["complete"], true);
 
     let (header, got) = exported_trajectory(&stopped, &dir.join("resumed"));

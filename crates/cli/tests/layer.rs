@@ -185,7 +185,7 @@ fn fixed_points_of_a_layer_include_the_specialised_state() {
     }
 }
 
-/// A small particle run of a layer is recorded in format 2 and agrees with the ODE; the
+/// A small particle run of a layer is recorded in the current format and agrees with the ODE; the
 /// other commands read it.
 #[test]
 fn a_layer_run_is_compared_inspected_exported_and_plotted() {

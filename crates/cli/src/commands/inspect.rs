@@ -1,5 +1,5 @@
-//! `mfcl inspect RUN.h5`: a run file's config, solver, size, progress, snapshots and
-//! checkpoint.
+//! `mfcl inspect RUN.h5`: a run file's config, solver, size, random generator, progress,
+//! snapshots and checkpoint.
 
 use std::path::{Path, PathBuf};
 
@@ -90,6 +90,7 @@ impl Description<'_> {
             "t_end": settings.t_end,
             "neurons": self.run.config.problem.neurons,
             "format_version": self.run.contents.format_version,
+            "generator": header.generator.name(),
             "samples": self.run.contents.trajectory.len(),
             "snapshots": {"count": self.run.contents.snapshots.len(), "t": self.snapshot_times()},
             "checkpoint": checkpoint,
@@ -129,6 +130,7 @@ impl Description<'_> {
                 format!("version {format}")
             },
         );
+        line("generator", header.generator.name().to_owned());
         line(
             "created",
             format!("{} by mfcl {}", header.created, header.program_version),

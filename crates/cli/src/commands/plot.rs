@@ -257,7 +257,7 @@ mod tests {
         Run {
             path: "runs/qs.h5".into(),
             contents: RunContents {
-                header: Header::new(text, "particles", 1, 1),
+                header: Header::new(text, "particles", 1, 1, mfcl_solver::Generator::CURRENT),
                 format_version: mfcl_checkpoint::FORMAT_VERSION,
                 trajectory,
                 snapshots: Vec::new(),

@@ -19,8 +19,8 @@ use mfcl_checkpoint::{
 use mfcl_comparator::{ComparatorError, Deviation};
 use mfcl_model::{Config, RunSettings, SolverKind, Trajectory};
 use mfcl_solver::{
-    Interrupted, Observer, ObserverError, ParticleSystem, Schedule, Sgd, Snapshot, SolverError,
-    Stepper, drive_from,
+    Generator, Interrupted, Observer, ObserverError, ParticleSystem, Schedule, Sgd, Snapshot,
+    SolverError, Stepper, drive_from,
 };
 use serde_json::{Value, json};
 
@@ -132,6 +132,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         config.run.solver.name(),
         config.run.seed,
         config.problem.neurons,
+        Generator::CURRENT,
     );
     let job = Job {
         config,
@@ -172,15 +173,25 @@ pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
             .with_context(|| format!("cannot resume {name}: no usable checkpoint"))
             .map_err(Failure::input)?;
         let header = match run_file {
-            // The run file's config is the one to go on with: an extension (`--t-end`)
-            // records its new t_end there before its first checkpoint.
-            Ok(header) if same_run(&header.config, &checkpoint.header.config) => header,
-            Ok(_) => {
+            Ok(header) if !same_run(&header.config, &checkpoint.header.config) => {
                 return Err(Failure::input(anyhow!(
                     "{name} and {} belong to different runs: their configs differ",
                     checkpoint_file.display()
                 )));
             }
+            // The checkpoint's state carries its generator, which the run file must record.
+            Ok(header) if header.generator != checkpoint.header.generator => {
+                return Err(Failure::input(anyhow!(
+                    "{name} and {} belong to different runs: they record the random \
+                     generators {} and {}",
+                    checkpoint_file.display(),
+                    header.generator,
+                    checkpoint.header.generator
+                )));
+            }
+            // The run file's config is the one to go on with: an extension (`--t-end`)
+            // records its new t_end there before its first checkpoint.
+            Ok(header) => header,
             Err(error) => {
                 let why = match identify(&args.run) {
                     FileKind::Missing => format!("{name}: no such file"),
@@ -197,8 +208,9 @@ pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
             Some(checkpoint.state),
         )
     } else {
-        // Stopped before its first checkpoint: a run is determined by its config, which the
-        // run file's header holds, so starting over gives exactly what resuming would.
+        // Stopped before its first checkpoint: a run is determined by its config and its
+        // generator, which the run file's header holds, so starting over gives exactly what
+        // resuming would.
         let header = run_file
             .with_context(|| {
                 format!("cannot resume {name}: no checkpoint, and the run file is unusable")
@@ -388,7 +400,8 @@ struct Job {
     /// Samples and snapshots of a resumed run so far (empty for a fresh run).
     recorded: Trajectory,
     snapshots: Vec<Snapshot>,
-    /// The checkpointed state to continue from; `None` starts at `t = 0`.
+    /// The checkpointed state to continue from, drawing with `header.generator`; `None`
+    /// starts at `t = 0` with that generator.
     start: Option<SolverState>,
 }
 
@@ -442,13 +455,21 @@ fn execute(job: Job, threads: Option<NonZeroUsize>, json: bool) -> Result<(), Fa
 fn simulate(mut job: Job, show_progress: bool) -> Result<RunReport, Failure> {
     let start = job.start.take();
     let (problem, init, run) = (&job.config.problem, &job.config.init, &job.config.run);
+    let generator = job.header.generator;
     // The clock starts before construction: drawing labels and the initial state is part
     // of what a run costs.
     let started = Instant::now();
     let dt = step_size(run);
     match (run.solver, start) {
         (SolverKind::Particles, None) => {
-            let mut stepper = ParticleSystem::new(problem, init, run.particles, run.dt, run.seed);
+            let mut stepper = ParticleSystem::with_generator(
+                problem,
+                init,
+                run.particles,
+                run.dt,
+                run.seed,
+                generator,
+            );
             drive_with_recorder(&mut stepper, dt, job, show_progress, started)
         }
         (SolverKind::Particles, Some(SolverState::Particles(state))) => {
@@ -457,7 +478,8 @@ fn simulate(mut job: Job, show_progress: bool) -> Result<RunReport, Failure> {
             drive_with_recorder(&mut stepper, dt, job, show_progress, started)
         }
         (SolverKind::Sgd, None) => {
-            let mut stepper = Sgd::new(problem, init, run.dimension, run.seed);
+            let mut stepper =
+                Sgd::with_generator(problem, init, run.dimension, run.seed, generator);
             drive_with_recorder(&mut stepper, dt, job, show_progress, started)
         }
         (SolverKind::Sgd, Some(SolverState::Sgd(state))) => {

@@ -94,3 +94,29 @@ pub fn config_apart_from_output(config: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// The fixture folder `data/FOLDER` (files of earlier releases, `data/format1/`, ...).
+pub fn fixtures(folder: &str) -> PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data")).join(folder)
+}
+
+/// A copy of the fixture run `name` of `data/FOLDER` (run file, checkpoint and snapshot
+/// folder, those that exist) in `dir`: commands that write must not touch the committed
+/// files.
+pub fn copy_fixture(folder: &str, name: &str, dir: &Path) -> PathBuf {
+    let from = fixtures(folder);
+    for file in [format!("{name}.h5"), format!("{name}.checkpoint.h5")] {
+        if from.join(&file).exists() {
+            std::fs::copy(from.join(&file), dir.join(&file)).unwrap();
+        }
+    }
+    let snapshots = format!("{name}.snapshots");
+    if from.join(&snapshots).is_dir() {
+        std::fs::create_dir_all(dir.join(&snapshots)).unwrap();
+        for entry in std::fs::read_dir(from.join(&snapshots)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.join(&snapshots).join(entry.file_name())).unwrap();
+        }
+    }
+    dir.join(format!("{name}.h5"))
+}
