@@ -378,7 +378,7 @@ fn the_avx2_build_gives_the_portable_bits() {
             #[cfg(target_arch = "x86_64")]
             if has_avx2() {
                 // SAFETY: the CPU has AVX2 and FMA, checked above.
-                unsafe { dispatched.fill_avx2(&mut x) };
+                unsafe { dispatched.run_fast(FillWork(&mut x)) };
             } else {
                 dispatched.fill(&mut x);
             }
