@@ -62,15 +62,15 @@ impl LaneStream {
     /// Lanes that are consecutive non-overlapping stretches of `first`'s sequence: lane `l`
     /// starts `l · 2¹²⁸` steps after `first` (xoshiro256++'s jump).
     pub fn from_stream(first: Xoshiro256PlusPlus) -> LaneStream {
-        let mut state = [[0; LANES]; 4];
         let mut lane = first;
-        for l in 0..LANES {
-            for (w, word) in words_of(&lane).into_iter().enumerate() {
-                state[w][l] = word;
-            }
+        let lanes: [[u64; 4]; LANES] = std::array::from_fn(|_| {
+            let words = words_of(&lane);
             lane.jump();
+            words
+        });
+        LaneStream {
+            state: std::array::from_fn(|w| std::array::from_fn(|l| lanes[l][w])),
         }
-        LaneStream { state }
     }
 
     /// The state as `4 · LANES` words, lane after lane (each lane's four words in
