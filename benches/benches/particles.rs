@@ -36,7 +36,7 @@ fn particle_step(c: &mut Criterion) {
     let config = Config::quickstart();
     let mut group = c.benchmark_group("particle_step");
     group.sample_size(20);
-    for n in [1_000_000usize] {
+    for n in [2_000_000usize] {
         for threads in [1, 2] {
             let pool = pool(threads);
             let mut system =
@@ -75,7 +75,7 @@ fn particle_step_layer(c: &mut Criterion) {
         .expect("the layer config parses");
     let mut group = c.benchmark_group("particle_step_k2");
     group.sample_size(20);
-    let n = 1_000_000usize;
+    let n = 2_000_000usize;
     let single = pool(1);
     let mut system =
         single.install(|| ParticleSystem::new(&config.problem, &config.init, n, 0.01, 1));

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use mfcl_checkpoint::{RunContents, read_run};
-use mfcl_comparator::{ComparatorError, ReducedOde, Tolerance};
+use mfcl_comparator::{
+    ComparatorError, LAYER_BASIN_QUADRATURE, LAYER_BASIN_TOLERANCE, ReducedOde, Tolerance,
+};
 use mfcl_model::{Config, RunSettings, SolverKind, Trajectory};
 
 use crate::failure::Failure;
@@ -75,16 +77,25 @@ pub fn size(run: &RunSettings) -> usize {
     }
 }
 
-/// The reduced ODE from the config's `init`, sampled at the times of `trajectory`.
+/// The reduced ODE from the config's `init`, sampled at the times of `trajectory`. A
+/// layer's is integrated as its basins are (the particles' quadrature, tolerance 1e-6):
+/// within about 1e-5 of the default, below the statistical error of any run (above 1e-4
+/// for N ≤ 1e8), and ten times cheaper. At the defaults it took three quarters of the time
+/// of a `two_neurons.toml` run.
 pub fn reference_ode(
     config: &Config,
     trajectory: &Trajectory,
 ) -> Result<Trajectory, ComparatorError> {
-    ReducedOde::new(&config.problem)?.integrate_at(
-        &config.init,
-        &trajectory.t,
-        Tolerance::default(),
-    )
+    let ode = ReducedOde::new(&config.problem)?;
+    if config.problem.neurons == 1 {
+        ode.integrate_at(&config.init, &trajectory.t, Tolerance::default())
+    } else {
+        ode.with_quadrature(LAYER_BASIN_QUADRATURE).integrate_at(
+            &config.init,
+            &trajectory.t,
+            LAYER_BASIN_TOLERANCE,
+        )
+    }
 }
 
 impl Run {
