@@ -229,7 +229,7 @@ struct Sweep<'a, const P: usize, const K: usize> {
 impl<const P: usize, const K: usize> ChunkWork for Sweep<'_, P, K> {
     #[inline(always)]
     fn run<D: Deviates>(self, deviates: &mut D) {
-        if D::ACCUMULATORS == ACCUMULATORS {
+        if D::ACCUMULATORS == ACCUMULATORS && moment_width(P, K) < ACCUMULATORS {
             sweep_chunk::<P, K, ACCUMULATORS, D>(self, deviates);
         } else {
             sweep_chunk::<P, K, 1, D>(self, deviates);
@@ -604,6 +604,39 @@ mod tests {
                 .collect(),
         };
         check::<2, 4>(&problem, 0.2, &quad);
+    }
+
+    /// The moments a step sums are the moments a resumed run recomputes from the state, to
+    /// the bit, for both generators and both accumulator rules (one neuron on one feature:
+    /// four accumulators; a layer: one), with a last chunk whose length is not a multiple
+    /// of four.
+    #[test]
+    fn the_step_sums_as_the_population_does() {
+        let layer = Config::parse(include_str!("../../../data/configs/layer.toml")).unwrap();
+        let single = Config::quickstart();
+        for config in [&single, &layer] {
+            for generator in Generator::ALL {
+                let n = 2 * crate::CHUNK + 1001;
+                let mut system = ParticleSystem::with_generator(
+                    &config.problem,
+                    &config.init,
+                    n,
+                    0.01,
+                    7,
+                    generator,
+                );
+                for _ in 0..3 {
+                    system.step().unwrap();
+                }
+                let recomputed = system.state().population.order_parameters();
+                assert_eq!(
+                    (recomputed.overlaps.clone(), recomputed.norm2.clone()),
+                    (system.order.overlaps.clone(), system.order.norm2.clone()),
+                    "{generator}, K = {}",
+                    config.problem.neurons
+                );
+            }
+        }
     }
 
     /// Beyond `MAX_NEURONS` both steppers refuse to step, with a typed error.

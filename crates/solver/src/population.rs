@@ -88,7 +88,7 @@ impl Population {
                 chunk_sums(
                     sums,
                     coordinates.len(),
-                    self.generator.accumulators(),
+                    self.generator.accumulators(width),
                     |i, lane| accumulate_moments(lane, coordinates[i].0, coordinates[i].1),
                 );
             });

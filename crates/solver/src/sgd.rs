@@ -12,10 +12,10 @@ use rayon::prelude::*;
 
 use crate::driver::Stepper;
 use crate::population::{
-    BLOCK, CHUNK, Population, accumulate_moments, chunk_sums, combine, moment_width, reduce_into,
+    BLOCK, CHUNK, Population, accumulate_moments, chunk_sums, moment_width, reduce_into,
     set_moments,
 };
-use crate::stream::{ACCUMULATORS, ChunkWork, Deviates, Generator, SAMPLES, Stream, stream};
+use crate::stream::{ChunkWork, Deviates, Generator, SAMPLES, Stream, stream};
 use crate::{MAX_NEURONS, SolverError, labels};
 
 /// Everything that evolves: what a checkpoint holds.
@@ -118,7 +118,7 @@ impl Sgd {
                     .zip(xi.chunks_exact(p))
                     .zip(nu.chunks_exact(views))
                     .collect();
-                let accumulators = population.generator.accumulators();
+                let accumulators = population.generator.accumulators(width);
                 chunk_sums(sums, coordinates.len(), accumulators, |i, lane| {
                     let ((x, xi), nu) = coordinates[i];
                     accumulate(lane, x, xi, nu)
@@ -343,79 +343,40 @@ struct Sweep<'a, const K: usize> {
     sums: &'a mut [f64],
 }
 
+/// [`Sgd::sweep`] over one chunk, block by block. Its sums (at least four: `Σ ξ x`, `Σ x²`
+/// and two `Σ x ν`) are independent additions enough for one accumulator each
+/// ([`Generator::accumulators`]).
 impl<const K: usize> ChunkWork for Sweep<'_, K> {
     #[inline(always)]
     fn run<D: Deviates>(self, deviates: &mut D) {
-        if D::ACCUMULATORS == ACCUMULATORS {
-            sweep_chunk::<K, ACCUMULATORS, D>(self, deviates);
-        } else {
-            sweep_chunk::<K, 1, D>(self, deviates);
-        }
-    }
-}
-
-/// The widest sums: `p = 8`, `K = 4`, three views.
-const MAX_WIDTH: usize = 8 * 4 + 10 + 4 * 3;
-
-/// [`Sgd::sweep`] over one chunk, block by block, with `A` accumulators per sum:
-/// coordinate `A g + a` of a block adds to accumulator `a`, and the coordinates after the
-/// last whole group of `A` to accumulator 0.
-#[inline(always)]
-fn sweep_chunk<const K: usize, const A: usize, D: Deviates>(sweep: Sweep<K>, deviates: &mut D) {
-    let Sweep {
-        shape,
-        update,
-        x,
-        xi,
-        nu,
-        sums,
-    } = sweep;
-    let (p, views) = (shape.features, shape.views);
-    let width = sums.len();
-    let mut lanes = [[0.0; MAX_WIDTH]; A];
-    let mut normals = [0.0; 3 * BLOCK];
-    let blocks = x
-        .chunks_mut(BLOCK * K)
-        .zip(xi.chunks(BLOCK * p))
-        .zip(nu.chunks_mut(BLOCK * views));
-    for ((x, xi), nu) in blocks {
-        let normals = &mut normals[..nu.len()];
-        deviates.fill(normals);
-        let mut groups = x.chunks_exact_mut(A * K);
-        let mut labels = xi.chunks_exact(A * p);
-        let mut noise = nu.chunks_exact_mut(A * views);
-        let mut drawn = normals.chunks_exact(A * views);
-        for (((x, xi), nu), e) in (&mut groups)
-            .zip(&mut labels)
-            .zip(&mut noise)
-            .zip(&mut drawn)
-        {
-            for (a, lane) in lanes.iter_mut().enumerate() {
-                coordinate(
-                    shape,
-                    update,
-                    &mut x[a * K..][..K],
-                    &xi[a * p..][..p],
-                    &mut nu[a * views..][..views],
-                    &e[a * views..][..views],
-                    &mut lane[..width],
-                );
+        let Sweep {
+            shape,
+            update,
+            x,
+            xi,
+            nu,
+            sums,
+        } = self;
+        let (p, views) = (shape.features, shape.views);
+        sums.fill(0.0);
+        let mut normals = [0.0; 3 * BLOCK];
+        let blocks = x
+            .chunks_mut(BLOCK * K)
+            .zip(xi.chunks(BLOCK * p))
+            .zip(nu.chunks_mut(BLOCK * views));
+        for ((x, xi), nu) in blocks {
+            let normals = &mut normals[..nu.len()];
+            deviates.fill(normals);
+            let coordinates = x
+                .chunks_exact_mut(K)
+                .zip(xi.chunks_exact(p))
+                .zip(nu.chunks_exact_mut(views))
+                .zip(normals.chunks_exact(views));
+            for (((x, xi), nu), e) in coordinates {
+                coordinate(shape, update, x, xi, nu, e, sums);
             }
         }
-        let rest = groups
-            .into_remainder()
-            .chunks_exact_mut(K)
-            .zip(labels.remainder().chunks_exact(p))
-            .zip(noise.into_remainder().chunks_exact_mut(views))
-            .zip(drawn.remainder().chunks_exact(views));
-        for (((x, xi), nu), e) in rest {
-            coordinate(shape, update, x, xi, nu, e, &mut lanes[0][..width]);
-        }
     }
-    combine(&mut lanes, |sum, other| {
-        sum.iter_mut().zip(other).for_each(|(s, o)| *s += o)
-    });
-    sums.copy_from_slice(&lanes[0][..width]);
 }
 
 /// One coordinate: the update with this step's noise, the next step's noise from the

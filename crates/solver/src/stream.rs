@@ -42,15 +42,17 @@ pub enum Generator {
     /// at a time; each moment summed in one accumulator, coordinate after coordinate.
     Ziggurat,
     /// Format 3 on: [`LANES`] interleaved xoshiro256++ per chunk and the Box–Muller
-    /// transform, in batches ([`crate::normals`]); each moment summed in
+    /// transform, in batches ([`crate::normals`]); fewer than four moments each summed in
     /// [`ACCUMULATORS`] interleaved accumulators.
     BoxMuller,
 }
 
-/// Accumulators per moment in the step's sums of a [`Generator::BoxMuller`] run, so that
-/// the additions do not wait on each other: coordinate `4 g + a` of a chunk adds to
-/// accumulator `a` (a chunk's last `len mod 4` coordinates to accumulator 0), and the four
-/// are added as `(a₀ + a₂) + (a₁ + a₃)` at the chunk's end.
+/// Accumulators per moment in the step's sums of a [`Generator::BoxMuller`] run with fewer
+/// than four moments (`pK + K(K+1)/2`: one neuron and one or two features), so that the
+/// additions do not wait on each other: coordinate `4 g + a` of a chunk adds to accumulator
+/// `a` (a chunk's last `len mod 4` coordinates to accumulator 0), and the four are added as
+/// `(a₀ + a₂) + (a₁ + a₃)` at the chunk's end. Four moments or more are independent
+/// additions enough, and four copies of them would not stay in registers: one accumulator.
 pub const ACCUMULATORS: usize = 4;
 
 impl Generator {
@@ -73,11 +75,12 @@ impl Generator {
         Generator::ALL.into_iter().find(|g| g.name() == name)
     }
 
-    /// Accumulators per moment in the step's sums.
-    pub fn accumulators(self) -> usize {
+    /// Accumulators per moment in the step's sums of a run with `moments` moments (`pK +
+    /// K(K+1)/2`, see [`ACCUMULATORS`]).
+    pub fn accumulators(self, moments: usize) -> usize {
         match self {
-            Generator::Ziggurat => 1,
-            Generator::BoxMuller => ACCUMULATORS,
+            Generator::BoxMuller if moments < ACCUMULATORS => ACCUMULATORS,
+            _ => 1,
         }
     }
 
@@ -164,7 +167,8 @@ impl ChunkStream {
 
 /// A source of standard normal deviates for one chunk.
 pub(crate) trait Deviates {
-    /// Accumulators per moment in the sums of a step that draws from this source.
+    /// Accumulators per moment in the sums of a step with fewer than four moments that
+    /// draws from this source ([`Generator::accumulators`]).
     const ACCUMULATORS: usize;
 
     /// Fills `out`, in order.
