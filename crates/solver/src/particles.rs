@@ -33,7 +33,7 @@ use crate::population::{
     BLOCK, CHUNK, InPlace, LabelRows, Labels, Population, Table, combine, moment_width,
     reduce_into, set_moments, table,
 };
-use crate::stream::{ACCUMULATORS, ChunkWork, Deviates, Generator};
+use crate::stream::{ACCUMULATORS, ChunkStream, ChunkWork, Deviates, Generator};
 use crate::{MAX_NEURONS, SolverError, labels};
 
 /// Everything that evolves, and nothing that defines the problem: what a checkpoint holds.
@@ -221,7 +221,7 @@ fn sweep_with<const P: usize, const K: usize, L: LabelRows<P>>(
     x: &mut [f64],
     codes: &[L::Code],
     rows: L,
-    streams: &mut [crate::ChunkStream],
+    streams: &mut [ChunkStream],
     partial: &mut [f64],
 ) {
     x.par_chunks_mut(CHUNK * K)

@@ -15,7 +15,9 @@ use crate::population::{
     BLOCK, CHUNK, InPlace, LabelRows, Labels, Population, Table, accumulate_moments, chunk_sums,
     combine, moment_width, reduce_into, set_moments, table,
 };
-use crate::stream::{ACCUMULATORS, ChunkWork, Deviates, Generator, SAMPLES, Stream, stream};
+use crate::stream::{
+    ACCUMULATORS, ChunkStream, ChunkWork, Deviates, Generator, SAMPLES, Stream, stream,
+};
 use crate::{MAX_NEURONS, SolverError, labels};
 
 /// Everything that evolves: what a checkpoint holds.
@@ -347,7 +349,7 @@ struct Chunk<'a, const K: usize> {
     update: &'a Update<K>,
     x: &'a mut [f64],
     nu: &'a mut [f64],
-    streams: &'a mut [crate::ChunkStream],
+    streams: &'a mut [ChunkStream],
     partial: &'a mut [f64],
     /// Sums per chunk.
     width: usize,
