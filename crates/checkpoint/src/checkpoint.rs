@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use hdf5::Group;
 use mfcl_model::{Coefficients, Trajectory};
 use mfcl_solver::normals::{from_words, words_of};
-use mfcl_solver::{ChunkStream, Generator, ParticleState, Population, SgdState, Snapshot};
+use mfcl_solver::{ChunkStream, Generator, Labels, ParticleState, Population, SgdState, Snapshot};
 
 use crate::durable::{replace, temporary, write_temporary};
 use crate::hdf::Ctx;
@@ -358,7 +358,7 @@ fn read_coefficients(
 fn write_population(ctx: &Ctx, group: &Group, population: &Population) -> Result<()> {
     let (n, p, k) = (population.len(), population.features, population.neurons);
     ctx.write_array(group, "x", &population.x, &[n, k])?;
-    ctx.write_array(group, "xi", &population.xi, &[n, p])?;
+    ctx.write_array(group, "xi", &population.labels.values(p), &[n, p])?;
     let words: Vec<u64> = population
         .streams
         .iter()
@@ -414,7 +414,7 @@ fn read_population(
         features,
         neurons,
         x,
-        xi,
+        labels: Labels::compact(xi, features),
         generator,
         streams,
     })

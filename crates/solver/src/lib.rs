@@ -28,7 +28,7 @@ pub use driver::{
     Interrupted, NORM2_BOUND, Observer, ObserverError, Schedule, Silent, Stepper, drive, drive_from,
 };
 pub use particles::{LAYER_QUADRATURE, ParticleState, ParticleSystem, quadrature};
-pub use population::{CHUNK, Population};
+pub use population::{CHUNK, Labels, PATTERNS, Population};
 pub use sgd::{Sgd, SgdState};
 pub use snapshot::{HISTOGRAM_BINS, Histogram, SNAPSHOT_LIMIT, Snapshot};
 pub use stream::{ACCUMULATORS, ChunkStream, Generator, Stream, stream};

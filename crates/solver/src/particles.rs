@@ -30,9 +30,10 @@ use rayon::prelude::*;
 use crate::driver::Stepper;
 use crate::linalg;
 use crate::population::{
-    BLOCK, CHUNK, Population, combine, moment_width, reduce_into, set_moments,
+    BLOCK, CHUNK, InPlace, LabelRows, Labels, Population, Table, combine, moment_width,
+    reduce_into, set_moments, table,
 };
-use crate::stream::{ACCUMULATORS, ChunkWork, Deviates, Generator};
+use crate::stream::{ACCUMULATORS, ChunkStream, ChunkWork, Deviates, Generator};
 use crate::{MAX_NEURONS, SolverError, labels};
 
 /// Everything that evolves, and nothing that defines the problem: what a checkpoint holds.
@@ -147,21 +148,17 @@ impl ParticleSystem {
     /// sums (kept in registers, then stored once per chunk), with as many accumulators per
     /// moment as the run's generator says.
     fn sweep<const P: usize, const K: usize>(&mut self, update: Update<P, K>) {
-        let population = &mut self.state.population;
-        population
-            .x
-            .par_chunks_mut(CHUNK * K)
-            .zip(population.xi.par_chunks(CHUNK * P))
-            .zip(population.streams.par_iter_mut())
-            .zip(self.partial.par_chunks_mut(moment_width(P, K)))
-            .for_each(|(((x, xi), rng), sums)| {
-                rng.run(Sweep {
-                    update: &update,
-                    x,
-                    xi,
-                    sums,
-                })
-            });
+        let Population {
+            x, labels, streams, ..
+        } = &mut self.state.population;
+        let partial = &mut self.partial;
+        match labels {
+            Labels::Patterns { codes, rows } => {
+                let table = table::<P>(rows);
+                sweep_with(&update, x, codes, Table(&table), streams, partial);
+            }
+            Labels::Values(values) => sweep_with(&update, x, values, InPlace, streams, partial),
+        }
     }
 
     /// [`ParticleSystem::advance`] for `K` neurons, monomorphised for the feature counts met
@@ -218,21 +215,46 @@ impl Stepper for ParticleSystem {
     }
 }
 
+/// [`ParticleSystem::sweep`] with the labels read through `rows` from `codes`.
+fn sweep_with<const P: usize, const K: usize, L: LabelRows<P>>(
+    update: &Update<P, K>,
+    x: &mut [f64],
+    codes: &[L::Code],
+    rows: L,
+    streams: &mut [ChunkStream],
+    partial: &mut [f64],
+) {
+    x.par_chunks_mut(CHUNK * K)
+        .zip(codes.par_chunks(CHUNK * L::WIDTH))
+        .zip(streams.par_iter_mut())
+        .zip(partial.par_chunks_mut(moment_width(P, K)))
+        .for_each(|(((x, xi), rng), sums)| {
+            rng.run(Sweep {
+                update,
+                x,
+                xi,
+                rows,
+                sums,
+            })
+        });
+}
+
 /// [`ParticleSystem::sweep`]'s work on one chunk.
-struct Sweep<'a, const P: usize, const K: usize> {
+struct Sweep<'a, const P: usize, const K: usize, L: LabelRows<P>> {
     update: &'a Update<P, K>,
     x: &'a mut [f64],
-    xi: &'a [f32],
+    xi: &'a [L::Code],
+    rows: L,
     sums: &'a mut [f64],
 }
 
-impl<const P: usize, const K: usize> ChunkWork for Sweep<'_, P, K> {
+impl<const P: usize, const K: usize, L: LabelRows<P>> ChunkWork for Sweep<'_, P, K, L> {
     #[inline(always)]
     fn run<D: Deviates>(self, deviates: &mut D) {
         if D::ACCUMULATORS == ACCUMULATORS && moment_width(P, K) < ACCUMULATORS {
-            sweep_chunk::<P, K, ACCUMULATORS, D>(self, deviates);
+            sweep_chunk::<P, K, L, ACCUMULATORS, D>(self, deviates);
         } else {
-            sweep_chunk::<P, K, 1, D>(self, deviates);
+            sweep_chunk::<P, K, L, 1, D>(self, deviates);
         }
     }
 }
@@ -241,30 +263,32 @@ impl<const P: usize, const K: usize> ChunkWork for Sweep<'_, P, K> {
 /// moment: particle `A g + a` of a block adds to accumulator `a`, and the particles after
 /// the last whole group of `A` to accumulator 0.
 #[inline(always)]
-fn sweep_chunk<const P: usize, const K: usize, const A: usize, D: Deviates>(
-    sweep: Sweep<P, K>,
+fn sweep_chunk<const P: usize, const K: usize, L: LabelRows<P>, const A: usize, D: Deviates>(
+    sweep: Sweep<P, K, L>,
     deviates: &mut D,
 ) {
     let Sweep {
         update,
         x,
         xi,
+        rows,
         sums,
     } = sweep;
+    let width = L::WIDTH;
     let mut moments = [Moments::<P, K>::default(); A];
     let mut eta = [0.0; BLOCK * MAX_NEURONS];
-    for (x, xi) in x.chunks_mut(BLOCK * K).zip(xi.chunks(BLOCK * P)) {
+    for (x, xi) in x.chunks_mut(BLOCK * K).zip(xi.chunks(BLOCK * width)) {
         let eta = &mut eta[..x.len()];
         deviates.fill(eta);
         let mut groups = x.chunks_exact_mut(A * K);
-        let mut labels = xi.chunks_exact(A * P);
+        let mut labels = xi.chunks_exact(A * width);
         let mut noise = eta.chunks_exact(A * K);
         for ((x, xi), eta) in (&mut groups).zip(&mut labels).zip(&mut noise) {
             for (a, moments) in moments.iter_mut().enumerate() {
                 particle(
                     update,
                     &mut x[a * K..][..K],
-                    &xi[a * P..][..P],
+                    rows.row(&xi[a * width..][..width]),
                     &eta[a * K..][..K],
                     moments,
                 );
@@ -276,10 +300,10 @@ fn sweep_chunk<const P: usize, const K: usize, const A: usize, D: Deviates>(
         let (xi, eta) = (labels.remainder(), noise.remainder());
         for ((x, xi), eta) in rest
             .chunks_exact_mut(K)
-            .zip(xi.chunks_exact(P))
+            .zip(xi.chunks_exact(width))
             .zip(eta.chunks_exact(K))
         {
-            particle(update, x, xi, eta, &mut moments[0]);
+            particle(update, x, rows.row(xi), eta, &mut moments[0]);
         }
     }
     combine(&mut moments, Moments::add);
@@ -336,7 +360,7 @@ impl<const P: usize, const K: usize> Moments<P, K> {
 fn particle<const P: usize, const K: usize>(
     update: &Update<P, K>,
     x: &mut [f64],
-    xi: &[f32],
+    xi: &[f32; P],
     eta: &[f64],
     moments: &mut Moments<P, K>,
 ) {

@@ -6,6 +6,8 @@
 //! This is the one place where the population is reduced to its moments (a future
 //! multi-node run would all-reduce the same vector here).
 
+use std::collections::HashMap;
+
 use rayon::prelude::*;
 
 use crate::linalg;
@@ -25,9 +27,9 @@ pub struct Population {
     pub neurons: usize,
     /// `x_{i,k}` at `[i · K + k]`.
     pub x: Vec<f64>,
-    /// `ξ_{i,j}` at `[i · p + j]`. Stored in single precision: they are static labels, and
-    /// this keeps a particle at `8K + 4p` bytes.
-    pub xi: Vec<f32>,
+    /// `ξ_{i,j}`: one byte per coordinate when the rows take at most 256 patterns (discrete
+    /// feature laws), `p` single-precision values otherwise.
+    pub labels: Labels,
     /// How the chunks draw their normal deviates and sum their moments.
     pub generator: Generator,
     /// One stream of `generator` per chunk of `CHUNK` coordinates.
@@ -35,8 +37,9 @@ pub struct Population {
 }
 
 impl Population {
-    /// A population with the given labels, `x = 0` in `R^neurons`, and chunk streams of
-    /// `generator` derived from `seed`.
+    /// A population with the given labels (`ξ_{i,j}` at `[i · p + j]`, stored as
+    /// [`Labels::compact`] does), `x = 0` in `R^neurons`, and chunk streams of `generator`
+    /// derived from `seed`.
     pub fn new(
         features: usize,
         neurons: usize,
@@ -44,13 +47,14 @@ impl Population {
         seed: u64,
         generator: Generator,
     ) -> Population {
-        let len = xi.len() / features;
+        let labels = Labels::compact(xi, features);
+        let len = labels.len(features);
         let chunks = len.div_ceil(CHUNK);
         Population {
             features,
             neurons,
             x: vec![0.0; len * neurons],
-            xi,
+            labels,
             generator,
             streams: (0..chunks as u64)
                 .map(|k| generator.chunk_stream(seed, k))
@@ -60,12 +64,17 @@ impl Population {
 
     /// Number of coordinates.
     pub fn len(&self) -> usize {
-        self.xi.len() / self.features
+        self.labels.len(self.features)
     }
 
     /// Whether the population is empty.
     pub fn is_empty(&self) -> bool {
-        self.xi.is_empty()
+        self.len() == 0
+    }
+
+    /// `ξ_i`, the `p` labels of coordinate `i`.
+    pub fn row(&self, i: usize) -> &[f32] {
+        self.labels.row(i, self.features)
     }
 
     /// Number of chunks.
@@ -81,16 +90,14 @@ impl Population {
         let mut partial = vec![0.0; self.chunks() * width];
         self.x
             .par_chunks(CHUNK * k)
-            .zip(self.xi.par_chunks(CHUNK * p))
+            .enumerate()
             .zip(partial.par_chunks_mut(width))
-            .for_each(|((x, xi), sums)| {
-                let coordinates: Vec<_> = x.chunks_exact(k).zip(xi.chunks_exact(p)).collect();
-                chunk_sums(
-                    sums,
-                    coordinates.len(),
-                    self.generator.accumulators(width),
-                    |i, lane| accumulate_moments(lane, coordinates[i].0, coordinates[i].1),
-                );
+            .for_each(|((c, x), sums)| {
+                let len = x.len() / k;
+                chunk_sums(sums, len, self.generator.accumulators(width), |i, lane| {
+                    let x = &x[i * k..][..k];
+                    accumulate_moments(lane, x, self.row(c * CHUNK + i))
+                });
             });
         let mut order = OrderParameters {
             neurons: k,
@@ -195,12 +202,14 @@ impl Population {
     /// matrix `C` (rows `C_j`).
     fn transform(&mut self, shape: &[f64], coefficients: &[f64], sign: f64) {
         let (p, k) = (self.features, self.neurons);
+        let labels = &self.labels;
         self.x
             .par_chunks_mut(CHUNK * k)
-            .zip(self.xi.par_chunks(CHUNK * p))
-            .for_each(|(x, xi)| {
+            .enumerate()
+            .for_each(|(c, x)| {
                 let mut old = vec![0.0; k];
-                for (x, xi) in x.chunks_exact_mut(k).zip(xi.chunks_exact(p)) {
+                for (i, x) in x.chunks_exact_mut(k).enumerate() {
+                    let xi = labels.row(c * CHUNK + i, p);
                     old.copy_from_slice(x);
                     for (c, x) in x.iter_mut().enumerate() {
                         let along: f64 = (0..p)
@@ -222,19 +231,152 @@ impl Population {
         visit: impl Fn(&[f64], &[f32], &mut [f64]) + Sync,
         width: usize,
     ) -> Vec<f64> {
-        let (p, k) = (self.features, self.neurons);
+        let k = self.neurons;
         let mut partial = vec![0.0; self.chunks() * width];
         self.x
             .par_chunks(CHUNK * k)
-            .zip(self.xi.par_chunks(CHUNK * p))
+            .enumerate()
             .zip(partial.par_chunks_mut(width))
-            .for_each(|((x, xi), out)| {
-                for (x, xi) in x.chunks_exact(k).zip(xi.chunks_exact(p)) {
-                    visit(x, xi, out);
+            .for_each(|((c, x), out)| {
+                for (i, x) in x.chunks_exact(k).enumerate() {
+                    visit(x, self.row(c * CHUNK + i), out);
                 }
             });
         reduce(&partial, width)
     }
+}
+
+/// The labels of a population, `p` per coordinate, stored as small as their values allow.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Labels {
+    /// At most 256 distinct rows (a discrete feature law has `atoms^p` patterns): one byte
+    /// per coordinate, `codes[i]`, naming the row `rows[codes[i] · p..][..p]`.
+    Patterns {
+        /// The pattern of each coordinate.
+        codes: Vec<u8>,
+        /// The distinct rows, `p` labels each, in order of first appearance.
+        rows: Vec<f32>,
+    },
+    /// `ξ_{i,j}` at `[i · p + j]` (a continuous law: every row is its own).
+    Values(Vec<f32>),
+}
+
+/// The most patterns that [`Labels::Patterns`] can name.
+pub const PATTERNS: usize = 1 << 8;
+
+impl Labels {
+    /// `values` (`p` per coordinate) as patterns if they hold at most [`PATTERNS`]
+    /// distinct rows, as values otherwise. The rows are compared bit for bit, so decoding
+    /// gives back exactly `values`.
+    pub fn compact(values: Vec<f32>, p: usize) -> Labels {
+        if p == 0 {
+            return Labels::Values(values);
+        }
+        let mut codes = Vec::with_capacity(values.len() / p);
+        let mut rows = Vec::new();
+        let mut known: HashMap<Vec<u32>, u8> = HashMap::new();
+        let mut bits = vec![0; p];
+        for row in values.chunks_exact(p) {
+            bits.iter_mut().zip(row).for_each(|(b, v)| *b = v.to_bits());
+            let code = match known.get(bits.as_slice()) {
+                Some(&code) => code,
+                None => {
+                    let Ok(code) = u8::try_from(known.len()) else {
+                        return Labels::Values(values);
+                    };
+                    known.insert(bits.clone(), code);
+                    rows.extend_from_slice(row);
+                    code
+                }
+            };
+            codes.push(code);
+        }
+        Labels::Patterns { codes, rows }
+    }
+
+    /// Number of coordinates, for `p` labels each.
+    pub fn len(&self, p: usize) -> usize {
+        match self {
+            Labels::Patterns { codes, .. } => codes.len(),
+            Labels::Values(values) => values.len().checked_div(p).unwrap_or(0),
+        }
+    }
+
+    /// The `p` labels of coordinate `i`.
+    pub fn row(&self, i: usize, p: usize) -> &[f32] {
+        match self {
+            Labels::Patterns { codes, rows } => &rows[usize::from(codes[i]) * p..][..p],
+            Labels::Values(values) => &values[i * p..][..p],
+        }
+    }
+
+    /// All labels, `ξ_{i,j}` at `[i · p + j]`.
+    pub fn values(&self, p: usize) -> Vec<f32> {
+        match self {
+            Labels::Patterns { codes, rows } => codes
+                .iter()
+                .flat_map(|&c| &rows[usize::from(c) * p..][..p])
+                .copied()
+                .collect(),
+            Labels::Values(values) => values.clone(),
+        }
+    }
+
+    /// Bytes of label storage per coordinate (the pattern table aside).
+    pub fn bytes_per_coordinate(&self, p: usize) -> usize {
+        match self {
+            Labels::Patterns { .. } => 1,
+            Labels::Values(_) => p * size_of::<f32>(),
+        }
+    }
+}
+
+/// A chunk's labels as a sweep reads them, `P` per coordinate, either stored in place
+/// ([`InPlace`], codes are the `f32` labels) or looked up ([`Table`], one `u8` code per
+/// coordinate): both compile to tight loops.
+pub(crate) trait LabelRows<const P: usize>: Copy + Sync {
+    /// What the population stores per coordinate, [`LabelRows::WIDTH`] of them.
+    type Code: Copy + Sync;
+    /// Codes per coordinate.
+    const WIDTH: usize;
+    /// The labels of a coordinate from its `WIDTH` codes.
+    fn row<'a>(&'a self, codes: &'a [Self::Code]) -> &'a [f32; P];
+}
+
+/// Labels stored as values.
+#[derive(Clone, Copy)]
+pub(crate) struct InPlace;
+
+impl<const P: usize> LabelRows<P> for InPlace {
+    type Code = f32;
+    const WIDTH: usize = P;
+    #[inline(always)]
+    fn row<'a>(&'a self, codes: &'a [f32]) -> &'a [f32; P] {
+        codes.first_chunk().expect("a row of P labels")
+    }
+}
+
+/// Labels stored as pattern codes, with a table of all 256 codes' rows (so that a lookup
+/// needs no bounds check).
+#[derive(Clone, Copy)]
+pub(crate) struct Table<'a, const P: usize>(pub &'a [[f32; P]; PATTERNS]);
+
+impl<const P: usize> LabelRows<P> for Table<'_, P> {
+    type Code = u8;
+    const WIDTH: usize = 1;
+    #[inline(always)]
+    fn row<'a>(&'a self, codes: &'a [u8]) -> &'a [f32; P] {
+        &self.0[usize::from(codes[0])]
+    }
+}
+
+/// The lookup table of [`Labels::Patterns`]' `rows` for `P` features, unused codes zero.
+pub(crate) fn table<const P: usize>(rows: &[f32]) -> [[f32; P]; PATTERNS] {
+    let mut table = [[0.0; P]; PATTERNS];
+    for (entry, row) in table.iter_mut().zip(rows.chunks_exact(P)) {
+        entry.copy_from_slice(row);
+    }
+    table
 }
 
 /// Coordinates per block of a step: a block's deviates are made in one batch into a buffer
@@ -349,6 +491,69 @@ pub(crate) fn reduce_into(partial: &[f64], total: &mut [f64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::labels;
+    use mfcl_model::FeatureLaw;
+
+    /// Discrete laws' labels become one byte per coordinate and decode to exactly the
+    /// labels given; Gaussian labels, and more than 256 distinct rows, stay values.
+    #[test]
+    fn labels_are_as_small_as_their_rows_allow() {
+        let n = 3 * CHUNK + 17;
+        for (law, p, patterns) in [
+            (FeatureLaw::Rademacher, 1, 2),
+            (FeatureLaw::Rademacher, 8, 256),
+            (FeatureLaw::Sparse(0.3), 3, 27),
+            (FeatureLaw::Sparse(0.1), 5, 243),
+        ] {
+            for values in [
+                labels::stratified(law, p, n, 1),
+                labels::independent(law, p, n, 2),
+            ] {
+                let compact = Labels::compact(values.clone(), p);
+                let Labels::Patterns { codes, rows } = &compact else {
+                    panic!("{law:?}, p = {p}: codes expected");
+                };
+                assert_eq!(codes.len(), n);
+                assert!(rows.len() <= patterns * p, "{law:?}, p = {p}");
+                assert_eq!(compact.len(p), n);
+                assert_eq!(compact.bytes_per_coordinate(p), 1);
+                let decoded = compact.values(p);
+                let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&decoded), bits(&values), "{law:?}, p = {p}");
+                for i in [0, 1, n / 2, n - 1] {
+                    assert_eq!(compact.row(i, p), &values[i * p..][..p]);
+                }
+            }
+        }
+        let gaussian = labels::stratified(FeatureLaw::Gaussian, 2, n, 1);
+        assert_eq!(
+            Labels::compact(gaussian.clone(), 2),
+            Labels::Values(gaussian)
+        );
+        // 256 distinct rows fit a byte, 257 do not; -0.0 and 0.0 are different rows.
+        let distinct = |rows: usize| -> Vec<f32> {
+            let mut v: Vec<f32> = (0..rows).map(|r| r as f32 - 1.0).collect();
+            v[0] = -0.0;
+            v.extend_from_within(..);
+            v
+        };
+        let fits = Labels::compact(distinct(256), 1);
+        assert!(matches!(&fits, Labels::Patterns { rows, .. } if rows.len() == 256));
+        assert_eq!(
+            fits.values(1)
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>(),
+            distinct(256)
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            Labels::compact(distinct(257), 1),
+            Labels::Values(distinct(257))
+        );
+    }
 
     /// The initial law's requested `Q` and `R` hold to rounding, for any labels, one to
     /// three neurons.

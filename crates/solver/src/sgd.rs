@@ -12,10 +12,10 @@ use rayon::prelude::*;
 
 use crate::driver::Stepper;
 use crate::population::{
-    BLOCK, CHUNK, Population, accumulate_moments, chunk_sums, moment_width, reduce_into,
-    set_moments,
+    BLOCK, CHUNK, InPlace, LabelRows, Labels, Population, Table, accumulate_moments, chunk_sums,
+    moment_width, reduce_into, set_moments, table,
 };
-use crate::stream::{ChunkWork, Deviates, Generator, SAMPLES, Stream, stream};
+use crate::stream::{ChunkStream, ChunkWork, Deviates, Generator, SAMPLES, Stream, stream};
 use crate::{MAX_NEURONS, SolverError, labels};
 
 /// Everything that evolves: what a checkpoint holds.
@@ -103,25 +103,20 @@ impl Sgd {
     /// Continues from a saved state.
     pub fn resume(problem: &Problem, state: SgdState) -> Sgd {
         let mut sgd = Sgd::resume_without_moments(problem, state);
-        let (p, k, views) = (problem.features(), sgd.state.population.neurons, sgd.views);
+        let (k, views) = (sgd.state.population.neurons, sgd.views);
         let width = sgd.sums.len();
         let population = &sgd.state.population;
         population
             .x
             .par_chunks(CHUNK * k)
-            .zip(population.xi.par_chunks(CHUNK * p))
+            .enumerate()
             .zip(sgd.state.noise.par_chunks(CHUNK * views))
             .zip(sgd.partial.par_chunks_mut(width))
-            .for_each(|(((x, xi), nu), sums)| {
-                let coordinates: Vec<_> = x
-                    .chunks_exact(k)
-                    .zip(xi.chunks_exact(p))
-                    .zip(nu.chunks_exact(views))
-                    .collect();
+            .for_each(|(((c, x), nu), sums)| {
                 let accumulators = population.generator.accumulators(width);
-                chunk_sums(sums, coordinates.len(), accumulators, |i, lane| {
-                    let ((x, xi), nu) = coordinates[i];
-                    accumulate(lane, x, xi, nu)
+                chunk_sums(sums, x.len() / k, accumulators, |i, lane| {
+                    let (x, nu) = (&x[i * k..][..k], &nu[i * views..][..views]);
+                    accumulate(lane, x, population.row(c * CHUNK + i), nu)
                 });
             });
         sgd.collect();
@@ -232,34 +227,48 @@ impl Sgd {
         update
     }
 
+    /// One pass with the update, monomorphised for the feature counts (at most 8, checked
+    /// by [`Sgd::pass`]) so that the label rows have a constant length.
     fn sweep<const K: usize>(&mut self, update: &Update<K>) {
+        match self.problem.features() {
+            1 => self.sweep_features::<1, K>(update),
+            2 => self.sweep_features::<2, K>(update),
+            3 => self.sweep_features::<3, K>(update),
+            4 => self.sweep_features::<4, K>(update),
+            5 => self.sweep_features::<5, K>(update),
+            6 => self.sweep_features::<6, K>(update),
+            7 => self.sweep_features::<7, K>(update),
+            _ => self.sweep_features::<8, K>(update),
+        }
+        self.collect();
+    }
+
+    fn sweep_features<const P: usize, const K: usize>(&mut self, update: &Update<K>) {
         let shape = Shape {
-            features: self.problem.features(),
             views: self.views,
             cholesky: self.cholesky,
             negative_sd: self.negative_sd,
             regularizer: self.problem.regularizer,
         };
-        let width = self.sums.len();
-        let population = &mut self.state.population;
-        population
-            .x
-            .par_chunks_mut(CHUNK * K)
-            .zip(population.xi.par_chunks(CHUNK * shape.features))
-            .zip(self.state.noise.par_chunks_mut(CHUNK * shape.views))
-            .zip(population.streams.par_iter_mut())
-            .zip(self.partial.par_chunks_mut(width))
-            .for_each(|((((x, xi), nu), rng), sums)| {
-                rng.run(Sweep {
-                    shape: &shape,
-                    update,
-                    x,
-                    xi,
-                    nu,
-                    sums,
-                })
-            });
-        self.collect();
+        let Population {
+            x, labels, streams, ..
+        } = &mut self.state.population;
+        let chunk = Chunk {
+            shape: &shape,
+            update,
+            x,
+            nu: &mut self.state.noise,
+            streams,
+            partial: &mut self.partial,
+            width: self.sums.len(),
+        };
+        match labels {
+            Labels::Patterns { codes, rows } => {
+                let table = table::<P>(rows);
+                chunk.sweep(codes, Table(&table));
+            }
+            Labels::Values(values) => chunk.sweep::<P, _>(values, InPlace),
+        }
     }
 
     /// Reduces the chunk sums and refreshes `(Q, R)`.
@@ -326,19 +335,55 @@ fn layer_gradient<const K: usize>(problem: &Problem, h: &[[f64; K]; 3]) -> [[f64
 
 /// What the coordinate update needs besides the [`Update`].
 struct Shape {
-    features: usize,
     views: usize,
     cholesky: [f64; 3],
     negative_sd: f64,
     regularizer: Regularizer,
 }
 
-/// [`Sgd::sweep`]'s work on one chunk: its coordinates, noise vectors and sums.
-struct Sweep<'a, const K: usize> {
+/// What [`Sgd::sweep`] splits into chunks, besides the labels.
+struct Chunk<'a, const K: usize> {
     shape: &'a Shape,
     update: &'a Update<K>,
     x: &'a mut [f64],
-    xi: &'a [f32],
+    nu: &'a mut [f64],
+    streams: &'a mut [ChunkStream],
+    partial: &'a mut [f64],
+    /// Sums per chunk.
+    width: usize,
+}
+
+impl<const K: usize> Chunk<'_, K> {
+    /// The pass over all chunks, with the labels read through `rows` from `codes`.
+    fn sweep<const P: usize, L: LabelRows<P>>(self, codes: &[L::Code], rows: L) {
+        let (shape, update, width) = (self.shape, self.update, self.width);
+        self.x
+            .par_chunks_mut(CHUNK * K)
+            .zip(codes.par_chunks(CHUNK * L::WIDTH))
+            .zip(self.nu.par_chunks_mut(CHUNK * shape.views))
+            .zip(self.streams.par_iter_mut())
+            .zip(self.partial.par_chunks_mut(width))
+            .for_each(|((((x, xi), nu), rng), sums)| {
+                rng.run(Sweep {
+                    shape,
+                    update,
+                    x,
+                    xi,
+                    rows,
+                    nu,
+                    sums,
+                })
+            });
+    }
+}
+
+/// [`Sgd::sweep`]'s work on one chunk: its coordinates, labels, noise vectors and sums.
+struct Sweep<'a, const P: usize, const K: usize, L: LabelRows<P>> {
+    shape: &'a Shape,
+    update: &'a Update<K>,
+    x: &'a mut [f64],
+    xi: &'a [L::Code],
+    rows: L,
     nu: &'a mut [f64],
     sums: &'a mut [f64],
 }
@@ -346,7 +391,7 @@ struct Sweep<'a, const K: usize> {
 /// [`Sgd::sweep`] over one chunk, block by block. Its sums (at least four: `Σ ξ x`, `Σ x²`
 /// and two `Σ x ν`) are independent additions enough for one accumulator each
 /// ([`Generator::accumulators`]).
-impl<const K: usize> ChunkWork for Sweep<'_, K> {
+impl<const P: usize, const K: usize, L: LabelRows<P>> ChunkWork for Sweep<'_, P, K, L> {
     #[inline(always)]
     fn run<D: Deviates>(self, deviates: &mut D) {
         let Sweep {
@@ -354,26 +399,28 @@ impl<const K: usize> ChunkWork for Sweep<'_, K> {
             update,
             x,
             xi,
+            rows,
             nu,
             sums,
         } = self;
-        let (p, views) = (shape.features, shape.views);
+        // Codes per coordinate: `P` labels, or one pattern code.
+        let (codes, views) = (L::WIDTH, shape.views);
         sums.fill(0.0);
         let mut normals = [0.0; 3 * BLOCK];
         let blocks = x
             .chunks_mut(BLOCK * K)
-            .zip(xi.chunks(BLOCK * p))
+            .zip(xi.chunks(BLOCK * codes))
             .zip(nu.chunks_mut(BLOCK * views));
         for ((x, xi), nu) in blocks {
             let normals = &mut normals[..nu.len()];
             deviates.fill(normals);
             let coordinates = x
                 .chunks_exact_mut(K)
-                .zip(xi.chunks_exact(p))
+                .zip(xi.chunks_exact(codes))
                 .zip(nu.chunks_exact_mut(views))
                 .zip(normals.chunks_exact(views));
             for (((x, xi), nu), e) in coordinates {
-                coordinate(shape, update, x, xi, nu, e, sums);
+                coordinate(shape, update, x, rows.row(xi), nu, e, sums);
             }
         }
     }

@@ -59,9 +59,7 @@ impl Population {
             .clone()
             .flat_map(|i| self.x[i * k..(i + 1) * k].iter().copied())
             .collect();
-        let xi: Vec<f32> = kept
-            .flat_map(|i| self.xi[i * p..(i + 1) * p].iter().copied())
-            .collect();
+        let xi: Vec<f32> = kept.flat_map(|i| self.row(i).iter().copied()).collect();
 
         let atoms: Vec<f32> = law
             .discrete_atoms()
@@ -115,11 +113,11 @@ impl Population {
         let counts = self
             .x
             .par_chunks(CHUNK * k)
-            .zip(self.xi.par_chunks(CHUNK * p))
-            .map(|(x, xi)| {
+            .enumerate()
+            .map(|(c, x)| {
                 let mut counts = vec![0u64; patterns * k * HISTOGRAM_BINS];
-                for (x, xi) in x.chunks_exact(k).zip(xi.chunks_exact(p)) {
-                    let id = pattern(xi);
+                for (i, x) in x.chunks_exact(k).enumerate() {
+                    let id = pattern(self.row(c * CHUNK + i));
                     for (neuron, (x, &(lo, _, per_width))) in x.iter().zip(&bins).enumerate() {
                         let bin = (((x - lo) * per_width) as usize).min(HISTOGRAM_BINS - 1);
                         counts[(id * k + neuron) * HISTOGRAM_BINS + bin] += 1;

@@ -244,14 +244,14 @@ fn different_seeds_give_different_runs() {
     assert_runs_differ(&a, &b, "particles");
     assert!(sa != sb);
     // The labels of gaussian particles are shuffled per seed (p = 2): they differ too.
-    assert!(sa.population.xi != sb.population.xi);
+    assert!(sa.population.labels != sb.population.labels);
 
     let config = quickstart();
     let (a, sa) = run_sgd(&config, 7, &SGD_SCHEDULE);
     let (b, sb) = run_sgd(&config, 8, &SGD_SCHEDULE);
     assert_runs_differ(&a, &b, "sgd");
     assert!(
-        sa.population.xi != sb.population.xi,
+        sa.population.labels != sb.population.labels,
         "SGD features are drawn per seed"
     );
 }
