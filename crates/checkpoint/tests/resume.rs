@@ -88,26 +88,31 @@ fn fingerprint<S: Persist>(stepper: &S) -> Vec<u8> {
     format!("{:?}", stepper.state_ref()).into_bytes()
 }
 
-/// Particles of `problem` from `init` split at step 23 of 0.6 / 0.01, with every generator
-/// and one and two threads (40 000 particles: three chunks, so that two threads split them).
-fn particles_split(name: &str, source: &str, problem: &Problem, init: &OrderParameters) {
-    let schedule = Schedule::new(0.6, 0.01, 0.1);
+/// [`split_run`] with every generator, on one and two threads: the resumed run equals
+/// the uninterrupted one, trajectory and final state, bit for bit. `fresh` makes the
+/// stepper for a generator; the header is `solver`'s with the config text `source`.
+#[allow(clippy::too_many_arguments)]
+fn split_everywhere<S: Persist>(
+    name: &str,
+    source: &str,
+    solver: &str,
+    neurons: usize,
+    schedule: &Schedule,
+    split: u64,
+    fresh: impl Fn(Generator) -> S + Sync,
+    restore: impl Fn(SolverState) -> S + Sync,
+) {
     for generator in Generator::ALL {
-        let header = Header::new(source, "particles", 1, problem.neurons, generator);
+        let header = Header::new(source, solver, 1, neurons, generator);
         for threads in [1, 2] {
             let [a, b] = in_pool(threads, || {
                 split_run(
                     &format!("{name}{threads}-{generator:?}"),
                     &header,
-                    &schedule,
-                    23,
-                    || ParticleSystem::with_generator(problem, init, 40_000, 0.01, 3, generator),
-                    |state| match state {
-                        SolverState::Particles(state) => {
-                            ParticleSystem::resume(problem, 0.01, state)
-                        }
-                        SolverState::Sgd(_) => panic!("a particle checkpoint"),
-                    },
+                    schedule,
+                    split,
+                    || fresh(generator),
+                    &restore,
                 )
             });
             assert_eq!(a.0, b.0, "trajectory, {generator}, {threads} threads");
@@ -116,31 +121,40 @@ fn particles_split(name: &str, source: &str, problem: &Problem, init: &OrderPara
     }
 }
 
-/// SGD on `problem` from `init` at `n = 40 000`, split at step 777 of 2000, with every
-/// generator and one and two threads.
+/// Particles of `problem` from `init` split at step 23 of 0.6 / 0.01 (40 000 particles:
+/// three chunks, so that two threads split them).
+fn particles_split(name: &str, source: &str, problem: &Problem, init: &OrderParameters) {
+    split_everywhere(
+        name,
+        source,
+        "particles",
+        problem.neurons,
+        &Schedule::new(0.6, 0.01, 0.1),
+        23,
+        |generator| ParticleSystem::with_generator(problem, init, 40_000, 0.01, 3, generator),
+        |state| match state {
+            SolverState::Particles(state) => ParticleSystem::resume(problem, 0.01, state),
+            SolverState::Sgd(_) => panic!("a particle checkpoint"),
+        },
+    );
+}
+
+/// SGD on `problem` from `init` at `n = 40 000`, split at step 777 of 2000.
 fn sgd_split(name: &str, source: &str, problem: &Problem, init: &OrderParameters) {
     let n = 40_000;
-    let schedule = Schedule::new(0.05, 1.0 / n as f64, 0.01);
-    for generator in Generator::ALL {
-        let header = Header::new(source, "sgd", 1, problem.neurons, generator);
-        for threads in [1, 2] {
-            let [a, b] = in_pool(threads, || {
-                split_run(
-                    &format!("{name}{threads}-{generator:?}"),
-                    &header,
-                    &schedule,
-                    777,
-                    || Sgd::with_generator(problem, init, n, 5, generator),
-                    |state| match state {
-                        SolverState::Sgd(state) => Sgd::resume(problem, state),
-                        SolverState::Particles(_) => panic!("an SGD checkpoint"),
-                    },
-                )
-            });
-            assert_eq!(a.0, b.0, "trajectory, {generator}, {threads} threads");
-            assert_eq!(a.1, b.1, "final state, {generator}, {threads} threads");
-        }
-    }
+    split_everywhere(
+        name,
+        source,
+        "sgd",
+        problem.neurons,
+        &Schedule::new(0.05, 1.0 / n as f64, 0.01),
+        777,
+        |generator| Sgd::with_generator(problem, init, n, 5, generator),
+        |state| match state {
+            SolverState::Sgd(state) => Sgd::resume(problem, state),
+            SolverState::Particles(_) => panic!("an SGD checkpoint"),
+        },
+    );
 }
 
 /// The two-feature problem learnt by a layer of two neurons (β = 1), each leaning towards
