@@ -76,6 +76,17 @@ pub fn checkpoint_path(run: &Path) -> PathBuf {
     sibling(run, CHECKPOINT_SUFFIX)
 }
 
+/// `RUN.checkpoint.previous.h5` beside `RUN.h5`: the checkpoint before the latest, kept so
+/// that a damaged latest checkpoint costs one checkpoint interval, not the run.
+pub fn previous_checkpoint_path(run: &Path) -> PathBuf {
+    sibling(run, "checkpoint.previous.h5")
+}
+
+/// `RUN.lock` beside `RUN.h5`: the file whose OS lock the one writer of the run holds.
+pub fn lock_path(run: &Path) -> PathBuf {
+    sibling(run, "lock")
+}
+
 /// `RUN.h5` for the checkpoint `RUN.checkpoint.h5`, to point a person who gave the one at
 /// the other. `None` for a checkpoint not named so.
 pub fn run_of_checkpoint(checkpoint: &Path) -> Option<PathBuf> {

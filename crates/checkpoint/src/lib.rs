@@ -41,7 +41,7 @@ mod run_file;
 
 pub use checkpoint::{
     Checkpoint, SolverState, StateRef, checkpoint_path, checkpoint_step, load_checkpoint,
-    run_of_checkpoint, save_checkpoint, snapshots_dir,
+    lock_path, previous_checkpoint_path, run_of_checkpoint, save_checkpoint, snapshots_dir,
 };
 pub use layout::{Header, RunContents};
 pub use ownership::{FileKind, claim_run, identify};
