@@ -16,9 +16,13 @@
 #   --name NAME      prefix of their names (default: CONFIG's name, or quickstart)
 #   --threads K      threads per run (default 1: the grid, not each run, fills the cores)
 #   --jobs J         runs at a time (default: the number of cores)
+#   --force          replace the runs of the grid that exist already (mfcl run --force)
 #   --dry-run        print the commands instead of running them
 # The binary is $MFCL if set, else target/release/mfcl (built first if missing). Every
-# config of the grid is validated with `mfcl check` before any run starts.
+# config of the grid is validated with `mfcl check` before any run starts, and a grid of
+# which a run exists already (its run file or its checkpoint) is refused before any run
+# starts, as `mfcl run` refuses to replace a run: pass --force to replace them all, or
+# continue an unfinished one with `mfcl resume OUT/NAME_..._seed=S.h5`.
 #
 # Examples:
 #   scripts/sweep.sh --seeds "$(seq 1 4)" --set run.particles=200000 --set run.t_end=5
@@ -27,19 +31,20 @@
 #   scripts/sweep.sh --seeds "$(seq 1 32)" --dry-run > runs/jobs.txt    # then scripts/sweep.slurm
 set -euo pipefail
 
-usage="usage: scripts/sweep.sh [CONFIG] [--seeds \"S ...\"] [--param KEY --values \"V ...\"] [--set KEY=VALUE]... [--unset KEY]... [--out DIR] [--name NAME] [--threads K] [--jobs J] [--dry-run]"
+usage="usage: scripts/sweep.sh [CONFIG] [--seeds \"S ...\"] [--param KEY --values \"V ...\"] [--set KEY=VALUE]... [--unset KEY]... [--out DIR] [--name NAME] [--threads K] [--jobs J] [--force] [--dry-run]"
 die() {
     echo "error: $*" >&2
     echo "$usage" >&2
     exit 2
 }
 
-config="" seeds="1" param="" values="" out="runs" name="" threads=1 dry_run=false
+config="" seeds="1" param="" values="" out="runs" name="" threads=1 dry_run=false force=()
 jobs=$(nproc 2>/dev/null || echo 2)
 sets=()
 while [ $# -gt 0 ]; do
     case "$1" in
     --dry-run) dry_run=true; shift; continue ;;
+    --force) force=(--force); shift; continue ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     --seeds | --param | --values | --set | --unset | --out | --name | --threads | --jobs)
         [ $# -ge 2 ] || die "$1 needs a value" ;;
@@ -101,21 +106,29 @@ for value in "${values[@]}"; do
 done
 
 # The commands, shell-quoted (printf %q) so that any value survives the trip through a file.
-mkdir -p "$out"
-commands=() logs=()
+commands=() logs=() existing=()
 for value in "${values[@]}"; do
     for seed in "${seeds[@]}"; do
         run=$name${param:+_$param=$value}_seed=$seed
+        if [ -e "$out/$run.h5" ] || [ -e "$out/$run.checkpoint.h5" ]; then
+            existing+=("$out/$run.h5")
+        fi
         args=(run)
         [ -z "$config" ] || args+=("$config")
         args+=("${sets[@]}")
         [ -z "$param" ] || args+=(--set "$param=$value")
-        args+=(--set "run.seed=$seed" --threads "$threads" --out "$out/$run.h5")
+        args+=(--set "run.seed=$seed" --threads "$threads" "${force[@]}" --out "$out/$run.h5")
         command=$(printf '%q ' "$mfcl" "${args[@]}")
         logs+=("$out/$run.log")
         commands+=("$command> $(printf '%q' "$out/$run.log") 2>&1")
     done
 done
+# Refused here rather than by each run: nothing starts when a run of the grid would be lost.
+if [ ${#existing[@]} -gt 0 ] && [ ${#force[@]} -eq 0 ]; then
+    echo "error: ${#existing[@]} run(s) of the grid exist already, e.g. ${existing[0]}: nothing was run; pass --force to replace them, or continue an unfinished one with mfcl resume RUN.h5" >&2
+    exit 2
+fi
+mkdir -p "$out"
 
 if $dry_run; then
     printf '%s\n' "${commands[@]}"

@@ -5,7 +5,11 @@
 //! Format-1 checkpoints (one neuron: `x` (N), `previous` one vector `[g_1..g_p, g_0, v]`)
 //! are read as `K = 1`. `state/streams` holds each chunk's stream in the words of the
 //! header's generator (4 for the ziggurat of formats 1 and 2). Snapshot files carry the
-//! root attribute `format_version` since format 2; one without it is of format 1.
+//! root attribute `format_version` since format 2 (one without it is of format 1), and
+//! since format 4 `format = "mfcl-snapshot"` and the `run_id` of their run.
+//!
+//! A new checkpoint keeps the one it replaces as `RUN.checkpoint.previous.h5`, so that a
+//! damaged latest checkpoint costs one checkpoint interval, not the run.
 
 use std::path::{Path, PathBuf};
 
@@ -14,16 +18,20 @@ use mfcl_model::{Coefficients, Trajectory};
 use mfcl_solver::normals::{from_words, words_of};
 use mfcl_solver::{ChunkStream, Generator, Labels, ParticleState, Population, SgdState, Snapshot};
 
-use crate::durable::{replace, temporary, write_temporary};
+use crate::durable::{replace_keeping, write_new};
 use crate::hdf::Ctx;
 use crate::layout::{
-    Header, Layout, TrajectoryDatasets, VERSION_ATTRIBUTE, read_snapshots, write_snapshot,
+    CHECKSUM_ATTRIBUTE, Header, Layout, RUN_ID_ATTRIBUTE, TrajectoryDatasets, VERSION_ATTRIBUTE,
+    attributes_checksum, read_snapshot_at, write_snapshot,
 };
 use crate::ownership::{FileKind, claim_checkpoint, expect_kind, identify};
+use crate::run_file::read_run_snapshot;
 use crate::{FORMAT_VERSION, FileError, OLDEST_FORMAT_VERSION, Result};
 
 /// The `format` attribute of checkpoints.
 pub(crate) const CHECKPOINT_FORMAT: &str = "mfcl-checkpoint";
+/// The `format` attribute of snapshot files (since format 4; older ones have none).
+pub(crate) const SNAPSHOT_FORMAT: &str = "mfcl-snapshot";
 /// What `RUN.checkpoint.h5` adds to the run file's stem.
 const CHECKPOINT_SUFFIX: &str = "checkpoint.h5";
 
@@ -106,7 +114,8 @@ fn sibling(run: &Path, suffix: &str) -> PathBuf {
     run.with_file_name(format!("{stem}.{suffix}"))
 }
 
-fn snapshot_file(run: &Path, index: usize) -> PathBuf {
+/// `RUN.snapshots/NNNNNN.h5`, the file of snapshot `index`.
+pub(crate) fn snapshot_file(run: &Path, index: usize) -> PathBuf {
     snapshots_dir(run).join(format!("{index:06}.h5"))
 }
 
@@ -115,7 +124,8 @@ fn snapshot_file(run: &Path, index: usize) -> PathBuf {
 pub(crate) enum SnapshotName {
     /// `NNNNNN.h5`, as [`snapshot_file`] names it.
     File,
-    /// `NNNNNN.h5.TAG.tmp`, as [`temporary`] names it: a write that a crash interrupted.
+    /// `NNNNNN.h5.TAG.tmp`, as [`temporary`](crate::durable::temporary) names it: a write
+    /// that a crash interrupted.
     Temporary,
 }
 
@@ -132,10 +142,12 @@ pub(crate) fn snapshot_index(name: &str) -> Option<(usize, SnapshotName)> {
     Some((digits.parse().ok()?, kind))
 }
 
-/// Writes snapshot `index` of the run to its own file under a temporary name; returns the
-/// temporary and the final path, for [`replace`] (or the durability worker) to finish.
+/// Writes snapshot `index` of the run `run_id` to its own file under a fresh temporary
+/// name; returns the temporary and the final path, for
+/// [`replace`](crate::durable::replace) (or the durability worker) to finish.
 pub(crate) fn write_snapshot_file(
     run: &Path,
+    run_id: &str,
     index: usize,
     snapshot: &Snapshot,
 ) -> Result<(PathBuf, PathBuf)> {
@@ -145,38 +157,132 @@ pub(crate) fn write_snapshot_file(
         error,
     })?;
     let path = snapshot_file(run, index);
-    let temporary = temporary(&path, "new");
     // Errors name the snapshot file, not its temporary.
     let ctx = Ctx::new(&path);
-    write_temporary(&temporary, || {
-        let file = ctx.h5(hdf5::File::create(&temporary))?;
+    let temporary = write_new(&ctx, &path, "new", |file| {
+        ctx.write_str(&file, "format", SNAPSHOT_FORMAT)?;
         ctx.write_scalar(&file, VERSION_ATTRIBUTE, FORMAT_VERSION)?;
+        ctx.write_str(&file, RUN_ID_ATTRIBUTE, run_id)?;
+        let checksum = snapshot_checksum(SNAPSHOT_FORMAT, FORMAT_VERSION, run_id);
+        ctx.write_scalar(&file, CHECKSUM_ATTRIBUTE, checksum)?;
         write_snapshot(&ctx, &file, index, snapshot)?;
         ctx.h5(file.close())
     })?;
     Ok((temporary, path))
 }
 
-fn read_snapshot_file(run: &Path, index: usize) -> Result<Snapshot> {
-    let path = snapshot_file(run, index);
-    let ctx = Ctx::new(&path);
-    let file = ctx.h5(hdf5::File::open(&path))?;
-    let version = ctx.read_optional_scalar(&file, VERSION_ATTRIBUTE)?;
-    let layout = Layout::of_version(&ctx, version.unwrap_or(OLDEST_FORMAT_VERSION))?;
-    read_snapshots(&ctx, &file, layout)?
-        .pop()
-        .ok_or_else(|| ctx.damaged("no snapshot in the file"))
+/// The checksum over a snapshot file's root attributes `format`, `format_version` and
+/// `run_id` (the others are fixed-size, in metadata that HDF5 checksums).
+fn snapshot_checksum(format: &str, version: u32, run_id: &str) -> u32 {
+    attributes_checksum(&[
+        ("format", format.as_bytes()),
+        (VERSION_ATTRIBUTE, &version.to_le_bytes()),
+        (RUN_ID_ATTRIBUTE, run_id.as_bytes()),
+    ])
 }
 
-/// Writes the checkpoint of the run file `run` durably: to a temporary name, fsynced,
-/// renamed into place. The `snapshots` it counts must already be in their files. Refuses
-/// (with [`FileError::NotOurs`]) to replace a file at the checkpoint's path that is not
-/// mfcl's, as [`claim_run`](crate::claim_run) does.
+/// Whose a file in a run's snapshot folder is, by its root attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SnapshotOwner {
+    /// An mfcl snapshot file (format 4 and up) of the run with this id.
+    Run(String),
+    /// An mfcl snapshot file of formats 1 to 3, which record no run: no `format` attribute,
+    /// and the group `snapshots/NNNNNN` of the file's name.
+    Older,
+    /// Another program's HDF5 file, or mfcl's of another kind.
+    Other,
+    /// HDF5's signature, but the file or its root attributes cannot be read, or do not
+    /// match their checksum: a snapshot file a disk fault damaged, most likely.
+    Damaged,
+}
+
+impl SnapshotOwner {
+    /// Whether the file is a snapshot file of the run `run_id`: one that says so, or one of
+    /// formats 1 to 3, which say nothing of their run.
+    pub(crate) fn is_of(&self, run_id: &str) -> bool {
+        match self {
+            SnapshotOwner::Run(id) => id == run_id,
+            SnapshotOwner::Older => true,
+            SnapshotOwner::Other | SnapshotOwner::Damaged => false,
+        }
+    }
+}
+
+/// Whose the HDF5 file `path` is, as the file of snapshot `index`.
+pub(crate) fn snapshot_owner(path: &Path, index: usize) -> SnapshotOwner {
+    let ctx = Ctx::new(path);
+    let Ok(file) = ctx.open() else {
+        return SnapshotOwner::Damaged;
+    };
+    let owner = || -> Result<SnapshotOwner> {
+        let Some(format) = ctx.read_optional_str(&file, "format")? else {
+            let group = file.link_exists("snapshots")
+                && file
+                    .group("snapshots")
+                    .is_ok_and(|group| group.link_exists(&format!("{index:06}")));
+            return Ok(if group {
+                SnapshotOwner::Older
+            } else {
+                SnapshotOwner::Other
+            });
+        };
+        if format != SNAPSHOT_FORMAT {
+            return Ok(SnapshotOwner::Other);
+        }
+        let version: u32 = ctx.read_scalar(&file, VERSION_ATTRIBUTE)?;
+        let run_id = ctx.read_str(&file, RUN_ID_ATTRIBUTE)?;
+        let recorded: u32 = ctx.read_scalar(&file, CHECKSUM_ATTRIBUTE)?;
+        let intact = recorded == snapshot_checksum(&format, version, &run_id);
+        Ok(if intact {
+            SnapshotOwner::Run(run_id)
+        } else {
+            SnapshotOwner::Damaged
+        })
+    };
+    owner().unwrap_or(SnapshotOwner::Damaged)
+}
+
+/// Snapshot `index` of the run file `run`, from its snapshot file.
+pub(crate) fn read_snapshot_file(run: &Path, index: usize) -> Result<Snapshot> {
+    let path = snapshot_file(run, index);
+    let ctx = Ctx::new(&path);
+    let file = ctx.open()?;
+    let version = ctx.read_optional_scalar(&file, VERSION_ATTRIBUTE)?;
+    let layout = Layout::of_version(&ctx, version.unwrap_or(OLDEST_FORMAT_VERSION))?;
+    read_snapshot_at(&ctx, &file, index, layout)
+}
+
+/// Snapshot `index` of the run whose checkpoint has `header`, from its snapshot file, which
+/// must be the run's: of the run id that the header records (formats 1 to 3 record none),
+/// its root attributes matching their checksum.
+fn read_own_snapshot_file(run: &Path, index: usize, header: &Header) -> Result<Snapshot> {
+    let path = snapshot_file(run, index);
+    let ours = match snapshot_owner(&path, index) {
+        SnapshotOwner::Run(id) => id == header.run_id,
+        SnapshotOwner::Older => true,
+        SnapshotOwner::Other | SnapshotOwner::Damaged => false,
+    };
+    let snapshot = read_snapshot_file(run, index)?;
+    if !ours {
+        // Readable, but its root attributes are not this run's snapshot file's.
+        return Err(Ctx::new(&path).damaged(format!(
+            "its root attributes do not say it is snapshot {index} of this run"
+        )));
+    }
+    Ok(snapshot)
+}
+
+/// Writes the checkpoint of the run file `run` durably: to a fresh temporary name, fsynced,
+/// renamed into place, the checkpoint it replaces kept as [`previous_checkpoint_path`].
+/// The `snapshots` it counts must already be in their files. Refuses (with
+/// [`FileError::NotOurs`]) to replace a file at the checkpoint's path that is not mfcl's,
+/// as [`claim_run`](crate::claim_run) does.
 ///
 /// # Panics
 ///
 /// If `header.generator` is not the generator of the state's streams: the checkpoint
-/// could not be read back.
+/// could not be read back. If `header` has no run id (read from a file of formats 1 to 3):
+/// the checkpoint would belong to no run.
 pub fn save_checkpoint(
     run: &Path,
     header: &Header,
@@ -186,11 +292,11 @@ pub fn save_checkpoint(
 ) -> Result<()> {
     claim_checkpoint(run, identify(run))?;
     let (temporary, path) = write_checkpoint_file(run, header, state, trajectory, snapshots)?;
-    replace(&temporary, &path)
+    replace_keeping(&temporary, &path, &previous_checkpoint_path(run))
 }
 
-/// The checkpoint under a temporary name unique to its step; returns it and the final path.
-/// Panics as [`save_checkpoint`] does.
+/// The checkpoint under a fresh temporary name that says its step; returns it and the
+/// final path. Panics as [`save_checkpoint`] does.
 pub(crate) fn write_checkpoint_file(
     run: &Path,
     header: &Header,
@@ -208,11 +314,9 @@ pub(crate) fn write_checkpoint_file(
         header.generator, generator,
         "the checkpoint's header names another generator than its state's"
     );
-    let temporary = temporary(&path, &step.to_string());
     // Errors name the checkpoint, not its temporary.
     let ctx = Ctx::new(&path);
-    write_temporary(&temporary, || {
-        let file = ctx.h5(hdf5::File::create(&temporary))?;
+    let temporary = write_new(&ctx, &path, &step.to_string(), |file| {
         header.write(&ctx, &file, CHECKPOINT_FORMAT)?;
         ctx.write_scalar(&file, "snapshots", snapshots as u64)?;
         let group = ctx.h5(file.create_group("state"))?;
@@ -247,26 +351,156 @@ pub(crate) fn write_checkpoint_file(
 /// The step at which the checkpoint of the run file `run` was taken, read without its
 /// state: whether a run's last checkpoint is in place costs no more than this.
 pub fn checkpoint_step(run: &Path) -> Result<u64> {
-    let (ctx, file, ..) = open_checkpoint(run)?;
+    let (ctx, file, ..) = open_checkpoint(&checkpoint_path(run))?;
     let group = ctx.h5(file.group("state"))?;
     ctx.read_scalar(&group, "step")
 }
 
-/// Opens the checkpoint of the run file `run` and checks its kind and format version;
-/// returns it with its header, format version and layout.
-fn open_checkpoint(run: &Path) -> Result<(Ctx, hdf5::File, Header, u32, Layout)> {
-    let path = checkpoint_path(run);
-    let ctx = Ctx::new(&path);
-    expect_kind(&path, FileKind::Checkpoint)?;
-    let file = ctx.h5(hdf5::File::open(&path))?;
+/// Opens the checkpoint `path` and checks its kind and format version; returns it with its
+/// header, format version and layout.
+fn open_checkpoint(path: &Path) -> Result<(Ctx, hdf5::File, Header, u32, Layout)> {
+    let ctx = Ctx::new(path);
+    expect_kind(path, FileKind::Checkpoint)?;
+    let file = ctx.open()?;
     let (header, version, layout) = Header::read(&ctx, &file, CHECKPOINT_FORMAT)?;
     Ok((ctx, file, header, version, layout))
 }
 
 /// Reads the checkpoint of the run file `run`, with the snapshots it counts, refusing files
 /// of another kind or format version, and streams that are not of the header's generator.
+/// Anything damaged or missing is an error: [`recover_checkpoint`] makes do where it can.
 pub fn load_checkpoint(run: &Path) -> Result<Checkpoint> {
-    let (ctx, file, header, version, layout) = open_checkpoint(run)?;
+    let (mut checkpoint, count) = read_checkpoint_file(&checkpoint_path(run))?;
+    for index in 0..count {
+        let snapshot = read_own_snapshot_file(run, index, &checkpoint.header)?;
+        checkpoint.snapshots.push(snapshot);
+    }
+    Ok(checkpoint)
+}
+
+/// A checkpoint to resume from, and what was damaged or missing on the way to it.
+#[derive(Debug)]
+pub struct Recovered {
+    /// The checkpoint, its snapshots complete.
+    pub checkpoint: Checkpoint,
+    /// One line for each file that could not be used and what stands in for it, for a
+    /// person ("runs/p.checkpoint.h5 is damaged: checksum mismatch in state/x; resuming
+    /// from the previous checkpoint ..."); empty when all was intact.
+    pub notes: Vec<String>,
+}
+
+/// The checkpoint that the run file `run` resumes from, as [`load_checkpoint`] reads it,
+/// making do without a damaged or missing file where another holds the same: a snapshot
+/// file by the run file's copy of its snapshot, and the latest checkpoint by the previous
+/// one ([`previous_checkpoint_path`]), which a resume then recomputes from. Only damage
+/// (a file that HDF5 cannot read, a checksum that does not match, inconsistent content)
+/// and missing files are made do without; a checkpoint of another format version, kind or
+/// generator is refused as [`load_checkpoint`] refuses it. When nothing can stand in, the
+/// latest checkpoint's error.
+pub fn recover_checkpoint(run: &Path) -> Result<Recovered> {
+    let latest = checkpoint_path(run);
+    let mut notes = Vec::new();
+    let error = match recover_from(run, &latest, &mut notes) {
+        Ok(checkpoint) => return Ok(Recovered { checkpoint, notes }),
+        Err(error) if is_damage(&error) => error,
+        Err(error) => return Err(error),
+    };
+    let previous = previous_checkpoint_path(run);
+    let mut previous_notes = Vec::new();
+    let Ok(checkpoint) = recover_from(run, &previous, &mut previous_notes) else {
+        return Err(error);
+    };
+    let time = |step| time_of(&checkpoint.header, step);
+    let back = match checkpoint_step_of(&latest) {
+        Ok(latest) if latest > checkpoint.step() => {
+            format!(", {} before", time(latest - checkpoint.step()))
+        }
+        _ => String::new(),
+    };
+    let mut notes = vec![format!(
+        "{}; resuming from the previous checkpoint {} at t = {}{back}",
+        unusable(&error),
+        previous.display(),
+        time(checkpoint.step())
+    )];
+    notes.append(&mut previous_notes);
+    Ok(Recovered { checkpoint, notes })
+}
+
+/// The checkpoint `path` of the run file `run` with its snapshots, each from its file, or
+/// where that is damaged or missing from the run file's copy (saying so in `notes`).
+fn recover_from(run: &Path, path: &Path, notes: &mut Vec<String>) -> Result<Checkpoint> {
+    let (mut checkpoint, count) = read_checkpoint_file(path)?;
+    for index in 0..count {
+        let snapshot = match read_own_snapshot_file(run, index, &checkpoint.header) {
+            Ok(snapshot) => snapshot,
+            Err(error) if is_damage(&error) => {
+                let copy = read_run_snapshot(run, index, &checkpoint.header).map_err(|copy| {
+                    let what = format!(
+                        "snapshot {index} can be read neither from its file ({error}) nor from \
+                         the run file ({copy})"
+                    );
+                    Ctx::new(path).damaged(what)
+                })?;
+                notes.push(format!(
+                    "{}; rebuilding it from the run file's copy of snapshot {index}",
+                    unusable(&error)
+                ));
+                copy
+            }
+            Err(error) => return Err(error),
+        };
+        checkpoint.snapshots.push(snapshot);
+    }
+    Ok(checkpoint)
+}
+
+/// Whether `error` says that a file is damaged or missing, rather than of another kind,
+/// format or program: what [`recover_checkpoint`] makes do without.
+fn is_damage(error: &FileError) -> bool {
+    match error {
+        FileError::Damaged { .. } | FileError::Hdf5 { .. } => true,
+        FileError::Io { error, .. } => error.kind() == std::io::ErrorKind::NotFound,
+        _ => false,
+    }
+}
+
+/// Why a file could not be used, for a person: "PATH is missing", or the error.
+fn unusable(error: &FileError) -> String {
+    match error {
+        FileError::Io { path, error } if error.kind() == std::io::ErrorKind::NotFound => {
+            format!("{} is missing", path.display())
+        }
+        error => error.to_string(),
+    }
+}
+
+/// The step of the checkpoint `path`, read without its state.
+fn checkpoint_step_of(path: &Path) -> Result<u64> {
+    let (ctx, file, ..) = open_checkpoint(path)?;
+    let group = ctx.h5(file.group("state"))?;
+    ctx.read_scalar(&group, "step")
+}
+
+/// Model time after `steps` steps of the run of `header`, for a person: a particle step is
+/// `run.dt`, an SGD step `1/run.dimension` (MODEL.md §1), rounded to 9 digits; a config that
+/// does not parse gives the steps instead.
+fn time_of(header: &Header, steps: u64) -> String {
+    let Ok(config) = mfcl_model::Config::parse(&header.config) else {
+        return format!("{steps} steps");
+    };
+    let run = &config.run;
+    let step = match run.solver {
+        mfcl_model::SolverKind::Particles => run.dt,
+        mfcl_model::SolverKind::Sgd => 1.0 / run.dimension as f64,
+    };
+    let t = steps as f64 * step;
+    format!("{}", (t * 1e9).round() / 1e9)
+}
+
+/// The checkpoint `path` without its snapshots, and the number of snapshots it counts.
+fn read_checkpoint_file(path: &Path) -> Result<(Checkpoint, usize)> {
+    let (ctx, file, header, version, layout) = open_checkpoint(path)?;
     let group = ctx.h5(file.group("state"))?;
     let step: u64 = ctx.read_scalar(&group, "step")?;
     let population = read_population(&ctx, &group, layout, header.neurons, header.generator)?;
@@ -298,16 +532,16 @@ pub fn load_checkpoint(run: &Path) -> Result<Checkpoint> {
     };
     let trajectory = TrajectoryDatasets::open(&ctx, &file)?.read(&ctx, layout, header.neurons)?;
     let count: u64 = ctx.read_scalar(&file, "snapshots")?;
-    let snapshots = (0..count as usize)
-        .map(|index| read_snapshot_file(run, index))
-        .collect::<Result<_>>()?;
-    Ok(Checkpoint {
+    let count =
+        usize::try_from(count).map_err(|_| ctx.damaged(format!("it counts {count} snapshots")))?;
+    let checkpoint = Checkpoint {
         header,
         format_version: version,
         state,
         trajectory,
-        snapshots,
-    })
+        snapshots: Vec::new(),
+    };
+    Ok((checkpoint, count))
 }
 
 /// `state/previous`: the group of `drive` (p, K), `self_term` (K, K) and `noise` (K, K).
@@ -434,6 +668,7 @@ fn read_population(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::durable::temporary;
     use rand::Rng;
 
     #[test]

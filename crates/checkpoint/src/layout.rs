@@ -1,6 +1,6 @@
 //! The groups and attributes that run files and checkpoints share, in the current format
-//! (written and read) and in formats 1 (read only, as one neuron) and 2 (read only, its
-//! generator implied).
+//! (written and read) and in formats 1 (read only, as one neuron), 2 (read only, its
+//! generator implied) and 3 (read only, without provenance or checksums).
 
 use hdf5::{Dataset, Group, Location};
 use mfcl_model::Trajectory;
@@ -19,6 +19,43 @@ const GENERATOR_ATTRIBUTE: &str = "generator";
 /// run then drew with [`Generator::Ziggurat`].
 const GENERATOR_VERSION: u32 = 3;
 
+/// The first format version with checksums: Fletcher32 on every dataset, HDF5's own on
+/// its metadata, and [`CHECKSUM_ATTRIBUTE`] over the header; also the first to record the
+/// source revision and the run id.
+pub(crate) const CHECKSUM_VERSION: u32 = 4;
+
+/// The root attribute that holds the CRC-32 of the header (see [`attributes_checksum`]).
+/// HDF5 checksums its metadata, but not the global heap where variable-length strings (the
+/// config among them) live.
+pub(crate) const CHECKSUM_ATTRIBUTE: &str = "header_checksum";
+
+/// The root attribute that records the run id (see [`Header::run_id`]).
+pub(crate) const RUN_ID_ATTRIBUTE: &str = "run_id";
+
+/// The source revision of this build (see `build.rs`).
+pub(crate) const SOURCE_REVISION: &str = env!("MFCL_SOURCE_REVISION");
+
+/// What [`Header::source_revision`] says where the file does not say.
+const UNKNOWN_REVISION: &str = "unknown";
+
+/// A new run id: 128 random bits in hexadecimal, unique to one run among all.
+pub(crate) fn new_run_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// The CRC-32 of the attributes `(name, value)`, each name and value length-prefixed so
+/// that no two lists give the same bytes.
+pub(crate) fn attributes_checksum(attributes: &[(&str, &[u8])]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    for (name, value) in attributes {
+        for part in [name.as_bytes(), value] {
+            hasher.update(&(part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+    }
+    hasher.finalize()
+}
+
 /// The root attributes of a run file or checkpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Header {
@@ -35,14 +72,24 @@ pub struct Header {
     /// [`Generator::Ziggurat`] for a format-1 or format-2 file, which has none). With the
     /// config and the seed, it fixes every bit of the run.
     pub generator: Generator,
-    /// The mfcl version that wrote the file.
+    /// The mfcl version that started the run.
     pub program_version: String,
+    /// The source revision that mfcl was built from: a git commit, with `+modified` when
+    /// the build had uncommitted changes, or `unknown` (also for a file of formats 1 to 3,
+    /// which records none).
+    pub source_revision: String,
+    /// A random id made when the run started, the same in its run file, checkpoints and
+    /// snapshot files and kept by resumes: it tells the run's snapshot files from others'.
+    /// Empty for a file of formats 1 to 3, which records none; the run it is resumed into
+    /// gets one.
+    pub run_id: String,
     /// When the run was started (RFC 3339, UTC).
     pub created: String,
 }
 
 impl Header {
-    /// A header for a run of `neurons` neurons drawing with `generator`, starting now.
+    /// A header for a run of `neurons` neurons drawing with `generator`, starting now with
+    /// a new run id, by this mfcl.
     pub fn new(
         config: &str,
         solver: &str,
@@ -57,21 +104,59 @@ impl Header {
             neurons,
             generator,
             program_version: env!("CARGO_PKG_VERSION").to_owned(),
+            source_revision: SOURCE_REVISION.to_owned(),
+            run_id: new_run_id(),
             created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         }
     }
 
-    /// Writes the attributes in the current format, whatever format the header was read from.
+    /// The header with a run id: its own, or a new one if it has none (read from a file of
+    /// formats 1 to 3).
+    pub(crate) fn identified(&self) -> Header {
+        let mut header = self.clone();
+        if header.run_id.is_empty() {
+            header.run_id = new_run_id();
+        }
+        header
+    }
+
+    /// Writes the attributes in the current format, whatever format the header was read
+    /// from, with their checksum. The header must have a run id (see [`Header::run_id`]).
     pub(crate) fn write(&self, ctx: &Ctx, root: &Location, format: &str) -> Result<()> {
+        assert!(!self.run_id.is_empty(), "a header written without a run id");
         ctx.write_str(root, "format", format)?;
         ctx.write_scalar(root, VERSION_ATTRIBUTE, FORMAT_VERSION)?;
         ctx.write_str(root, "program_version", &self.program_version)?;
+        ctx.write_str(root, "source_revision", &self.source_revision)?;
+        ctx.write_str(root, RUN_ID_ATTRIBUTE, &self.run_id)?;
         ctx.write_str(root, "config", &self.config)?;
         ctx.write_str(root, "solver", &self.solver)?;
         ctx.write_scalar(root, "seed", self.seed)?;
         ctx.write_scalar(root, "neurons", self.neurons as u64)?;
         ctx.write_str(root, GENERATOR_ATTRIBUTE, self.generator.name())?;
-        ctx.write_str(root, "created", &self.created)
+        ctx.write_str(root, "created", &self.created)?;
+        ctx.write_scalar(
+            root,
+            CHECKSUM_ATTRIBUTE,
+            self.checksum(format, FORMAT_VERSION),
+        )
+    }
+
+    /// The checksum of the header as a file of `format` and `version` records it.
+    fn checksum(&self, format: &str, version: u32) -> u32 {
+        attributes_checksum(&[
+            ("format", format.as_bytes()),
+            (VERSION_ATTRIBUTE, &version.to_le_bytes()),
+            ("program_version", self.program_version.as_bytes()),
+            ("source_revision", self.source_revision.as_bytes()),
+            (RUN_ID_ATTRIBUTE, self.run_id.as_bytes()),
+            ("config", self.config.as_bytes()),
+            ("solver", self.solver.as_bytes()),
+            ("seed", &self.seed.to_le_bytes()),
+            ("neurons", &(self.neurons as u64).to_le_bytes()),
+            (GENERATOR_ATTRIBUTE, self.generator.name().as_bytes()),
+            ("created", self.created.as_bytes()),
+        ])
     }
 
     /// Checks the format and version before anything else is read; returns the header, the
@@ -101,6 +186,15 @@ impl Header {
                     .ok_or_else(|| ctx.damaged(format!("{neurons} neurons")))?
             }
         };
+        let checksummed = version >= CHECKSUM_VERSION;
+        let (source_revision, run_id) = if checksummed {
+            (
+                ctx.read_str(root, "source_revision")?,
+                ctx.read_str(root, RUN_ID_ATTRIBUTE)?,
+            )
+        } else {
+            (UNKNOWN_REVISION.to_owned(), String::new())
+        };
         let header = Header {
             config: ctx.read_str(root, "config")?,
             solver: ctx.read_str(root, "solver")?,
@@ -108,8 +202,16 @@ impl Header {
             neurons,
             generator: read_generator(ctx, root, version)?,
             program_version: ctx.read_str(root, "program_version")?,
+            source_revision,
+            run_id,
             created: ctx.read_str(root, "created")?,
         };
+        if checksummed {
+            let recorded: u32 = ctx.read_scalar(root, CHECKSUM_ATTRIBUTE)?;
+            if recorded != header.checksum(format, version) {
+                return Err(ctx.damaged("header checksum mismatch"));
+            }
+        }
         Ok((header, version, layout))
     }
 }
@@ -138,7 +240,7 @@ pub(crate) enum Layout {
     /// Format 1, one neuron: `x` and `R` scalars per coordinate and per sample, scalar
     /// self-term and noise coefficients.
     SingleNeuron,
-    /// Formats 2 and 3, a layer of `K` neurons: a trailing axis of length `K` on `x`, `Q`
+    /// Formats 2 to 4, a layer of `K` neurons: a trailing axis of length `K` on `x`, `Q`
     /// and the histograms, `(K, K)` matrices for `R` and the self-term and noise.
     Layer,
 }
@@ -149,7 +251,8 @@ impl Layout {
     pub fn of_version(ctx: &Ctx, found: u32) -> Result<Layout> {
         match found {
             OLDEST_FORMAT_VERSION => Ok(Layout::SingleNeuron),
-            // Format 3 added the generator attribute, not a dataset.
+            // Format 3 added the generator attribute, format 4 checksums and provenance:
+            // neither changed a dataset.
             2..=FORMAT_VERSION => Ok(Layout::Layer),
             _ => Err(FileError::FormatVersion {
                 path: ctx.path.clone(),
@@ -239,24 +342,21 @@ impl TrajectoryDatasets {
 
     /// The trajectory of a file in `layout` whose header says `neurons`.
     pub fn read(&self, ctx: &Ctx, layout: Layout, neurons: usize) -> Result<Trajectory> {
-        let t: Vec<f64> = ctx.h5(self.t.read_raw())?;
-        let norm2: Vec<f64> = ctx.h5(self.norm2.read_raw())?;
-        let overlaps: Vec<f64> = ctx.h5(self.overlaps.read_raw())?;
+        let (t, _) = ctx.read_dataset::<f64>(&self.t)?;
+        let (norm2, norm2_shape) = ctx.read_dataset::<f64>(&self.norm2)?;
+        let (overlaps, shape) = ctx.read_dataset::<f64>(&self.overlaps)?;
         let (rows, k) = (t.len(), neurons);
-        let shape = self.overlaps.shape();
         let p = shape.get(1).copied().unwrap_or(0);
         // Format 1 has no neuron axes: its (T, p) and (T,) are (T, p, 1) and (T, 1, 1).
-        let (overlaps_shape, norm2_shape) = match layout {
+        let (overlaps_expected, norm2_expected) = match layout {
             Layout::SingleNeuron => (vec![rows, p], vec![rows]),
             Layout::Layer => (vec![rows, p, k], vec![rows, k, k]),
         };
-        if p == 0 || shape != overlaps_shape || self.norm2.shape() != norm2_shape {
+        if p == 0 || shape != overlaps_expected || norm2_shape != norm2_expected {
             return Err(ctx.damaged(format!(
                 "trajectory datasets have inconsistent shapes (overlaps {:?}, norm2 {:?}, {} \
                  times, {k} neurons)",
-                shape,
-                self.norm2.shape(),
-                rows
+                shape, norm2_shape, rows
             )));
         }
         Ok(Trajectory {
@@ -337,15 +437,28 @@ pub(crate) fn write_snapshot(
 /// Every snapshot under `/snapshots` of a file in `layout`, in order (none if the group is
 /// absent).
 pub(crate) fn read_snapshots(ctx: &Ctx, root: &Group, layout: Layout) -> Result<Vec<Snapshot>> {
-    let Ok(snapshots) = root.group("snapshots") else {
+    if !root.link_exists("snapshots") {
         return Ok(Vec::new());
-    };
+    }
+    let snapshots = ctx.h5(root.group("snapshots"))?;
     let mut names = ctx.h5(snapshots.member_names())?;
     names.sort();
     names
         .iter()
         .map(|name| read_snapshot(ctx, &ctx.h5(snapshots.group(name))?, name, layout))
         .collect()
+}
+
+/// Snapshot number `index` under `/snapshots` of a file in `layout`.
+pub(crate) fn read_snapshot_at(
+    ctx: &Ctx,
+    root: &Group,
+    index: usize,
+    layout: Layout,
+) -> Result<Snapshot> {
+    let name = format!("{index:06}");
+    let group = ctx.h5(root.group(&format!("snapshots/{name}")))?;
+    read_snapshot(ctx, &group, &name, layout)
 }
 
 /// The snapshot group `name`.

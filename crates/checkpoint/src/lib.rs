@@ -8,7 +8,8 @@
 //! - `RUN.checkpoint.h5`, beside it: the solver state (positions, labels, every random
 //!   stream), the step, the config, the trajectory up to that step and the number of
 //!   snapshots taken. It is written to a temporary name, fsynced and renamed into place,
-//!   so a crash at any moment leaves the previous checkpoint intact.
+//!   so a crash at any moment leaves the previous checkpoint intact; the one it replaces is
+//!   kept as `RUN.checkpoint.previous.h5`.
 //! - `RUN.snapshots/NNNNNN.h5`: each snapshot once more, in a file of its own written the
 //!   same way, so that the run file can be rebuilt without checkpoints copying snapshots.
 //!
@@ -35,15 +36,18 @@ mod checkpoint;
 mod durable;
 mod hdf;
 mod layout;
+mod lock;
 mod ownership;
 mod recorder;
 mod run_file;
 
 pub use checkpoint::{
-    Checkpoint, SolverState, StateRef, checkpoint_path, checkpoint_step, load_checkpoint,
-    lock_path, previous_checkpoint_path, run_of_checkpoint, save_checkpoint, snapshots_dir,
+    Checkpoint, Recovered, SolverState, StateRef, checkpoint_path, checkpoint_step,
+    load_checkpoint, lock_path, previous_checkpoint_path, recover_checkpoint, run_of_checkpoint,
+    save_checkpoint, snapshots_dir,
 };
 pub use layout::{Header, RunContents};
+pub use lock::{LockHolder, RunLock, writer_of};
 pub use ownership::{FileKind, claim_run, identify};
 pub use recorder::{Cadence, Persist, Recorder};
 pub use run_file::{RunFile, read_header, read_run};
@@ -57,8 +61,12 @@ use mfcl_solver::Generator;
 /// 3 has the same datasets and records the run's random generator (the root attribute
 /// `generator`, a [`Generator::name`]; checkpoint `state/streams` is `(chunks,
 /// Generator::state_words)`): the generator fixes every bit of a trajectory, so a run
-/// resumes with the one it started with.
-pub const FORMAT_VERSION: u32 = 3;
+/// resumes with the one it started with. 4 has the same datasets, checksummed (HDF5's
+/// Fletcher32 filter on every dataset, the file format of HDF5 1.10, whose metadata carries
+/// checksums, and the root attribute `header_checksum` over the header), and records its
+/// provenance (`source_revision`) and the run it belongs to (`run_id`, also in snapshot
+/// files, which say `format = "mfcl-snapshot"`).
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The oldest version read. Version 1, which knew one neuron only (trajectories `(T, p)`
 /// and `(T,)`, snapshot `x` `(M,)`, scalar coefficients in checkpoints), is read as `K = 1`;
@@ -123,7 +131,7 @@ pub enum FileError {
     },
     /// Structurally wrong content (a missing dataset, inconsistent sizes), or an HDF5 file
     /// that HDF5 cannot open (damaged or truncated).
-    #[error("{path}: {what}")]
+    #[error("{path} is damaged: {what}")]
     Damaged {
         /// The file.
         path: PathBuf,
@@ -141,11 +149,12 @@ pub enum FileError {
         /// What mfcl would have written there, in words ("an mfcl run file").
         expected: &'static str,
     },
-    /// The run's snapshot folder holds something that is not a snapshot file: the folder
-    /// is left as it was (see [`claim_run`]).
+    /// The run's snapshot folder holds something that is not a snapshot file of the run (of
+    /// another program, or of another run): the folder is left as it was (see
+    /// [`claim_run`]).
     #[error(
-        "{path} is {what}, not an mfcl snapshot: refusing to write the run's snapshots into \
-         {folder}"
+        "{path} is {what}, not a snapshot of this run: refusing to write the run's snapshots \
+         into {folder}"
     )]
     ForeignSnapshot {
         /// The file in the folder.
@@ -162,6 +171,22 @@ pub enum FileError {
     InUse {
         /// The file.
         path: PathBuf,
+    },
+    /// Another process writes the run: it holds the run's lock (see [`RunLock`]).
+    #[error("{run} is being written by {writer}")]
+    Busy {
+        /// The run file.
+        run: PathBuf,
+        /// Who holds the lock.
+        writer: LockHolder,
+    },
+    /// Where the run's lock file goes, something else: it is left as it was.
+    #[error("{path} is {what}, not mfcl's lock file of a run: refusing to use it")]
+    ForeignLock {
+        /// The lock path.
+        path: PathBuf,
+        /// What is there, in words.
+        what: String,
     },
     /// A file read as a run file or checkpoint is something else.
     #[error("{path} is {what}, not {expected}")]

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use mfcl_model::{FeatureLaw, Trajectory};
 use mfcl_solver::{Observer, ObserverError, ParticleSystem, Population, Sgd, Snapshot, Stepper};
 
-use crate::checkpoint::{StateRef, checkpoint_path, write_checkpoint_file, write_snapshot_file};
+use crate::checkpoint::{
+    StateRef, checkpoint_path, previous_checkpoint_path, write_checkpoint_file, write_snapshot_file,
+};
 use crate::durable::Durable;
 use crate::layout::Header;
 use crate::run_file::RunFile;
@@ -85,7 +87,7 @@ pub struct Recorder {
     durable: Durable,
     last_checkpoint: Instant,
     /// The step of the last checkpoint written: a second one at the same step (Ctrl-C right
-    /// after a scheduled one) would rewrite its temporary while the worker renames it.
+    /// after a scheduled one) would push the previous checkpoint out for a copy of it.
     last_checkpoint_step: Option<u64>,
     /// Time spent writing on the driving thread, for the I/O budget.
     io_time: Duration,
@@ -97,6 +99,8 @@ impl Recorder {
     /// Creates the run file at `path` holding what a resumed run already has (nothing for a
     /// fresh run), through [`RunFile::create`]: it refuses to replace files that are not
     /// mfcl's ([`claim_run`](crate::claim_run)) and removes what a previous run there left.
+    /// A header read from a file of formats 1 to 3 gets a run id here, which the run file,
+    /// the checkpoints and the snapshot files record from now on.
     pub fn start(
         path: &Path,
         header: Header,
@@ -107,6 +111,7 @@ impl Recorder {
         snapshots: &[Snapshot],
     ) -> Result<Recorder> {
         let started = Instant::now();
+        let header = header.identified();
         let run_file = RunFile::create(path, &header, features, trajectory, snapshots)?;
         Ok(Recorder {
             header,
@@ -123,9 +128,10 @@ impl Recorder {
         })
     }
 
-    /// Writes a checkpoint of `stepper` now; it replaces the previous one once it is on
-    /// disk (see [`Recorder::finish`]). A checkpoint at the step of the previous one is that
-    /// one, and is not written again.
+    /// Writes a checkpoint of `stepper` now; it replaces the latest one once it is on disk
+    /// (see [`Recorder::finish`]), which becomes the previous one. Waits while the one
+    /// before is still being made durable. A checkpoint at the step of the latest one is
+    /// that one, and is not written again.
     pub fn checkpoint<S: Persist>(&mut self, stepper: &S, trajectory: &Trajectory) -> Result<()> {
         let step = stepper.steps_taken();
         if self.last_checkpoint_step == Some(step) {
@@ -139,7 +145,8 @@ impl Recorder {
             trajectory,
             self.snapshots,
         )?;
-        self.durable.replace(temporary, path)?;
+        let previous = previous_checkpoint_path(&self.path);
+        self.durable.replace_keeping(temporary, path, previous)?;
         self.last_checkpoint = Instant::now();
         self.last_checkpoint_step = Some(step);
         self.io_time += started.elapsed();
@@ -185,7 +192,8 @@ impl Recorder {
     fn snapshot(&mut self, population: &Population, step: u64, t: f64) -> Result<()> {
         let snapshot = population.snapshot(self.law, step, t);
         self.run_file.add_snapshot(&snapshot)?;
-        let (temporary, path) = write_snapshot_file(&self.path, self.snapshots, &snapshot)?;
+        let (temporary, path) =
+            write_snapshot_file(&self.path, &self.header.run_id, self.snapshots, &snapshot)?;
         self.durable.replace(temporary, path)?;
         self.snapshots += 1;
         Ok(())

@@ -7,10 +7,12 @@ use mfcl_model::Trajectory;
 use mfcl_solver::Snapshot;
 
 use crate::Result;
-use crate::durable::{replace, temporary, write_temporary};
+use crate::checkpoint::{read_snapshot_file, snapshot_file, snapshot_owner, write_snapshot_file};
+use crate::durable::{replace, write_new};
 use crate::hdf::Ctx;
 use crate::layout::{
-    Header, Layout, RunContents, TrajectoryDatasets, read_snapshots, write_snapshot,
+    Header, Layout, RunContents, TrajectoryDatasets, read_snapshot_at, read_snapshots,
+    write_snapshot,
 };
 use crate::ownership::{FileKind, claim_run, clear_previous, expect_kind};
 
@@ -42,7 +44,13 @@ impl RunFile {
     /// there left and this one does not continue goes: for a fresh run the old checkpoint,
     /// and for any run the snapshot files beyond `snapshots` (a resumed run keeps those its
     /// checkpoint counts). The old files are removed only after the new run file is written,
-    /// so a failure to write it (a full disk) costs the previous run nothing.
+    /// so a failure to write it (a full disk) costs the previous run nothing. A resumed run
+    /// then rewrites each of the snapshot files it keeps that is missing, damaged, of an
+    /// older format or of another run, from `snapshots`.
+    ///
+    /// A header without a run id (read from a file of formats 1 to 3) is written with a
+    /// new one: give the run one first (see [`Header::run_id`]) to write its checkpoints
+    /// and snapshot files under the same.
     pub fn create(
         path: &Path,
         header: &Header,
@@ -52,11 +60,10 @@ impl RunFile {
     ) -> Result<RunFile> {
         let resuming = !trajectory.is_empty();
         claim_run(path, resuming)?;
-        let temporary = temporary(path, "new");
+        let header = &header.identified();
         // Errors name the run file, not its temporary.
         let ctx = Ctx::new(path);
-        write_temporary(&temporary, || {
-            let file = ctx.h5(hdf5::File::create(&temporary))?;
+        let temporary = write_new(&ctx, path, "new", |file| {
             header.write(&ctx, &file, RUN_FORMAT)?;
             TrajectoryDatasets::create(&ctx, &file, features, header.neurons)?
                 .append(&ctx, trajectory, 0)?;
@@ -67,6 +74,7 @@ impl RunFile {
         })?;
         replace(&temporary, path)?;
         clear_previous(path, resuming, snapshots.len())?;
+        restore_snapshot_files(path, &header.run_id, snapshots)?;
         let file = ctx.h5(hdf5::File::open_rw(path))?;
         let datasets = TrajectoryDatasets::open(&ctx, &file)?;
         Ok(RunFile {
@@ -101,6 +109,24 @@ impl RunFile {
     }
 }
 
+/// Makes the snapshot files of the run at `run` hold `snapshots`: rewrites, as files of the
+/// run `run_id`, those that are missing, cannot be read back as they are, or belong to
+/// another run (a folder that outlived its run). Snapshot files are written once and
+/// checkpoints only count them, so a resumed run's files are checked here, once.
+fn restore_snapshot_files(run: &Path, run_id: &str, snapshots: &[Snapshot]) -> Result<()> {
+    for (index, snapshot) in snapshots.iter().enumerate() {
+        // A file of formats 1 to 3 was written once by the release that started the run,
+        // and stays as it is.
+        let ours = snapshot_owner(&snapshot_file(run, index), index).is_of(run_id);
+        let intact = ours && read_snapshot_file(run, index).is_ok_and(|stored| stored == *snapshot);
+        if !intact {
+            let (temporary, path) = write_snapshot_file(run, run_id, index, snapshot)?;
+            replace(&temporary, &path)?;
+        }
+    }
+    Ok(())
+}
+
 /// Reads a whole run file.
 pub fn read_run(path: &Path) -> Result<RunContents> {
     let (ctx, file, header, version, layout) = open(path)?;
@@ -122,12 +148,30 @@ pub fn read_header(path: &Path) -> Result<Header> {
     open(path).map(|(_, _, header, ..)| header)
 }
 
+/// Snapshot `index` from the run file of the run `run`, which must be the run whose
+/// checkpoint has `header` (the same run id; formats 1 to 3, which record none, the same
+/// config): the copy that stands in for a damaged or missing snapshot file.
+pub(crate) fn read_run_snapshot(run: &Path, index: usize, header: &Header) -> Result<Snapshot> {
+    let (ctx, file, found, _, layout) = open(run)?;
+    let same_run = match header.run_id.is_empty() {
+        false => found.run_id == header.run_id,
+        true => found.config == header.config,
+    };
+    if !same_run {
+        return Err(ctx.damaged(format!(
+            "it is not the run file of the checkpoint's run, whose snapshot {index} it was \
+             to stand in for"
+        )));
+    }
+    read_snapshot_at(&ctx, &file, index, layout)
+}
+
 /// Opens a run file for reading and checks its format and version; returns it with its
 /// header, format version and layout.
 fn open(path: &Path) -> Result<(Ctx, hdf5::File, Header, u32, Layout)> {
     let ctx = Ctx::new(path);
     expect_kind(path, FileKind::RunFile)?;
-    let file = ctx.h5(hdf5::File::open(path))?;
+    let file = ctx.open()?;
     let (header, version, layout) = Header::read(&ctx, &file, RUN_FORMAT)?;
     Ok((ctx, file, header, version, layout))
 }

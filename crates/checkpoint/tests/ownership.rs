@@ -481,7 +481,7 @@ fn the_snapshot_folder_holds_only_mfcls_snapshot_files() {
         let path = folder.join(name);
         make(&path);
         let expected = format!(
-            "{} is {words}, not an mfcl snapshot: refusing to write the run's snapshots into {}",
+            "{} is {words}, not a snapshot of this run: refusing to write the run's snapshots into {}",
             path.display(),
             folder.display()
         );

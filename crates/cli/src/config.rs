@@ -1,5 +1,6 @@
 //! The config that commands read: the file, its `--unset` and `--set` edits, and validation.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
@@ -65,19 +66,36 @@ pub fn load_with(
         .map_err(Failure::input)
 }
 
-/// The config file's text; a run file or another binary file given as a config gets a
-/// sentence saying what it is instead of a UTF-8 error.
+/// The largest config file read. The largest config that mfcl reads (eight features with
+/// many atoms, a layer's matrices) is a few KiB; a file beyond this is not a config, or is
+/// a device such as /dev/zero that would be read without end.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The config file's text, at most [`MAX_CONFIG_BYTES`]; a run file or another binary file
+/// given as a config gets a sentence saying what it is instead of a UTF-8 error.
 fn read_text(path: &Path) -> Result<String, Failure> {
     let name = path.display();
-    let bytes = std::fs::read(path)
-        .map_err(|error| match error.kind() {
+    let cannot_read = |error: std::io::Error| {
+        Failure::input(match error.kind() {
             std::io::ErrorKind::NotFound => anyhow!("cannot read config {name}: no such file"),
             std::io::ErrorKind::IsADirectory => {
                 anyhow!("cannot read config {name}: it is a folder")
             }
             _ => anyhow!("cannot read config {name}: {error}"),
         })
-        .map_err(Failure::input)?;
+    };
+    let file = std::fs::File::open(path).map_err(cannot_read)?;
+    // One byte beyond the limit tells a file at the limit from a larger one.
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(Failure::input(anyhow!(
+            "{name} is larger than {} MiB, the most a config file may hold: not a config",
+            MAX_CONFIG_BYTES >> 20
+        )));
+    }
     String::from_utf8(bytes).map_err(|_| {
         let kind = identify(path);
         let hint = match kind {

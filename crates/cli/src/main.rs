@@ -6,15 +6,18 @@
 //! - `commands/`: one module per subcommand, owning its arguments, work and output;
 //! - `figures/`: the shared chart module and one module per figure;
 //! - at the bottom, what every command shares: `failure`, `config`, `run_file`, `output`,
-//!   `progress` and `threads`, which import nothing above them.
+//!   `progress`, `signals` and `threads`, which import nothing above them.
 
 mod commands;
 mod config;
 mod failure;
 mod figures;
+mod limits;
 mod output;
 mod progress;
+mod replace;
 mod run_file;
+mod signals;
 mod threads;
 
 use std::process::ExitCode;

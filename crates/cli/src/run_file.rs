@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use mfcl_checkpoint::{RunContents, read_run};
+use mfcl_checkpoint::{RunContents, read_run, writer_of};
 use mfcl_comparator::{
     ComparatorError, LAYER_BASIN_QUADRATURE, LAYER_BASIN_TOLERANCE, ReducedOde, Tolerance,
 };
@@ -23,7 +23,9 @@ pub struct Run {
 }
 
 /// Reads the run file at `path` and parses its config. Missing, damaged and foreign files,
-/// and configs that this version refuses, are bad input.
+/// and configs that this version refuses, are bad input. A run that another process is
+/// writing is read as it is now, with a note saying so; if that read fails, the message
+/// says that the file is being written rather than damaged.
 pub fn read_run_file(path: &Path) -> Result<Run, Failure> {
     // One line, as `main` prints it: HDF5 and TOML messages may contain line breaks.
     let unusable = |why: String| {
@@ -33,13 +35,27 @@ pub fn read_run_file(path: &Path) -> Result<Run, Failure> {
         ))
     };
     let name = path.display();
+    let writer = writer_of(path);
     if !path.exists() {
-        return Err(unusable(format!("{name}: no such file")));
+        let yet = match &writer {
+            Some(writer) => format!(" yet ({writer} is starting it)"),
+            None => String::new(),
+        };
+        return Err(unusable(format!("{name}: no such file{yet}")));
     }
     if path.is_dir() {
         return Err(unusable(format!("{name}: it is a folder")));
     }
+    if let Some(writer) = &writer {
+        eprintln!("note: {name} is being written by {writer}; reading it as it is now");
+    }
     let contents = read_run(path).map_err(|error| {
+        if let Some(writer) = &writer {
+            return unusable(format!(
+                "{name} is being written by {writer} and could not be read in the middle of \
+                 its writes ({error}): try again when it ends"
+            ));
+        }
         // The error's own text (not `{:#}`): it starts with the path and already ends with
         // what HDF5 said, its source. HDF5 locks a file while a process writes it: say what
         // that means (the hdf5 crate exposes no error code for it, only this text).

@@ -16,9 +16,20 @@ pub fn parse_threads(text: &str) -> Result<NonZeroUsize, String> {
     }
 }
 
-/// Runs `work` on a pool of exactly `threads` workers, or on rayon's global pool (one worker
-/// per core, or `RAYON_NUM_THREADS`) without `--threads`. Results do not depend on the
-/// number of workers (DESIGN.md "Determinism"), only the speed does.
+/// The most workers per core that `--threads` starts. The work is compute-bound, so more
+/// than one per core only helps to balance uneven chunks; thousands would each take a stack
+/// (and may fail to start) for nothing.
+const THREADS_PER_CORE: usize = 4;
+
+/// `requested` workers, at most [`THREADS_PER_CORE`] per core of `cores`.
+fn capped(requested: usize, cores: usize) -> usize {
+    requested.min(THREADS_PER_CORE * cores.max(1))
+}
+
+/// Runs `work` on a pool of `threads` workers, or on rayon's global pool (one worker per
+/// core, or `RAYON_NUM_THREADS`) without `--threads`. Results do not depend on the number of
+/// workers (DESIGN.md "Determinism"), only the speed does: a count beyond
+/// [`THREADS_PER_CORE`] per core is capped there, and a note says so.
 pub fn install<T: Send>(
     threads: Option<NonZeroUsize>,
     work: impl FnOnce() -> T + Send,
@@ -26,10 +37,18 @@ pub fn install<T: Send>(
     match threads {
         None => Ok(work()),
         Some(threads) => {
+            let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+            let workers = capped(threads.get(), cores);
+            if workers < threads.get() {
+                eprintln!(
+                    "note: --threads {threads}: using {workers}, the most mfcl starts on \
+                     {cores} cores ({THREADS_PER_CORE} per core)"
+                );
+            }
             let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads.get())
+                .num_threads(workers)
                 .build()
-                .with_context(|| format!("cannot start {threads} threads"))
+                .with_context(|| format!("cannot start {workers} threads"))
                 .map_err(Failure::failed)?;
             Ok(pool.install(work))
         }
@@ -39,6 +58,15 @@ pub fn install<T: Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thread_counts_are_capped_per_core() {
+        assert_eq!(capped(3, 2), 3);
+        assert_eq!(capped(8, 2), 8);
+        assert_eq!(capped(1_000_000, 2), 8);
+        // A machine whose cores cannot be counted gets one core's share.
+        assert_eq!(capped(100, 0), THREADS_PER_CORE);
+    }
 
     #[test]
     fn thread_counts_are_whole_numbers_of_at_least_one() {

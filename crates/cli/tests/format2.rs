@@ -200,8 +200,8 @@ fn unknown_generators_and_foreign_streams_are_refused_and_left_as_they_were() {
     refused(
         &resume,
         &format!(
-            "{}: state/streams has the shape [1, 32], but 2000 coordinates drawing with \
-             {ZIGGURAT} need [1, 4]",
+            "{} is damaged: state/streams has the shape [1, 32], but 2000 coordinates drawing \
+             with {ZIGGURAT} need [1, 4]",
             checkpoint.display()
         ),
     );

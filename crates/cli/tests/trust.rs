@@ -301,7 +301,7 @@ fn replacing_a_run_removes_the_old_runs_snapshots_and_checkpoint() {
         &["--set", "run.t_end=0.2", "--set", "run.seed=2"],
     ]
     .concat();
-    ran(&run, &shorter);
+    ran(&run, &[&shorter[..], &["--force"]].concat());
     let reference = dir.join("reference.h5");
     ran(&reference, &shorter);
     assert_eq!(names_in(&snapshots_dir(&run)), five[..3]);
@@ -420,16 +420,17 @@ fn interrupted_run(out: &Path, settings: &[&str], ready: &Path) -> Output {
 /// 2000 particles heading for t = 1000 (minutes): a run that Ctrl-C stops early.
 const LONG: [&str; 4] = ["--set", "run.particles=2000", "--set", "run.t_end=1000"];
 
-/// The time in "stopped at t = T; continue with: mfcl resume RUN", after checking that the
-/// run exited 1 with that one line, no `error:`, and T without floating-point noise.
+/// The time in "stopped at t = T by Ctrl-C (SIGINT); continue with: mfcl resume RUN", after
+/// checking that the run exited 1 with that one line, no `error:`, and T without
+/// floating-point noise.
 fn stopped_at(output: &Output, run: &Path) -> f64 {
     let err = stderr(output);
     assert_eq!(output.status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     let stopped = err
         .strip_prefix("stopped at t = ")
-        .and_then(|rest| rest.split_once(';'))
-        .filter(|(_, rest)| rest.trim_end() == format!(" continue with: mfcl resume {}", arg(run)))
+        .and_then(|rest| rest.split_once(" by Ctrl-C (SIGINT); "))
+        .filter(|(_, rest)| rest.trim_end() == format!("continue with: mfcl resume {}", arg(run)))
         .map(|(t, _)| t)
         .unwrap_or_else(|| panic!("{err}"));
     let t: f64 = stopped.parse().unwrap_or_else(|_| panic!("{err}"));

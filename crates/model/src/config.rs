@@ -158,13 +158,33 @@ fn syntax_message(text: &str, error: &toml::de::Error) -> String {
     let Some(span) = error.span() else {
         return message.to_owned();
     };
-    let before = &text[..span.start.min(text.len())];
+    // A span inside a character (or beyond the text) is moved back to the character's
+    // start: the message must not fail over the position it reports.
+    let mut start = span.start.min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let before = &text[..start];
+    let literal = text.get(span).unwrap_or_default().trim();
+    let message = beyond_toml_integers(literal).unwrap_or_else(|| message.replace('\n', "; "));
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    format!(
-        "at line {line}, column {column}: {}",
-        message.replace('\n', "; ")
-    )
+    format!("at line {line}, column {column}: {message}")
+}
+
+/// Why `literal` is no TOML integer when it is written as one but beyond 64 bits: the toml
+/// crate's own words ("u64 value was too large", "as i128") name Rust types, not the range.
+fn beyond_toml_integers(literal: &str) -> Option<String> {
+    let digits = literal.strip_prefix(['+', '-']).unwrap_or(literal);
+    let integral = digits.chars().all(|c| c.is_ascii_digit() || c == '_')
+        && digits.chars().any(|c| c.is_ascii_digit());
+    (integral && literal.replace('_', "").parse::<i64>().is_err()).then(|| {
+        format!(
+            "{literal} is outside the range of TOML integers, {} to {}",
+            i64::MIN,
+            i64::MAX
+        )
+    })
 }
 
 impl Config {
@@ -210,7 +230,7 @@ impl Config {
         let model = root.take("model").ok_or(ConfigError::NoModel)?;
         let mut problem = read_model(model.section()?)?;
         read_train(root.section("train")?, &mut problem)?;
-        let init = read_init(root.section("init")?, problem.features(), problem.neurons)?;
+        let init = read_init(root.section("init")?, &problem)?;
         let run = read_run(root.section("run")?)?;
         // Cannot fail for a table that passed validation; reported rather than unwrapped.
         let source = toml::to_string(&table).map_err(|e| ConfigError::Syntax(e.to_string()))?;
@@ -611,8 +631,9 @@ fn read_train(mut train: Section, problem: &mut Problem) -> Result<()> {
     Ok(())
 }
 
-/// `[init]`: `Q(0)` and `R(0)` for `p` features and `K` neurons.
-fn read_init(mut init: Section, p: usize, k: usize) -> Result<OrderParameters> {
+/// `[init]`: `Q(0)` and `R(0)` for the problem's `p` features and `K` neurons.
+fn read_init(mut init: Section, problem: &Problem) -> Result<OrderParameters> {
+    let (p, k) = (problem.features(), problem.neurons);
     let overlaps = init.get("overlaps", default_overlaps(p, k));
     let overlaps = if k == 1 {
         overlaps
@@ -648,12 +669,14 @@ fn read_init(mut init: Section, p: usize, k: usize) -> Result<OrderParameters> {
         // Cauchy–Schwarz against orthonormal features: no weight vector has Σ Q_j² > R.
         let bound: f64 = overlaps.iter().map(|q| q * q).sum();
         let allowed = format!("a number > 0 and at least the sum of squared overlaps ({bound})");
-        let r = match gram {
+        let r = match &gram {
             Some(gram) if gram[0] >= bound => gram[0],
             Some(_) => return Err(norm2.invalid(allowed)),
             None => norm2.number(&allowed, |r| r > 0.0 && r >= bound)?,
         };
-        return Ok(OrderParameters::single(overlaps, r));
+        let state = OrderParameters::single(overlaps, r);
+        check_domain(problem, &state, &norm2, gram.is_some())?;
+        return Ok(state);
     }
     let state = match &gram {
         Some(gram) => OrderParameters {
@@ -706,7 +729,119 @@ fn read_init(mut init: Section, p: usize, k: usize) -> Result<OrderParameters> {
             }
         }));
     }
+    check_domain(problem, &state, &norm2, gram.is_some())?;
     Ok(state)
+}
+
+/// The largest pre-activation variance `E[h_k²]` that an initial state may give a single
+/// neuron. The coefficient quadrature spaces its nodes by the activation's scale over the
+/// pre-activation's spread, so one evaluation costs about `E[h²]` times that at `E[h²] = 1`:
+/// 0.2 s here, and without a bound a large `init.norm2` would never finish (or overflow
+/// the node count).
+const MAX_VARIANCE: f64 = 1e4;
+
+/// [`MAX_VARIANCE`] for a layer (`K ≥ 2`), whose evaluation integrates over more
+/// pre-activations at once and costs about `E[h²]^1.5` times that at `E[h²] = 1`: seconds
+/// to minutes here, depending on the hidden laws.
+const MAX_LAYER_VARIANCE: f64 = 1e2;
+
+/// Refuses a state outside the domain of the coefficient quadrature: every neuron's
+/// pre-activation variance `E[h_k²] = R_kk (σ_a² + σ_e²) + Σ_j ⟨c_j²⟩ Q_jk²` must be at most
+/// [`MAX_VARIANCE`] ([`MAX_LAYER_VARIANCE`] for a layer). The message blames the factor that
+/// is furthest from its usual size of about 1: `init.norm2` (its diagonal entry, for a
+/// matrix), the noise, or a hidden law's scale.
+fn check_domain(
+    problem: &Problem,
+    state: &OrderParameters,
+    norm2: &Item,
+    gram_written: bool,
+) -> Result<()> {
+    let k = state.neurons;
+    let limit = if k == 1 {
+        MAX_VARIANCE
+    } else {
+        MAX_LAYER_VARIANCE
+    };
+    let noise = &problem.noise;
+    let view_variance = noise.view_variance();
+    for neuron in 0..k {
+        let r = state.gram(neuron, neuron);
+        let hidden: Vec<f64> = problem
+            .hidden
+            .iter()
+            .enumerate()
+            .map(|(j, law)| law.second_moment() * state.overlap(j, neuron).powi(2))
+            .collect();
+        let hidden_part: f64 = hidden.iter().sum();
+        let variance = r * view_variance + hidden_part;
+        if variance <= limit {
+            continue;
+        }
+        let which = if k == 1 {
+            String::new()
+        } else {
+            format!(" for neuron {}", neuron + 1)
+        };
+        let domain = format!(
+            "the pre-activation variance R_kk (σ_a² + σ_e²) + Σ_j ⟨c_j²⟩ Q_jk² of every \
+             neuron must be at most {limit:e}, the domain of the coefficient quadrature, whose \
+             cost grows with it (here {variance:.3e}{which})",
+        );
+        let invalid = |key: String, value: f64, allowed: String| ConfigError::Invalid {
+            key,
+            value: shown(value),
+            allowed,
+        };
+        // NaN compares false: a state that overflows is blamed on its norm or noise.
+        let hidden_dominates = hidden_part > r * view_variance;
+        if !hidden_dominates {
+            if r.ln().abs() >= view_variance.ln().abs() / 2.0 {
+                let most = shown(significant((limit - hidden_part) / view_variance));
+                let allowed = format!("a number at most {most}: {domain}");
+                return Err(match (gram_written, k) {
+                    (false, _) => norm2.invalid(allowed),
+                    (true, 1) => invalid(format!("{}.0.0", norm2.key), r, allowed),
+                    (true, _) => invalid(format!("{}.{neuron}.{neuron}", norm2.key), r, allowed),
+                });
+            }
+            let (key, value) = if noise.base >= noise.augment {
+                ("base", noise.base)
+            } else {
+                ("augment", noise.augment)
+            };
+            return Err(invalid(
+                format!("model.noise.{key}"),
+                value,
+                format!("a smaller noise: {domain}"),
+            ));
+        }
+        // The feature that contributes most; the first table when all laws are alike, as
+        // one table for all features is.
+        let alike = problem.hidden.iter().all(|law| *law == problem.hidden[0]);
+        let j = if alike {
+            0
+        } else {
+            (0..hidden.len())
+                .max_by(|&a, &b| hidden[a].total_cmp(&hidden[b]))
+                .unwrap_or(0)
+        };
+        return Err(invalid(
+            format!("model.hidden.{j}.scale"),
+            problem.hidden[j].scale,
+            format!("a smaller scale: {domain}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A number for a message: the shortest text that reads back as `x`, in exponent notation
+/// when large or small (`1e100`, not a hundred digits).
+fn shown(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:?}")
+    } else {
+        Value::from(x).to_string()
+    }
 }
 
 /// The default `init.overlaps`. A single neuron starts at 0.1 with every feature. A layer
@@ -800,21 +935,31 @@ fn significant(x: f64) -> f64 {
     }
 }
 
+/// The most trajectory samples a config may ask for (`run.t_end / run.record_every`).
+/// Every command keeps its trajectory in memory, at most 1 KiB a sample (`1 + pK + K²`
+/// numbers): 10 GiB at this bound for the largest problem, more than any plot or comparison
+/// reads.
+const MAX_RECORDS: u64 = 10_000_000;
+
+/// What an integer key without a bound of its own takes: from `min` to the largest TOML
+/// integer (TOML integers are 64-bit signed).
+fn integer_from(min: u64) -> String {
+    format!("an integer in [{min}, {}]", i64::MAX)
+}
+
 /// `[run]`.
 fn read_run(mut run: Section) -> Result<RunSettings> {
-    let positive = |run: &mut Section, key: &str, default: f64| {
-        run.get(key, default).number("a number > 0", |x| x > 0.0)
-    };
     let solver = run
         .get("solver", "particles")
         .choice(&[SolverKind::Particles, SolverKind::Sgd].map(|s| (s.name(), s)))?;
     let particles = run
         .get("particles", 100_000)
-        .integer("an integer >= 1", |n: &usize| *n >= 1)?;
+        .integer(&integer_from(1), |n: &usize| *n >= 1)?;
     let dimension = run
         .get("dimension", 10_000)
-        .integer("an integer >= 1", |n: &usize| *n >= 1)?;
-    let t_end = positive(&mut run, "t_end", 10.0)?;
+        .integer(&integer_from(1), |n: &usize| *n >= 1)?;
+    let horizon = run.get("t_end", 10.0);
+    let t_end = horizon.number("a number > 0", |x| x > 0.0)?;
     let dt = run
         .get("dt", 0.01)
         .number(&format!("a number in (0, t_end] = (0, {t_end}]"), |dt| {
@@ -822,7 +967,7 @@ fn read_run(mut run: Section) -> Result<RunSettings> {
         })?;
     let seed = run
         .get("seed", 1)
-        .integer("an integer >= 0", |_: &u64| true)?;
+        .integer(&integer_from(0), |_: &u64| true)?;
     // The particle solver takes whole steps of dt: any other time would be rounded to one.
     let is_whole = |x: f64| {
         let steps = x / dt;
@@ -844,6 +989,14 @@ fn read_run(mut run: Section) -> Result<RunSettings> {
     let record_every = interval("record_every", 0.1)?;
     let snapshot_every = interval("snapshot_every", 1.0)?;
     let checkpoint_every = interval("checkpoint_every", 1.0)?;
+    let records = t_end / record_every;
+    if records > MAX_RECORDS as f64 {
+        return Err(horizon.invalid(format!(
+            "at most {MAX_RECORDS} trajectory records, one per run.record_every = \
+             {record_every}: this horizon has {} (raise run.record_every or lower run.t_end)",
+            shown(significant(records))
+        )));
+    }
     let checkpoint_every_secs = run
         .take("checkpoint_every_secs")
         .map(|item| item.number("a number > 0", |x| x > 0.0))
@@ -976,10 +1129,14 @@ impl Section {
 
 impl Item {
     fn invalid(&self, allowed: impl Into<String>) -> ConfigError {
+        let value = match self.value {
+            Value::Float(x) => shown(x),
+            ref value => value.to_string(),
+        };
         let value = if self.defaulted {
-            format!("{} (the default)", self.value)
+            format!("{value} (the default)")
         } else {
-            self.value.to_string()
+            value
         };
         ConfigError::Invalid {
             key: self.key.clone(),
@@ -1115,6 +1272,11 @@ fn apply_override(root: &mut Table, arg: &str) -> Result<()> {
     };
     let segments = dotted(key).map_err(fail)?;
     let text = text.trim();
+    // An integer beyond TOML's would otherwise be taken as a bare string, and be refused
+    // as "not an integer".
+    if let Some(reason) = beyond_toml_integers(text) {
+        return Err(fail(reason));
+    }
     let value = format!("v = {text}")
         .parse::<Table>()
         .ok()
@@ -1283,8 +1445,49 @@ fn apply_unset(root: &mut Table, arg: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{significant, symmetric_eigenvalues};
+    use super::{Config, significant, symmetric_eigenvalues};
     use std::f64::consts::PI;
+
+    /// Text from a damaged file (decoded with replacement characters) or typed with
+    /// multi-byte characters anywhere, in strings, numbers, escapes and keys: every error
+    /// message is made without panicking over the position it reports.
+    #[test]
+    fn multi_byte_characters_anywhere_give_messages() {
+        let document = include_str!("../../../data/configs/quickstart.toml");
+        for inserted in [
+            "é",
+            "\u{FFFD}",
+            "€",
+            "𝄞",
+            "\u{0}é",
+            "\\é",
+            "\\ué",
+            "\\U0001é",
+            "0xé",
+            "1eé",
+            "'''é",
+            "\"é",
+            "é\"",
+            "#é",
+            "[é",
+            "\u{7f}é",
+            "\té",
+            "+é",
+            "1979-05-27Té",
+        ] {
+            for (at, _) in document.char_indices() {
+                let rest = &document[at..];
+                // Inserted before the character there, and in its place.
+                let replaced: String = rest.chars().skip(1).collect();
+                for text in [rest, &replaced] {
+                    let edited = format!("{}{inserted}{text}", &document[..at]);
+                    if let Err(error) = Config::parse(&edited) {
+                        assert!(!error.to_string().is_empty());
+                    }
+                }
+            }
+        }
+    }
 
     fn sorted(mut xs: Vec<f64>) -> Vec<f64> {
         xs.sort_by(f64::total_cmp);

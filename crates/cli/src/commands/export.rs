@@ -7,11 +7,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
-use mfcl_checkpoint::{FileKind, identify};
+use mfcl_checkpoint::{FileKind, Header, identify};
 use mfcl_model::Trajectory;
 use mfcl_solver::Snapshot;
 
 use crate::failure::Failure;
+use crate::replace::write_whole;
 use crate::run_file::{Run, read_run_file};
 
 /// Arguments of `mfcl export`.
@@ -49,6 +50,9 @@ pub enum Format {
     Npy,
 }
 
+/// The file in an export folder that names the run exported there and the files written.
+const MANIFEST: &str = "mfcl-export.json";
+
 /// `mfcl export`.
 pub fn export(args: &ExportArgs) -> Result<(), Failure> {
     let Run { contents, .. } = read_run_file(&args.run)?;
@@ -68,22 +72,152 @@ pub fn export(args: &ExportArgs) -> Result<(), Failure> {
             )));
         }
     }
+    let source = Source::of(&args.run, &contents.header);
+    let earlier = Manifest::read(&args.out, &source).map_err(Failure::input)?;
+    let export = |folder: &mut Folder| match args.what {
+        What::Trajectory => folder.trajectory(&contents.trajectory, args.format),
+        What::Snapshots => folder.snapshots(&contents.snapshots, args.format),
+    };
+    // Every file is checked before anything is written: a refused export leaves the folder
+    // as it was.
+    let mut plan = Folder::new(&args.out, &earlier.files, false);
+    export(&mut plan).map_err(Failure::input)?;
+    let names = plan.names;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create the folder {out_name}"))
         .map_err(Failure::input)?;
-    let out = Folder(&args.out);
-    let written = match args.what {
-        What::Trajectory => out.trajectory(&contents.trajectory, args.format),
-        What::Snapshots => out.snapshots(&contents.snapshots, args.format),
+    // The manifest first, naming every file about to be written: an export cut short is
+    // then still this run's, and a second try replaces what the first wrote.
+    let mut files = earlier.files.clone();
+    for name in &names {
+        if !files.contains(name) {
+            files.push(name.clone());
+        }
     }
-    .map_err(Failure::input)?;
+    Manifest { source, files }
+        .write(&args.out)
+        .map_err(Failure::input)?;
+    export(&mut Folder::new(&args.out, &earlier.files, true)).map_err(Failure::input)?;
+    let written = names.len();
     let files = if written == 1 { "file" } else { "files" };
     println!("wrote {written} {files} to {}", args.out.display());
     Ok(())
 }
 
+/// The run an export comes from: its path as given, and what tells it from every other run
+/// (the header's start time, seed and run id).
+#[derive(Debug, Clone, PartialEq)]
+struct Source {
+    path: String,
+    created: String,
+    seed: u64,
+    run_id: String,
+}
+
+impl Source {
+    fn of(path: &Path, header: &Header) -> Source {
+        Source {
+            path: path.display().to_string(),
+            created: header.created.clone(),
+            seed: header.seed,
+            run_id: header.run_id.clone(),
+        }
+    }
+
+    /// Whether `self` and `other` are the same run, wherever its file is now.
+    fn same_run(&self, other: &Source) -> bool {
+        (&self.created, self.seed, &self.run_id) == (&other.created, other.seed, &other.run_id)
+    }
+}
+
+/// `mfcl-export.json`: the run exported into a folder, and the files its exports wrote.
+struct Manifest {
+    source: Source,
+    files: Vec<String>,
+}
+
+impl Manifest {
+    /// The files that earlier exports of `source` wrote into `folder` (none for a folder
+    /// without a manifest). A manifest of another run, or a file of that name that is no
+    /// manifest, is refused: the folder is another export's, or the user's.
+    fn read(folder: &Path, source: &Source) -> anyhow::Result<Manifest> {
+        let path = folder.join(MANIFEST);
+        let fresh = Manifest {
+            source: source.clone(),
+            files: Vec::new(),
+        };
+        if path.symlink_metadata().is_err() {
+            return Ok(fresh);
+        }
+        let not_ours = || {
+            anyhow!(
+                "{} is not a manifest of mfcl export: refusing to write into {} (choose \
+                 another --out folder)",
+                path.display(),
+                folder.display()
+            )
+        };
+        // A manifest is small; anything large is not one.
+        let text = match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() && meta.len() <= 1 << 24 => {
+                std::fs::read_to_string(&path).map_err(|_| not_ours())?
+            }
+            _ => return Err(not_ours()),
+        };
+        let document: serde_json::Value = serde_json::from_str(&text).map_err(|_| not_ours())?;
+        let text_at = |key: &str| document["source"][key].as_str().map(str::to_owned);
+        let earlier = Source {
+            path: text_at("run_file").ok_or_else(not_ours)?,
+            created: text_at("created").ok_or_else(not_ours)?,
+            seed: document["source"]["seed"].as_u64().ok_or_else(not_ours)?,
+            run_id: text_at("run_id").ok_or_else(not_ours)?,
+        };
+        let files = document["files"]
+            .as_array()
+            .and_then(|files| {
+                files
+                    .iter()
+                    .map(|f| f.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .ok_or_else(not_ours)?;
+        if !earlier.same_run(source) {
+            bail!(
+                "{} holds an export of another run ({}, started {}, seed {}): refusing to mix \
+                 its files with those of {} (choose another --out folder)",
+                folder.display(),
+                earlier.path,
+                earlier.created,
+                earlier.seed,
+                source.path
+            );
+        }
+        Ok(Manifest { files, ..fresh })
+    }
+
+    fn write(&self, folder: &Path) -> anyhow::Result<()> {
+        let source = &self.source;
+        let document = serde_json::json!({
+            "written_by": format!("mfcl {}", env!("CARGO_PKG_VERSION")),
+            "source": {
+                "run_file": source.path,
+                "created": source.created,
+                "seed": source.seed,
+                "run_id": source.run_id,
+            },
+            "files": self.files,
+        });
+        let path = folder.join(MANIFEST);
+        let mut text = serde_json::to_string_pretty(&document)?;
+        text.push('\n');
+        write_whole(&path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
 /// What is at `path` in words, if it is something an export of `bytes` must not replace:
-/// `None` for nothing there, or an earlier export of the same kind.
+/// `None` for nothing there, or an earlier export of the same kind. A symbolic link is
+/// judged by what it points to, as a figure's is; writing then replaces the link itself.
 fn foreign(path: &Path, bytes: &[u8]) -> Option<String> {
     let existing = match std::fs::read(path) {
         Ok(existing) => existing,
@@ -103,41 +237,75 @@ fn foreign(path: &Path, bytes: &[u8]) -> Option<String> {
     })
 }
 
-/// The folder that the files go to.
-struct Folder<'a>(&'a Path);
+/// The folder that the files go to: planned (every file checked, nothing written) or
+/// written.
+struct Folder<'a> {
+    path: &'a Path,
+    /// The files that earlier exports of the same run wrote, which may be replaced.
+    listed: &'a [String],
+    writes: bool,
+    /// The names of the files, in order.
+    names: Vec<String>,
+}
 
-impl Folder<'_> {
-    /// Writes `name` in the folder with what `write` renders. A file already there is
-    /// replaced only if it is an earlier export of the same file (an `.npy` array, or a CSV
-    /// with the same header line): anything else is the user's, and is refused untouched.
-    fn write(
-        &self,
+impl<'a> Folder<'a> {
+    fn new(path: &'a Path, listed: &'a [String], writes: bool) -> Folder<'a> {
+        Folder {
+            path,
+            listed,
+            writes,
+            names: Vec::new(),
+        }
+    }
+
+    /// Writes `name` in the folder with what `render` renders, through a temporary renamed
+    /// into place. A file already there is replaced only if the manifest lists it and it
+    /// is still an earlier export of the same file (an `.npy` array, or a CSV with the same
+    /// header line): anything else is the user's, and is refused untouched. A plan renders
+    /// only what such a check needs.
+    fn file(
+        &mut self,
         name: &str,
-        write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
+        render: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
     ) -> anyhow::Result<()> {
-        let path: PathBuf = self.0.join(name);
+        self.names.push(name.to_owned());
+        let path: PathBuf = self.path.join(name);
+        let present = path.symlink_metadata().is_ok();
+        if present && !self.listed.iter().any(|listed| listed == name) {
+            bail!(
+                "{} exists and no {MANIFEST} there lists it as a file of an export of this run: \
+                 refusing to replace it (choose another --out folder)",
+                path.display()
+            );
+        }
+        if !present && !self.writes {
+            return Ok(());
+        }
         let mut bytes = Vec::new();
-        write(&mut bytes).with_context(|| format!("cannot render {}", path.display()))?;
+        render(&mut bytes).with_context(|| format!("cannot render {}", path.display()))?;
         if let Some(what) = foreign(&path, &bytes) {
             bail!(
                 "{} is {what}, not an earlier mfcl export: refusing to replace it (choose another --out folder)",
                 path.display()
             );
         }
-        std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))
+        if !self.writes {
+            return Ok(());
+        }
+        write_whole(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))
     }
 
     /// `trajectory.csv`, or `t.npy`, `overlaps.npy`, `norm2.npy`, `cosine.npy`; returns the
     /// number of files written. One neuron: columns `Q_j`, `R`, `m_j` and arrays `(T, p)`,
     /// `(T,)`; a layer: columns `Q_j_k`, `R_k_l` (`k ≤ l`), `m_j_k` (underscores, so that
     /// two-digit indices stay unambiguous) and arrays `(T, p, K)`, `(T, K, K)`.
-    fn trajectory(&self, trajectory: &Trajectory, format: Format) -> anyhow::Result<usize> {
+    fn trajectory(&mut self, trajectory: &Trajectory, format: Format) -> anyhow::Result<usize> {
         let k = trajectory.neurons.max(1);
         let p = trajectory.overlaps.first().map_or(0, Vec::len) / k;
         let cosine = trajectory.cosine();
         match format {
             Format::Csv => {
-                self.write("trajectory.csv", |out| {
+                self.file("trajectory.csv", |out| {
                     let per_feature = |name: &'static str| -> Vec<String> {
                         (1..=p)
                             .flat_map(|j| {
@@ -180,14 +348,14 @@ impl Folder<'_> {
                     1 => (vec![rows, p], vec![rows]),
                     _ => (vec![rows, p, k], vec![rows, k, k]),
                 };
-                self.write("t.npy", |out| write_npy(out, &[rows], &trajectory.t))?;
-                self.write("overlaps.npy", |out| {
+                self.file("t.npy", |out| write_npy(out, &[rows], &trajectory.t))?;
+                self.file("overlaps.npy", |out| {
                     write_npy(out, &per_feature, &flat(&trajectory.overlaps))
                 })?;
-                self.write("norm2.npy", |out| {
+                self.file("norm2.npy", |out| {
                     write_npy(out, &gram, &flat(&trajectory.norm2))
                 })?;
-                self.write("cosine.npy", |out| {
+                self.file("cosine.npy", |out| {
                     write_npy(out, &per_feature, &flat(&cosine))
                 })?;
                 Ok(4)
@@ -197,8 +365,8 @@ impl Folder<'_> {
 
     /// `snapshots.csv` (index, step, t, stride) and, per snapshot `NNNNNN`, its stored
     /// coordinates and histograms; returns the number of files written.
-    fn snapshots(&self, snapshots: &[Snapshot], format: Format) -> anyhow::Result<usize> {
-        self.write("snapshots.csv", |out| {
+    fn snapshots(&mut self, snapshots: &[Snapshot], format: Format) -> anyhow::Result<usize> {
+        self.file("snapshots.csv", |out| {
             writeln!(out, "index,step,t,stride")?;
             for (index, s) in snapshots.iter().enumerate() {
                 writeln!(out, "{index},{},{},{}", s.step, s.t, s.stride)?;
@@ -220,9 +388,9 @@ impl Folder<'_> {
     /// (`atom_1..atom_p,[neuron,]bin_lo,bin_hi,count`; no atom columns for a continuous
     /// feature law, whose histograms cover every coordinate; the `neuron` column, 1-based,
     /// for a layer only).
-    fn snapshot_csv(&self, prefix: &str, snapshot: &Snapshot) -> anyhow::Result<usize> {
+    fn snapshot_csv(&mut self, prefix: &str, snapshot: &Snapshot) -> anyhow::Result<usize> {
         let (p, k) = (features(snapshot), snapshot.neurons.max(1));
-        self.write(&format!("{prefix}_x.csv"), |out| {
+        self.file(&format!("{prefix}_x.csv"), |out| {
             let weights: Vec<String> = match k {
                 1 => vec!["x".to_owned()],
                 _ => (1..=k).map(|l| format!("x_{l}")).collect(),
@@ -240,7 +408,7 @@ impl Folder<'_> {
             }
             Ok(())
         })?;
-        self.write(&format!("{prefix}_histogram.csv"), |out| {
+        self.file(&format!("{prefix}_histogram.csv"), |out| {
             let width = snapshot.histograms.first().map_or(0, |h| h.atom.len());
             let header: Vec<String> = (1..=width)
                 .map(|j| format!("atom_{j}"))
@@ -268,7 +436,7 @@ impl Folder<'_> {
     /// (B + 1, or (K, B + 1): each neuron's bins), `PREFIX_counts.npy` (A, B, or (A, K, B))
     /// and `PREFIX_atoms.npy` (A, p; (1, 0) for a continuous feature law): the arrays of the
     /// run file's snapshot group.
-    fn snapshot_npy(&self, prefix: &str, snapshot: &Snapshot) -> anyhow::Result<usize> {
+    fn snapshot_npy(&mut self, prefix: &str, snapshot: &Snapshot) -> anyhow::Result<usize> {
         let (p, k) = (features(snapshot), snapshot.neurons.max(1));
         let kept = snapshot.x.len() / k;
         let histograms = &snapshot.histograms;
@@ -294,13 +462,13 @@ impl Folder<'_> {
             _ => (vec![kept, k], vec![k, bins + 1], vec![patterns, k, bins]),
         };
         let file = |name: &str| format!("{prefix}_{name}.npy");
-        self.write(&file("x"), |out| write_npy(out, &x_shape, &snapshot.x))?;
-        self.write(&file("xi"), |out| write_npy(out, &[kept, p], &snapshot.xi))?;
-        self.write(&file("edges"), |out| write_npy(out, &edges_shape, &edges))?;
-        self.write(&file("counts"), |out| {
+        self.file(&file("x"), |out| write_npy(out, &x_shape, &snapshot.x))?;
+        self.file(&file("xi"), |out| write_npy(out, &[kept, p], &snapshot.xi))?;
+        self.file(&file("edges"), |out| write_npy(out, &edges_shape, &edges))?;
+        self.file(&file("counts"), |out| {
             write_npy(out, &counts_shape, &counts)
         })?;
-        self.write(&file("atoms"), |out| {
+        self.file(&file("atoms"), |out| {
             write_npy(out, &[patterns, width], &atoms)
         })?;
         Ok(5)

@@ -86,6 +86,9 @@ impl Description<'_> {
             "seed": header.seed,
             "created": header.created,
             "program_version": header.program_version,
+            "source_revision": header.source_revision,
+            // Files of formats 1 to 3 record none.
+            "run_id": (!header.run_id.is_empty()).then_some(&header.run_id),
             "t_reached": self.t_reached(),
             "t_end": settings.t_end,
             "neurons": self.run.config.problem.neurons,
@@ -135,6 +138,7 @@ impl Description<'_> {
             "created",
             format!("{} by mfcl {}", header.created, header.program_version),
         );
+        line("source", header.source_revision.clone());
         let samples = self.run.contents.trajectory.len();
         line(
             "time reached",

@@ -5,16 +5,15 @@
 use std::io::IsTerminal;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::sync::Once;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use clap::Args;
 use indicatif::HumanCount;
 use mfcl_checkpoint::{
-    Cadence, FileError, FileKind, Header, Persist, Recorder, SolverState, checkpoint_path,
-    checkpoint_step, claim_run, identify, load_checkpoint, read_header, run_of_checkpoint,
+    Cadence, FileError, FileKind, Header, LockHolder, Persist, Recorder, Recovered, RunLock,
+    SolverState, checkpoint_path, checkpoint_step, claim_run, identify, previous_checkpoint_path,
+    read_header, recover_checkpoint, run_of_checkpoint, writer_of,
 };
 use mfcl_comparator::{ComparatorError, Deviation};
 use mfcl_model::{Config, RunSettings, SolverKind, Trajectory};
@@ -31,7 +30,7 @@ use crate::output::{
 };
 use crate::progress::Progress;
 use crate::run_file::{Run, read_run_file, reference_ode};
-use crate::threads;
+use crate::{signals, threads};
 
 /// `mfcl run`: an optional config, overrides, and how to run it.
 #[derive(Args)]
@@ -48,6 +47,10 @@ pub struct RunArgs {
     /// checkpoint RUN.checkpoint.h5 and the folder RUN.snapshots go beside it.
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
+    /// Replace the run already at the output path (its run file, checkpoint and
+    /// snapshots); without it, an existing run is refused.
+    #[arg(long)]
+    force: bool,
 }
 
 /// Arguments of `mfcl resume`.
@@ -87,8 +90,8 @@ pub struct RunReport {
     pub checkpoint: Option<PathBuf>,
     /// Wall time spent writing the run file, snapshots and checkpoints.
     pub io: Duration,
-    /// Whether Ctrl-C stopped the run.
-    pub interrupted: bool,
+    /// The signal that stopped the run, in words, if one did.
+    pub interrupted: Option<&'static str>,
     /// The largest deviations from the reduced ODE over the recorded samples, or why there
     /// is no ODE to compare with.
     pub ode: Result<Deviation, ComparatorError>,
@@ -103,6 +106,7 @@ impl RunReport {
 
 /// `mfcl run [CONFIG]`.
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
+    signals::install();
     let mut config = load(args.config.as_deref(), &args.options)?;
     // The config reads up to 8 neurons (the ODE takes them); the solvers are built for fewer.
     if config.problem.neurons > mfcl_solver::MAX_NEURONS {
@@ -112,6 +116,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             mfcl_solver::MAX_NEURONS
         )));
     }
+    crate::limits::check_run(&config)?;
     let path = output_path(args.out.as_deref(), &config, args.config.as_deref());
     if let Some(config_path) = &args.config
         && same_file(config_path, &path)
@@ -121,8 +126,13 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             path.display()
         )));
     }
-    // Refused before any work: what is at the output paths must be mfcl's own.
-    claim_run(&path, false).map_err(Failure::input)?;
+    // Refused before any work: what is at the output paths must be mfcl's own. Before the
+    // lock, so that no lock file is left beside a file that is no run.
+    claim_run(&path, false).map_err(|error| busy_or(&path, error))?;
+    let _lock = lock_run(&path, "mfcl run")?;
+    if !args.force {
+        refuse_existing_run(&path)?;
+    }
     // The stored config says where the run went, whatever chose the path.
     config
         .set_output(&path.to_string_lossy())
@@ -153,25 +163,109 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// Takes the run's lock for `command`, first creating the run's folder (the lock file goes
+/// there): one process writes a run at a time, and the lock is released when the process
+/// ends, however it ends.
+fn lock_run(run: &Path, command: &str) -> Result<RunLock, Failure> {
+    if let Some(directory) = run.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(directory).map_err(|error| {
+            // For a file where a folder should be, the system says only "File exists".
+            let why = match directory.ancestors().find(|a| a.is_file()) {
+                Some(file) => format!("{} is a file, not a folder", file.display()),
+                None => error.to_string(),
+            };
+            Failure::input(anyhow!(
+                "cannot create the output folder {}: {why}",
+                directory.display()
+            ))
+        })?;
+    }
+    RunLock::acquire(run, command).map_err(|error| match error {
+        FileError::Io { .. } => {
+            Failure::input(anyhow!("cannot write the run {}: {error}", run.display()))
+        }
+        _ => Failure::input(error),
+    })
+}
+
+/// The refusal of a second writer.
+fn busy(run: &Path, writer: LockHolder) -> Failure {
+    Failure::input(FileError::Busy {
+        run: run.to_path_buf(),
+        writer,
+    })
+}
+
+/// `error` of a check made before the lock, unless a writer holds the run: then that is what
+/// to say (the check may have seen a file in the middle of its writes).
+fn busy_or(run: &Path, error: FileError) -> Failure {
+    match writer_of(run) {
+        Some(writer) => busy(run, writer),
+        None => Failure::input(error),
+    }
+}
+
+/// `mfcl run` replaces a run only with `--force`: refuses a run file at `path`, or a
+/// checkpoint without one, saying how to continue the run or to replace it.
+fn refuse_existing_run(path: &Path) -> Result<(), Failure> {
+    let checkpoint = checkpoint_path(path);
+    if identify(path) == FileKind::Missing && identify(&checkpoint) == FileKind::Missing {
+        return Ok(());
+    }
+    let name = path.display();
+    let replace = "or pass --force to replace it";
+    let refusal = match read_run_file(path) {
+        Ok(run) if run.is_complete() && final_checkpoint_in_place(&run) => format!(
+            "{name} holds a finished run (t_end = {}): extend it with `mfcl resume {name} --t-end T`, {replace}",
+            time(run.config.run.t_end)
+        ),
+        Ok(run) => format!(
+            "{name} holds an unfinished run (t = {} of {}): continue it with `mfcl resume {name}`, {replace}",
+            time(run.t_reached().unwrap_or(0.0)),
+            time(run.config.run.t_end)
+        ),
+        Err(_) if !path.exists() => format!(
+            "{name} is missing but its checkpoint {} is there: continue the run with `mfcl resume {name}` (which rebuilds the run file), {replace}",
+            checkpoint.display()
+        ),
+        Err(_) => {
+            format!("{name} already holds a run: continue it with `mfcl resume {name}`, {replace}")
+        }
+    };
+    Err(Failure::input(anyhow!(refusal)))
+}
+
 /// `mfcl resume RUN.h5 [--t-end T]`: continues from the checkpoint beside the run file,
 /// rebuilding the run file from it first, so that the result equals an uninterrupted run.
 /// A finished run is reported as such, and nothing is recomputed.
 pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
+    signals::install();
     let name = args.run.display();
     let checkpoint_file = checkpoint_path(&args.run);
-    if let Some(finished) = finished_or_refused(args)? {
+    refuse_what_is_no_run(args).map_err(|refusal| match writer_of(&args.run) {
+        Some(writer) => busy(&args.run, writer),
+        None => refusal,
+    })?;
+    let _lock = lock_run(&args.run, "mfcl resume")?;
+    if let Some(finished) = finished(args)? {
         report_finished(&finished, args.json);
         return Ok(());
     }
     // Refused before any work: what is at the output paths must be mfcl's own.
     claim_run(&args.run, true).map_err(Failure::input)?;
+    crate::limits::check_resume(&args.run, args.t_end)?;
     // Only the header: a snapshot that a full disk left incomplete does not matter, the run
     // file is rebuilt anyway.
     let run_file = read_header(&args.run);
-    let (header, recorded, snapshots, start) = if checkpoint_file.exists() {
-        let checkpoint = load_checkpoint(&args.run)
+    let checkpointed = checkpoint_file.exists() || previous_checkpoint_path(&args.run).exists();
+    let (header, recorded, snapshots, start) = if checkpointed {
+        let Recovered { checkpoint, notes } = recover_checkpoint(&args.run)
             .with_context(|| format!("cannot resume {name}: no usable checkpoint"))
             .map_err(Failure::input)?;
+        // What was damaged or missing, and what stands in for it.
+        for note in notes {
+            eprintln!("warning: {note}");
+        }
         let header = match run_file {
             Ok(header) if !same_run(&header.config, &checkpoint.header.config) => {
                 return Err(Failure::input(anyhow!(
@@ -254,9 +348,9 @@ pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
     execute(job, args.threads, args.json)
 }
 
-/// What `resume` does before reading a checkpoint: refuses a path that holds no run file of
-/// mfcl's (exit 2, the file untouched), and returns the run when it is already finished.
-fn finished_or_refused(args: &ResumeArgs) -> Result<Option<Run>, Failure> {
+/// Refuses a path that holds no run file of mfcl's (exit 2, the file untouched): what
+/// `resume` does first, before it takes the run's lock.
+fn refuse_what_is_no_run(args: &ResumeArgs) -> Result<(), Failure> {
     let name = args.run.display();
     let checkpoint_file = checkpoint_path(&args.run);
     match identify(&args.run) {
@@ -292,6 +386,13 @@ fn finished_or_refused(args: &ResumeArgs) -> Result<Option<Run>, Failure> {
             )));
         }
     }
+    Ok(())
+}
+
+/// The run when it is already finished (and `--t-end` does not extend it); refuses a
+/// `--t-end` before the time reached.
+fn finished(args: &ResumeArgs) -> Result<Option<Run>, Failure> {
+    let name = args.run.display();
     let Ok(run) = read_run_file(&args.run) else {
         return Ok(None);
     };
@@ -360,30 +461,15 @@ fn same_run(a: &str, b: &str) -> bool {
     }
 }
 
-/// Turns Ctrl-C into a clean stop between two steps (see [`drive_with_recorder`]).
-struct CtrlC(&'static AtomicBool);
+/// Turns a stop signal (Ctrl-C, SIGTERM, SIGHUP) into a clean stop between two steps (see
+/// [`drive_with_recorder`]).
+struct StopSignal;
 
-impl CtrlC {
-    fn watch() -> CtrlC {
-        static PRESSED: AtomicBool = AtomicBool::new(false);
-        static INSTALLED: Once = Once::new();
-        INSTALLED.call_once(|| {
-            // Without a handler Ctrl-C still ends the run at once, as it always did.
-            let _ = ctrlc::set_handler(|| PRESSED.store(true, Ordering::SeqCst));
-        });
-        CtrlC(&PRESSED)
-    }
-
-    fn pressed(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl<S: Stepper> Observer<S> for CtrlC {
+impl<S: Stepper> Observer<S> for StopSignal {
     fn after_step(&mut self, stepper: &S, _: &Trajectory) -> Result<(), ObserverError> {
-        if self.pressed() {
+        if let Some(signal) = signals::received() {
             return Err(format!(
-                "interrupted by Ctrl-C; a checkpoint at t = {} is written: continue with `mfcl resume`",
+                "interrupted by {signal}; a checkpoint at t = {} is written: continue with `mfcl resume`",
                 time(stepper.time())
             )
             .into());
@@ -436,18 +522,17 @@ fn execute(job: Job, threads: Option<NonZeroUsize>, json: bool) -> Result<(), Fa
     } else {
         print_run_summary(&config, &report);
     }
-    match report.error {
+    match (report.error, report.interrupted) {
         // Stopped on purpose: no error, but not a finished run either (exit 1), and the way
-        // on, naming the file.
-        Some(SolverError::Stopped { t, .. }) if report.interrupted => {
-            Err(Failure::stopped(anyhow!(
-                "stopped at t = {}; continue with: mfcl resume {}",
-                time(t),
-                report.run_file.display()
-            )))
-        }
-        Some(error) => Err(Failure::failed(error)),
-        None => Ok(()),
+        // on, naming the file. Scripts read this line (scripts/sweep.slurm): its form is
+        // documented in docs/commands.md.
+        (Some(SolverError::Stopped { t, .. }), Some(signal)) => Err(Failure::stopped(anyhow!(
+            "stopped at t = {} by {signal}; continue with: mfcl resume {}",
+            time(t),
+            report.run_file.display()
+        ))),
+        (Some(error), _) => Err(Failure::failed(error)),
+        (None, _) => Ok(()),
     }
 }
 
@@ -522,19 +607,6 @@ fn drive_with_recorder<S: Persist>(
         dt,
         schedule.total_steps,
     );
-    if let Some(directory) = job.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(directory).map_err(|error| {
-            // For a file where a folder should be, the system says only "File exists".
-            let why = match directory.ancestors().find(|a| a.is_file()) {
-                Some(file) => format!("{} is a file, not a folder", file.display()),
-                None => error.to_string(),
-            };
-            Failure::input(anyhow!(
-                "cannot create the output folder {}: {why}",
-                directory.display()
-            ))
-        })?;
-    }
     let features = config.problem.features();
     let recorder = Recorder::start(
         &job.path,
@@ -555,18 +627,19 @@ fn drive_with_recorder<S: Persist>(
         run.solver,
         show_progress,
     );
-    let mut observer = (progress, (recorder, CtrlC::watch()));
+    let mut observer = (progress, (recorder, StopSignal));
     let steps_before = stepper.steps_taken();
     let (trajectory, error) = match drive_from(stepper, &schedule, job.recorded, &mut observer) {
         Ok(trajectory) => (trajectory, None),
         Err(Interrupted { error, trajectory }) => (trajectory, Some(error)),
     };
-    let (progress, (mut recorder, ctrl_c)) = observer;
+    let (progress, (mut recorder, StopSignal)) = observer;
+    let interrupted = signals::received();
     progress.finish();
     let written = match (recorder.take_failure(), &error) {
         (Some(error), _) => Err(error),
         // Stopped between two steps: checkpoint exactly there, so that resume loses nothing.
-        (None, _) if ctrl_c.pressed() => recorder.checkpoint(stepper, &trajectory),
+        (None, _) if interrupted.is_some() => recorder.checkpoint(stepper, &trajectory),
         (None, Some(error @ SolverError::Diverged { .. })) => {
             recorder.record_divergence(&error.to_string())
         }
@@ -594,7 +667,7 @@ fn drive_with_recorder<S: Persist>(
         run_file: job.path,
         checkpoint: checkpoint.exists().then_some(checkpoint),
         io: recorder.io_time(),
-        interrupted: ctrl_c.pressed(),
+        interrupted,
     })
 }
 

@@ -10,7 +10,8 @@ use plotters::prelude::*;
 
 use super::{
     Chart, FEATURE_COLORS, MARKER, Marker, NEUTRAL, chart, dashed_series, draw_markers,
-    free_corner, legend, legend_dash, legend_line, mesh, padded_range, prepare_output, titled,
+    free_corner, legend, legend_dash, legend_line, mesh, padded_range, prepare_output, save_png,
+    titled,
 };
 
 /// One scanned value and a fraction there.
@@ -55,65 +56,65 @@ pub fn fractions_figure(path: &Path, plot: &FractionPlot) -> anyhow::Result<()> 
 }
 
 fn draw(path: &Path, plot: &FractionPlot) -> anyhow::Result<()> {
-    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE)?;
-    let body = titled(&root, &plot.title)?;
-    let x = padded_range(
-        plot.curves
+    save_png(path, SIZE, |root| {
+        root.fill(&WHITE)?;
+        let body = titled(root, &plot.title)?;
+        let x = padded_range(
+            plot.curves
+                .iter()
+                .flat_map(|c| c.points.iter().map(|p| p.value))
+                .chain(plot.thresholds.iter().map(|&(_, v)| v)),
+        );
+        let y = -0.02..1.1;
+        let points: Vec<(f64, f64)> = plot
+            .curves
             .iter()
-            .flat_map(|c| c.points.iter().map(|p| p.value))
-            .chain(plot.thresholds.iter().map(|&(_, v)| v)),
-    );
-    let y = -0.02..1.1;
-    let points: Vec<(f64, f64)> = plot
-        .curves
-        .iter()
-        .flat_map(|c| c.points.iter().map(|p| (p.value, p.fraction.value)))
-        .collect();
-    let corner = free_corner(points, &x, &y);
-    let caption = format!(
-        "fraction of starts; error bars: {:.0}% Wilson intervals",
-        100.0 * CONFIDENCE
-    );
-    let mut chart = chart(&body, &caption, x, y.clone())?;
-    mesh(&mut chart, &plot.param, "fraction of starts")?;
-    for (label, value) in &plot.thresholds {
-        let style = NEUTRAL.stroke_width(2);
-        chart
-            .draw_series(dashed_series([(*value, y.start), (*value, 1.0)], style))?
-            .label(format!("{label} at {value:.3}"))
-            .legend(legend_dash(style));
-    }
-    for (k, curve) in plot.curves.iter().enumerate() {
-        let color = FEATURE_COLORS[k % FEATURE_COLORS.len()];
-        let line: Vec<(f64, f64)> = curve
-            .points
-            .iter()
-            .map(|p| (p.value, p.fraction.value))
+            .flat_map(|c| c.points.iter().map(|p| (p.value, p.fraction.value)))
             .collect();
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                line,
-                color.stroke_width(2),
-            )))?
-            .label(&curve.label)
-            .legend(legend_line(color));
-        draw_error_bars(&mut chart, &curve.points, color)?;
-        let markers: Vec<Marker> = curve
-            .points
-            .iter()
-            .map(|p| Marker {
-                at: (p.value, p.fraction.value),
-                radius: MARKER,
-                fill: color,
-                ring: color,
-            })
-            .collect();
-        draw_markers(&mut chart, &markers)?;
-    }
-    legend(&mut chart, corner)?;
-    root.present()?;
-    Ok(())
+        let corner = free_corner(points, &x, &y);
+        let caption = format!(
+            "fraction of starts; error bars: {:.0}% Wilson intervals",
+            100.0 * CONFIDENCE
+        );
+        let mut chart = chart(&body, &caption, x, y.clone())?;
+        mesh(&mut chart, &plot.param, "fraction of starts")?;
+        for (label, value) in &plot.thresholds {
+            let style = NEUTRAL.stroke_width(2);
+            chart
+                .draw_series(dashed_series([(*value, y.start), (*value, 1.0)], style))?
+                .label(format!("{label} at {value:.3}"))
+                .legend(legend_dash(style));
+        }
+        for (k, curve) in plot.curves.iter().enumerate() {
+            let color = FEATURE_COLORS[k % FEATURE_COLORS.len()];
+            let line: Vec<(f64, f64)> = curve
+                .points
+                .iter()
+                .map(|p| (p.value, p.fraction.value))
+                .collect();
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    line,
+                    color.stroke_width(2),
+                )))?
+                .label(&curve.label)
+                .legend(legend_line(color));
+            draw_error_bars(&mut chart, &curve.points, color)?;
+            let markers: Vec<Marker> = curve
+                .points
+                .iter()
+                .map(|p| Marker {
+                    at: (p.value, p.fraction.value),
+                    radius: MARKER,
+                    fill: color,
+                    ring: color,
+                })
+                .collect();
+            draw_markers(&mut chart, &markers)?;
+        }
+        legend(&mut chart, corner)?;
+        Ok(())
+    })
 }
 
 /// Each point's Wilson interval: a vertical bar with caps at both ends.

@@ -11,13 +11,15 @@ use std::io::ErrorKind;
 use std::ops::Range;
 use std::path::Path;
 
-use anyhow::{anyhow, bail};
+use anyhow::{Context, anyhow, bail};
 use mfcl_checkpoint::{FileKind, identify};
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
+
+use crate::replace::write_whole;
 
 /// DejaVu Sans cut down to Latin, Greek, sub- and superscripts and a few symbols (see
 /// `assets/README.md`): text needs no system fonts, hence no fontconfig or freetype.
@@ -376,6 +378,33 @@ pub(crate) fn prepare_output(flag: &str, path: &Path) -> anyhow::Result<()> {
     check_writable(flag, path)?;
     register_font(FAMILY, FontStyle::Normal, FONT)
         .map_err(|_| anyhow!("the embedded font is not a valid TrueType font"))
+}
+
+/// Draws a figure of `size` pixels with `draw` in memory, then writes it to `path` as a PNG
+/// through a temporary ([`write_whole`]): a figure that fails to draw or to be written
+/// leaves nothing behind, and whatever was at `path` stays as it was; a symbolic link at
+/// `path` is replaced, its target untouched.
+pub(crate) fn save_png(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&Area<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut pixels = vec![0; 3 * size.0 as usize * size.1 as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+        draw(&root)?;
+        root.present()?;
+    }
+    let mut png = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png, size.0, size.1);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .write_header()
+        .and_then(|mut writer| writer.write_image_data(&pixels))
+        .context("cannot encode the PNG")?;
+    write_whole(path, &png)
+        .map_err(|error| anyhow!("cannot write {}: {}", path.display(), io_words(&error)))
 }
 
 /// Radius of fixed-point and sweep markers, in pixels.

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use super::{
     Area, Chart, FEATURE_COLORS, MARKER, Marker, NEUTRAL, chart, draw_markers, legend,
-    legend_entry, legend_line, legend_marker, mesh, prepare_output, subscript, titled,
+    legend_entry, legend_line, legend_marker, mesh, prepare_output, save_png, subscript, titled,
 };
 
 /// One flow arrow: where it starts and `dm/dt` there.
@@ -128,34 +128,34 @@ fn draw_portrait(
     samples: &[BasinSample],
     arrows: &[Arrow],
 ) -> anyhow::Result<()> {
-    let root = BitMapBackend::new(path, PORTRAIT_SIZE).into_drawing_area();
-    root.fill(&WHITE)?;
-    let title = format!("Phase portrait of (m₁, m₂): {}", hidden_laws(config));
-    let body = titled(&root, &title)?;
-    let drawn = chosen(samples);
-    let caption = if drawn.len() < samples.len() {
-        format!(
-            "{} starts, {} drawn; arrows: the flow where dR/dt = 0",
-            samples.len(),
-            drawn.len()
-        )
-    } else {
-        format!("{} starts; arrows: the flow where dR/dt = 0", samples.len())
-    };
-    let (left, right) = body.split_horizontally(square_width(body.dim_in_pixel(), &caption)?);
-    let axis = -PORTRAIT_HALF_WIDTH..PORTRAIT_HALF_WIDTH;
-    let mut chart = chart(&left, &caption, axis.clone(), axis)?;
-    mesh(&mut chart, "m₁", "m₂")?;
-    draw_unit_circle(&mut chart)?;
-    draw_arrows(&mut chart, arrows)?;
-    draw_paths(&mut chart, &drawn)?;
-    draw_fixed_points(&mut chart, config, report)?;
-    // The legend's top is level with the plot's.
-    let top = chart.plotting_area().get_base_pixel().1 - right.get_base_pixel().1;
-    let tally = Tally::new(samples.iter().map(|s| s.selection.clone()));
-    draw_portrait_legend(&right, top, &tally, report)?;
-    root.present()?;
-    Ok(())
+    save_png(path, PORTRAIT_SIZE, |root| {
+        root.fill(&WHITE)?;
+        let title = format!("Phase portrait of (m₁, m₂): {}", hidden_laws(config));
+        let body = titled(root, &title)?;
+        let drawn = chosen(samples);
+        let caption = if drawn.len() < samples.len() {
+            format!(
+                "{} starts, {} drawn; arrows: the flow where dR/dt = 0",
+                samples.len(),
+                drawn.len()
+            )
+        } else {
+            format!("{} starts; arrows: the flow where dR/dt = 0", samples.len())
+        };
+        let (left, right) = body.split_horizontally(square_width(body.dim_in_pixel(), &caption)?);
+        let axis = -PORTRAIT_HALF_WIDTH..PORTRAIT_HALF_WIDTH;
+        let mut chart = chart(&left, &caption, axis.clone(), axis)?;
+        mesh(&mut chart, "m₁", "m₂")?;
+        draw_unit_circle(&mut chart)?;
+        draw_arrows(&mut chart, arrows)?;
+        draw_paths(&mut chart, &drawn)?;
+        draw_fixed_points(&mut chart, config, report)?;
+        // The legend's top is level with the plot's.
+        let top = chart.plotting_area().get_base_pixel().1 - right.get_base_pixel().1;
+        let tally = Tally::new(samples.iter().map(|s| s.selection.clone()));
+        draw_portrait_legend(&right, top, &tally, report)?;
+        Ok(())
+    })
 }
 
 /// The width of an area of `size` on which [`chart`] has a square plotting area. The

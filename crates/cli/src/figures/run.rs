@@ -15,7 +15,7 @@ use plotters::prelude::*;
 
 use super::{
     Area, FEATURE_COLORS, chart, dashed_series, free_corner, legend, legend_dash, legend_line,
-    mesh, padded_range, subscript, titled,
+    mesh, padded_range, save_png, subscript, titled,
 };
 use crate::output;
 
@@ -62,26 +62,26 @@ pub fn draw(
     ode: Option<&Trajectory>,
     snapshots: &[Snapshot],
 ) -> anyhow::Result<()> {
-    let root = BitMapBackend::new(out, SIZE).into_drawing_area();
-    root.fill(&WHITE)?;
-    let body = titled(&root, title)?;
-    let (top, bottom) = if snapshots.is_empty() {
-        (body, None)
-    } else {
-        let (top, bottom) = body.split_vertically(SIZE.1 * 46 / 100);
-        (top, Some(bottom))
-    };
-    let [cosine_area, norm_area]: [_; 2] = top
-        .split_evenly((1, 2))
-        .try_into()
-        .map_err(|_| anyhow!("two panels expected"))?;
-    draw_cosines(&cosine_area, trajectory, ode)?;
-    draw_norm(&norm_area, trajectory, ode)?;
-    if let Some(bottom) = bottom {
-        draw_densities(&bottom, &chosen(snapshots))?;
-    }
-    root.present()?;
-    Ok(())
+    save_png(out, SIZE, |root| {
+        root.fill(&WHITE)?;
+        let body = titled(root, title)?;
+        let (top, bottom) = if snapshots.is_empty() {
+            (body, None)
+        } else {
+            let (top, bottom) = body.split_vertically(SIZE.1 * 46 / 100);
+            (top, Some(bottom))
+        };
+        let [cosine_area, norm_area]: [_; 2] = top
+            .split_evenly((1, 2))
+            .try_into()
+            .map_err(|_| anyhow!("two panels expected"))?;
+        draw_cosines(&cosine_area, trajectory, ode)?;
+        draw_norm(&norm_area, trajectory, ode)?;
+        if let Some(bottom) = bottom {
+            draw_densities(&bottom, &chosen(snapshots))?;
+        }
+        Ok(())
+    })
 }
 
 /// What a layer's figure shows of the measure.
@@ -116,31 +116,30 @@ pub fn draw_layer(
     layer: &Layer<'_>,
 ) -> anyhow::Result<()> {
     let size = (SIZE.0, layer_height(layer.joint.len()));
-    let root = BitMapBackend::new(out, size).into_drawing_area();
-    root.fill(&WHITE)?;
-    let body = titled(&root, title)?;
-    // The title band is whatever `titled` took; the time panels take up the difference
-    // from LAYER_TITLE, so that the rows below have their heights.
-    let below = size.1 - LAYER_TITLE - LAYER_TIME_ROW;
-    let (time_row, rest) = body.split_vertically(body.dim_in_pixel().1.saturating_sub(below));
-    let [cosine_area, norm_area, between_area]: [_; 3] =
-        time_row
+    save_png(out, size, |root| {
+        root.fill(&WHITE)?;
+        let body = titled(root, title)?;
+        // The title band is whatever `titled` took; the time panels take up the difference
+        // from LAYER_TITLE, so that the rows below have their heights.
+        let below = size.1 - LAYER_TITLE - LAYER_TIME_ROW;
+        let (time_row, rest) = body.split_vertically(body.dim_in_pixel().1.saturating_sub(below));
+        let [cosine_area, norm_area, between_area]: [_; 3] = time_row
             .split_evenly((1, 3))
             .try_into()
             .map_err(|_| anyhow!("three panels expected"))?;
-    draw_cosines(&cosine_area, trajectory, ode)?;
-    draw_norm(&norm_area, trajectory, ode)?;
-    draw_neuron_cosines(&between_area, trajectory, ode)?;
-    if !layer.joint.is_empty() {
-        let (density_row, joint_rows) = rest.split_vertically(LAYER_DENSITY_ROW);
-        draw_densities(&density_row, &layer.marginals)?;
-        let rows = joint_rows.split_evenly((layer.joint.len(), 1));
-        for (snapshot, row) in layer.joint.iter().zip(&rows) {
-            joint::draw_row(row, snapshot, layer.pair)?;
+        draw_cosines(&cosine_area, trajectory, ode)?;
+        draw_norm(&norm_area, trajectory, ode)?;
+        draw_neuron_cosines(&between_area, trajectory, ode)?;
+        if !layer.joint.is_empty() {
+            let (density_row, joint_rows) = rest.split_vertically(LAYER_DENSITY_ROW);
+            draw_densities(&density_row, &layer.marginals)?;
+            let rows = joint_rows.split_evenly((layer.joint.len(), 1));
+            for (snapshot, row) in layer.joint.iter().zip(&rows) {
+                joint::draw_row(row, snapshot, layer.pair)?;
+            }
         }
-    }
-    root.present()?;
-    Ok(())
+        Ok(())
+    })
 }
 
 /// The time axis of both top panels.

@@ -13,7 +13,7 @@ use crate::output::neuron_cosines;
 use super::{
     Area, Chart, FEATURE_COLORS, MARKER, Marker, NEUTRAL, chart, dashed_series, draw_markers,
     free_corner, legend, legend_dash, legend_entry, legend_line, legend_marker, mesh, padded_range,
-    prepare_output, subscript, titled,
+    prepare_output, save_png, subscript, titled,
 };
 
 /// One value of the swept key and what the ODE reached there.
@@ -100,19 +100,19 @@ fn draw_sweep(path: &Path, sweep: &Sweep) -> anyhow::Result<()> {
         ];
         (LAYER_SWEEP_SIZE, panels, (2, 2))
     };
-    let root = BitMapBackend::new(path, size).into_drawing_area();
-    root.fill(&WHITE)?;
-    let title = format!(
-        "Steady states from the initial condition, by {}",
-        sweep.param
-    );
-    let body = titled(&root, &title)?;
-    let x = padded_range(sweep.points.iter().map(|p| p.value));
-    for (panel, area) in panels.iter().zip(&body.split_evenly(grid)) {
-        draw_sweep_panel(area, &x, &sweep.param, panel)?;
-    }
-    root.present()?;
-    Ok(())
+    save_png(path, size, |root| {
+        root.fill(&WHITE)?;
+        let title = format!(
+            "Steady states from the initial condition, by {}",
+            sweep.param
+        );
+        let body = titled(root, &title)?;
+        let x = padded_range(sweep.points.iter().map(|p| p.value));
+        for (panel, area) in panels.iter().zip(&body.split_evenly(grid)) {
+            draw_sweep_panel(area, &x, &sweep.param, panel)?;
+        }
+        Ok(())
+    })
 }
 
 /// The swept values whose steady state failed.
