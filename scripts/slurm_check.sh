@@ -9,8 +9,8 @@
 #   - every task's run equals an uninterrupted run of the same line bit for bit (the
 #     trajectory and every snapshot, exported as .npy);
 # then stops the cluster and removes the folder (kept, with the daemons' logs, on failure).
-# It prints what fails, exits 1 if anything does, and says how long it took: about 2.5 min
-# on 2 cores with the packages installed and the binary built.
+# It prints what fails, exits 1 if anything does, and says how long it took: 2 to 3 min on
+# 2 cores with the packages installed and the binary built.
 #
 # Usage: scripts/slurm_check.sh    as root, on Debian or Ubuntu (apt-get); no systemd needed.
 # The binary is $MFCL if set, else target/release/mfcl, built first.
@@ -163,17 +163,18 @@ job=$(sbatch --parsable --array=1-"$tasks" --time=1 --signal=B:USR1@55 \
     --output="$work/slurm-%A_%a.out" "$repo/scripts/sweep.slurm" jobs.txt) ||
     fail "sbatch refused the array"
 say "submitted array job $job: $tasks tasks, a time limit of 1 min each"
+# Done when every task is in a final state (there are transient ones besides PENDING and
+# RUNNING: CONFIGURING, COMPLETING, REQUEUED, SIGNALING, ...).
+final='^(COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE|PREEMPTED)$'
 states=""
 deadline=$((SECONDS + 600))
 while :; do
-    now=$(scontrol show job -o "$job" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | sort | uniq -c |
-        awk '{ sub("JobState=", "", $2); printf "%s%d %s", (NR > 1 ? ", " : ""), $1, $2 }')
-    [ "$now" = "$states" ] || say "$((SECONDS - started)) s: $now"
-    states=$now
-    case $states in *PENDING* | *RUNNING* | *COMPLETING* | *REQUEUE* | *CONFIGURING* | *SUSPENDED*) ;;
-    "") kill -0 "$(cat "$work/slurmctld.pid")" 2>/dev/null || fail "slurmctld stopped: see $work/slurmctld.log" ;;
-    *) break ;;
-    esac
+    now=$(scontrol show job -o "$job" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | sed 's/JobState=//') ||
+        kill -0 "$(cat "$work/slurmctld.pid")" 2>/dev/null || fail "slurmctld stopped: see $work/slurmctld.log"
+    summary=$(sort <<<"$now" | uniq -c | awk '{ printf "%s%d %s", (NR > 1 ? ", " : ""), $1, $2 }')
+    [ "$summary" = "$states" ] || say "$((SECONDS - started)) s: $summary"
+    states=$summary
+    [ -z "$now" ] || grep -Evq "$final" <<<"$now" || break
     [ "$SECONDS" -lt "$deadline" ] || fail "the array is not done after 10 min: $states"
     sleep 1
 done

@@ -25,7 +25,7 @@ use crate::layout::{
     attributes_checksum, read_snapshot_at, write_snapshot,
 };
 use crate::ownership::{FileKind, claim_checkpoint, expect_kind, identify};
-use crate::run_file::read_run_snapshot;
+use crate::run_file::{read_header, read_run_snapshot};
 use crate::{FORMAT_VERSION, FileError, OLDEST_FORMAT_VERSION, Result};
 
 /// The `format` attribute of checkpoints.
@@ -351,9 +351,7 @@ pub(crate) fn write_checkpoint_file(
 /// The step at which the checkpoint of the run file `run` was taken, read without its
 /// state: whether a run's last checkpoint is in place costs no more than this.
 pub fn checkpoint_step(run: &Path) -> Result<u64> {
-    let (ctx, file, ..) = open_checkpoint(&checkpoint_path(run))?;
-    let group = ctx.h5(file.group("state"))?;
-    ctx.read_scalar(&group, "step")
+    checkpoint_step_of(&checkpoint_path(run))
 }
 
 /// Opens the checkpoint `path` and checks its kind and format version; returns it with its
@@ -399,6 +397,17 @@ pub struct Recovered {
 /// latest checkpoint's error.
 pub fn recover_checkpoint(run: &Path) -> Result<Recovered> {
     let latest = checkpoint_path(run);
+    // Another run's checkpoint is no damage to fall back from: it would be replaced.
+    if let (Ok(ours), Ok((_, _, theirs, ..))) = (read_header(run), open_checkpoint(&latest))
+        && !ours.run_id.is_empty()
+        && !theirs.run_id.is_empty()
+        && ours.run_id != theirs.run_id
+    {
+        return Err(FileError::OtherRun {
+            checkpoint: latest,
+            run: run.to_path_buf(),
+        });
+    }
     let mut notes = Vec::new();
     let error = match recover_from(run, &latest, &mut notes) {
         Ok(checkpoint) => return Ok(Recovered { checkpoint, notes }),
@@ -410,6 +419,12 @@ pub fn recover_checkpoint(run: &Path) -> Result<Recovered> {
     let Ok(checkpoint) = recover_from(run, &previous, &mut previous_notes) else {
         return Err(error);
     };
+    // Of this run, as far as the run file says: not a checkpoint that an earlier run left.
+    let other_run = read_header(run)
+        .is_ok_and(|header| !header.run_id.is_empty() && header.run_id != checkpoint.header.run_id);
+    if other_run {
+        return Err(error);
+    }
     let time = |step| time_of(&checkpoint.header, step);
     let back = match checkpoint_step_of(&latest) {
         Ok(latest) if latest > checkpoint.step() => {

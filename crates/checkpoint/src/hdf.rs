@@ -4,6 +4,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use hdf5::plist::file_access::LibraryVersion;
 use hdf5::types::VarLenUnicode;
 use hdf5::{Dataset, Extent, Group, H5Type, Location, MinorErrorCode};
 
@@ -79,26 +80,25 @@ impl Ctx {
         if !start.starts_with(HDF5_SIGNATURE) || lengths != Some(&8) {
             return Ok(());
         }
+        let inconsistent = |at| {
+            self.damaged(format!(
+                "the global heap (the text of its attributes) at byte {at} is inconsistent"
+            ))
+        };
         let collections = start
             .windows(GLOBAL_HEAP_SIGNATURE.len())
             .enumerate()
-            .filter(|(_, window)| *window == GLOBAL_HEAP_SIGNATURE)
-            .map(|(at, _)| at as u64);
-        for at in collections.collect::<Vec<_>>() {
+            .filter(|(_, window)| *window == GLOBAL_HEAP_SIGNATURE);
+        for (at, _) in collections {
+            let at = at as u64;
             let size = read_u64(&start, at + 8)
-                .filter(|&size| size >= 16 && at.checked_add(size).is_some_and(|e| e <= length));
-            let Some(size) = size else {
-                return Err(self.damaged(format!(
-                    "the global heap (the text of its attributes) at byte {at} is inconsistent"
-                )));
-            };
+                .filter(|&size| size >= 16 && at.checked_add(size).is_some_and(|e| e <= length))
+                .ok_or_else(|| inconsistent(at))?;
             let mut collection = vec![0; size as usize];
             file.seek(SeekFrom::Start(at)).map_err(io)?;
             file.read_exact(&mut collection).map_err(io)?;
             if !heap_objects_fit(&collection) {
-                return Err(self.damaged(format!(
-                    "the global heap (the text of its attributes) at byte {at} is inconsistent"
-                )));
+                return Err(inconsistent(at));
             }
         }
         Ok(())
@@ -290,11 +290,14 @@ fn chunk_shape(shape: &[usize], element: usize) -> Vec<usize> {
 /// Creates the HDF5 file `path` for writing; every file mfcl writes is created here. It
 /// must not exist, not even as a symbolic link (`O_CREAT | O_EXCL`): a temporary name
 /// that someone else prepared is refused with `EEXIST`, not written through. The file is
-/// in the format of HDF5 1.10, whose superblock, object headers and B-trees carry
-/// checksums that HDF5 verifies on every read.
+/// in the format of HDF5 1.8, whose superblock (version 2), object headers and B-trees
+/// carry checksums that HDF5 verifies on every read. Not 1.10's: its superblock (version
+/// 3) marks a file open for writing and HDF5 then refuses every other opener, so readers
+/// could not follow a run in progress, and a writer killed with `kill -9` would leave the
+/// mark, making its run file unreadable.
 pub(crate) fn create_file(path: &Path) -> hdf5::Result<hdf5::File> {
     hdf5::File::with_options()
-        .with_fapl(|fapl| fapl.libver_v110())
+        .with_fapl(|fapl| fapl.libver_bounds(LibraryVersion::V18, LibraryVersion::V18))
         .create_excl(path)
 }
 

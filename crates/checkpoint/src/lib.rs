@@ -62,7 +62,7 @@ use mfcl_solver::Generator;
 /// `generator`, a [`Generator::name`]; checkpoint `state/streams` is `(chunks,
 /// Generator::state_words)`): the generator fixes every bit of a trajectory, so a run
 /// resumes with the one it started with. 4 has the same datasets, checksummed (HDF5's
-/// Fletcher32 filter on every dataset, the file format of HDF5 1.10, whose metadata carries
+/// Fletcher32 filter on every dataset, the file format of HDF5 1.8, whose metadata carries
 /// checksums, and the root attribute `header_checksum` over the header), and records its
 /// provenance (`source_revision`) and the run it belongs to (`run_id`, also in snapshot
 /// files, which say `format = "mfcl-snapshot"`).
@@ -197,6 +197,15 @@ pub enum FileError {
         what: FileKind,
         /// What was asked for, in words ("an mfcl run file").
         expected: &'static str,
+    },
+    /// A checkpoint beside a run file that records another run (their `run_id`s differ):
+    /// resuming from it, or from the previous checkpoint over it, would mix two runs.
+    #[error("{run} and {checkpoint} belong to different runs: their run ids differ")]
+    OtherRun {
+        /// The checkpoint.
+        checkpoint: PathBuf,
+        /// The run file.
+        run: PathBuf,
     },
     /// A checkpoint given where its run file was expected.
     #[error("{path} is an mfcl checkpoint, not a run file: give the run file {run}")]

@@ -4,6 +4,9 @@
 //! those releases produced, and upgraded by a resume: format 1 (one neuron;
 //! `data/format1/`), read as `K = 1`, and format 2 (a layer; `data/format2/`).
 
+#[path = "support/reseal.rs"]
+mod reseal;
+
 use std::path::{Path, PathBuf};
 
 use mfcl_checkpoint::{
@@ -14,6 +17,7 @@ use mfcl_model::{Config, OrderParameters, Problem, Trajectory};
 use mfcl_solver::{
     Generator, ParticleSystem, Population, Schedule, Sgd, Silent, Stepper, drive, drive_from,
 };
+use reseal::reseal_header;
 
 /// The files of mfcl 0.1.0 (see `data/format1/README.md`).
 const FORMAT1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/format1");
@@ -619,51 +623,6 @@ fn set_str_attribute(path: &Path, name: &str, value: Option<&str>) {
             .write_scalar(&hdf5::types::VarLenUnicode::from_str(value).unwrap())
             .unwrap();
     }
-}
-
-/// Sets the root attribute `header_checksum` of the format-4 file `path` to match its
-/// header attributes, computed as docs/run-files.md says (a test that the recipe holds): a
-/// header edited on purpose passes as written so.
-fn reseal_header(path: &Path) {
-    let file = hdf5::File::open_rw(path).unwrap();
-    let text = |name: &str| {
-        file.attr(name)
-            .unwrap()
-            .read_scalar::<hdf5::types::VarLenUnicode>()
-            .unwrap()
-            .as_str()
-            .as_bytes()
-            .to_vec()
-    };
-    let number = |name: &str| file.attr(name).unwrap().read_scalar::<u64>().unwrap();
-    let version: u32 = file.attr("format_version").unwrap().read_scalar().unwrap();
-    let fields: [(&str, Vec<u8>); 11] = [
-        ("format", text("format")),
-        ("format_version", version.to_le_bytes().to_vec()),
-        ("program_version", text("program_version")),
-        ("source_revision", text("source_revision")),
-        ("run_id", text("run_id")),
-        ("config", text("config")),
-        ("solver", text("solver")),
-        ("seed", number("seed").to_le_bytes().to_vec()),
-        ("neurons", number("neurons").to_le_bytes().to_vec()),
-        ("generator", text("generator")),
-        ("created", text("created")),
-    ];
-    let mut bytes = Vec::new();
-    for (name, value) in &fields {
-        for part in [name.as_bytes(), value] {
-            bytes.extend((part.len() as u64).to_le_bytes());
-            bytes.extend(part);
-        }
-    }
-    let checksum = crc32fast::hash(&bytes);
-    file.delete_attr("header_checksum").unwrap();
-    file.new_attr::<u32>()
-        .create("header_checksum")
-        .unwrap()
-        .write_scalar(&checksum)
-        .unwrap();
 }
 
 /// A run file with its checkpoint at `run`: 2000 particles of the quickstart, two steps,

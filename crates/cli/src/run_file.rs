@@ -52,8 +52,8 @@ pub fn read_run_file(path: &Path) -> Result<Run, Failure> {
     let contents = read_run(path).map_err(|error| {
         if let Some(writer) = &writer {
             return unusable(format!(
-                "{name} is being written by {writer} and could not be read in the middle of \
-                 its writes ({error}): try again when it ends"
+                "{name} is being written by {writer} and cannot be read as it is now ({error}): \
+                 try again when it ends"
             ));
         }
         // The error's own text (not `{:#}`): it starts with the path and already ends with

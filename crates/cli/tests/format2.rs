@@ -6,6 +6,8 @@
 //! streams are not of its generator, is refused and keeps every byte.
 
 mod common;
+#[path = "../../checkpoint/tests/support/reseal.rs"]
+mod reseal;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use std::str::FromStr;
 
 use common::{copy_fixture, fixtures, json, mfcl, refused, scratch, stderr};
 use mfcl_checkpoint::{FORMAT_VERSION, checkpoint_path, read_run};
+use reseal::reseal_header;
 
 /// The generator of formats 1 and 2.
 const ZIGGURAT: &str = "xoshiro256++/ziggurat";
@@ -47,24 +50,28 @@ fn generator_attribute(file: &Path) -> String {
 }
 
 /// Records `name` as the generator of the HDF5 file `file`.
-fn set_generator(file: &Path, name: &str) {
-    let file = hdf5::File::open_rw(file).unwrap();
+fn set_generator(path: &Path, name: &str) {
+    let file = hdf5::File::open_rw(path).unwrap();
     file.delete_attr("generator").unwrap();
     file.new_attr::<hdf5::types::VarLenUnicode>()
         .create("generator")
         .unwrap()
         .write_scalar(&hdf5::types::VarLenUnicode::from_str(name).unwrap())
         .unwrap();
+    drop(file);
+    // Written as a newer mfcl would have: its header checksum holds.
+    reseal_header(path);
 }
 
-/// Every file under `dir`, with its bytes.
+/// Every file under `dir`, with its bytes; not the run's lock file, in which each writer
+/// that takes the lock (a refused `resume` too) writes itself.
 fn contents(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut files = BTreeMap::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
             files.extend(contents(&path));
-        } else {
+        } else if path.extension() != Some("lock".as_ref()) {
             files.insert(path.clone(), std::fs::read(&path).unwrap());
         }
     }
@@ -124,10 +131,12 @@ fn a_format_2_run_without_a_checkpoint_starts_over_with_its_generator() {
     assert_eq!(generator_attribute(&run), ZIGGURAT);
 }
 
-/// A small run of `solver` at `run`, finished with its checkpoint at t = 0.05.
+/// A small run of `solver` at `run` (replacing any run there), finished with its checkpoint
+/// at t = 0.05.
 fn new_run(run: &Path, solver: &str) {
     let output = mfcl(&[
         "run",
+        "--force",
         "--out",
         arg(run),
         "--set",

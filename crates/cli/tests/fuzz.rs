@@ -44,12 +44,8 @@ const EXTENDED_T_END: &str = "1.5";
 /// The files damaged, by their names in a run's folder.
 const TARGETS: [&str; 3] = ["p.h5", "p.checkpoint.h5", "p.snapshots/000001.h5"];
 
-#[test]
-fn damaged_files_are_refused_or_read_right() {
-    let seed = std::env::var("MFCL_FUZZ_SEED")
-        .map(|s| s.parse().expect("MFCL_FUZZ_SEED is an integer"))
-        .unwrap_or(SEED);
-    let root = common::scratch("fuzz");
+/// The undamaged run `root/base/p.h5` that each test copies and damages; its folder.
+fn base_run(root: &Path) -> PathBuf {
     let base = root.join("base");
     std::fs::create_dir_all(&base).unwrap();
     let run = base.join("p.h5");
@@ -57,6 +53,16 @@ fn damaged_files_are_refused_or_read_right() {
     args.extend(RUN.iter().flat_map(|set| ["--set", set]));
     let output = common::mfcl(&args);
     assert!(output.status.success(), "{}", common::stderr(&output));
+    base
+}
+
+#[test]
+fn damaged_files_are_refused_or_read_right() {
+    let seed = std::env::var("MFCL_FUZZ_SEED")
+        .map(|s| s.parse().expect("MFCL_FUZZ_SEED is an integer"))
+        .unwrap_or(SEED);
+    let root = common::scratch("fuzz");
+    let base = base_run(&root);
 
     let undamaged = copy_run(&base, &root.join("undamaged"));
     let truth = observe(&undamaged);
@@ -124,13 +130,7 @@ fn damaged_files_are_refused_or_read_right() {
 #[test]
 fn resume_says_what_it_made_do_without() {
     let root = common::scratch("fallback");
-    let base = root.join("base");
-    std::fs::create_dir_all(&base).unwrap();
-    let run = base.join("p.h5");
-    let mut args = vec!["run", "--out", arg(&run)];
-    args.extend(RUN.iter().flat_map(|set| ["--set", set]));
-    let output = common::mfcl(&args);
-    assert!(output.status.success(), "{}", common::stderr(&output));
+    let base = base_run(&root);
     let intact = copy_run(&base, &root.join("intact"));
     let resume = |dir: &Path| {
         let run = dir.join("p.h5");

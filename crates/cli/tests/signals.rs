@@ -4,20 +4,20 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use mfcl_checkpoint::{checkpoint_path, load_checkpoint, lock_path, read_run};
 
 mod common;
 use common::{mfcl, scratch, stderr};
 
-/// 2000 particles to t = 8 (a few seconds), a checkpoint every 0.5: long enough to be
+/// 2000 particles to t = 20 (a few seconds), a checkpoint every 0.5: long enough to be
 /// stopped in the middle, short enough to run whole as the reference.
 const SETTINGS: [&str; 10] = [
     "--set",
     "run.particles=2000",
     "--set",
-    "run.t_end=8",
+    "run.t_end=20",
     "--set",
     "run.checkpoint_every=0.5",
     "--set",
@@ -30,35 +30,41 @@ fn arg(path: &Path) -> &str {
     path.to_str().expect("test paths are UTF-8")
 }
 
-/// `mfcl ARGS` started from the repository root, its output piped.
-fn spawn(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_mfcl"))
+/// `mfcl ARGS` started from the repository root, its stderr piped, and when.
+fn spawn(args: &[&str]) -> (Child, SystemTime) {
+    let spawned = SystemTime::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_mfcl"))
         .args(args)
         .env("RAYON_NUM_THREADS", "2")
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("the binary runs")
+        .expect("the binary runs");
+    (child, spawned)
 }
 
-/// Sends `signal` to `child` once it holds the lock of `run` (its handlers are in place
-/// before) and has written a checkpoint, then checks what it did: exit 1, one line
-/// `stopped at t = T by NAME; continue with: mfcl resume RUN`, and a checkpoint at T.
-fn stop(mut child: Child, run: &Path, signal: libc::c_int, name: &str) {
+/// Sends `signal` to `child`, started at `spawned`, once it holds the lock of `run` (its
+/// handlers are in place before) and has written a checkpoint of its own (it is stepping),
+/// then checks what it did: exit 1, one line `stopped at t = T by NAME; continue with: mfcl
+/// resume RUN`, and a checkpoint at T.
+fn stop(mut child: Child, spawned: SystemTime, run: &Path, signal: libc::c_int, name: &str) {
     let started = Instant::now();
     let holder = format!("pid = {}\n", child.id());
     let ready = || {
         std::fs::read_to_string(lock_path(run)).is_ok_and(|text| text.contains(&holder))
-            && checkpoint_path(run).exists()
+            && std::fs::metadata(checkpoint_path(run))
+                .and_then(|m| m.modified())
+                .is_ok_and(|written| written > spawned)
     };
     while !ready() {
-        assert!(child.try_wait().unwrap().is_none(), "it ended before the signal");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "it ended before the signal"
+        );
         assert!(started.elapsed() < Duration::from_secs(60), "never ready");
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(Duration::from_millis(1));
     }
-    // Into the stepping, past the first checkpoint of a resume.
-    std::thread::sleep(Duration::from_millis(300));
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(child.id() as libc::pid_t, signal) };
     let output = child.wait_with_output().unwrap();
@@ -71,7 +77,7 @@ fn stop(mut child: Child, run: &Path, signal: libc::c_int, name: &str) {
         .filter(|(_, resume)| resume.trim_end() == arg(run))
         .and_then(|(t, _)| t.parse().ok())
         .unwrap_or_else(|| panic!("{err}"));
-    assert!(t > 0.0 && t < 8.0, "{err}");
+    assert!(t > 0.0 && t < 20.0, "{err}");
     let checkpoint = load_checkpoint(run).unwrap();
     let at = checkpoint.step() as f64 * 0.01;
     assert!((at - t).abs() < 1e-9, "checkpoint at t = {at}: {err}");
@@ -104,9 +110,10 @@ fn resume_to_the_end_equals(reference: &Path, run: &Path) {
 #[test]
 fn sigterm_stops_run_and_resume_with_a_checkpoint() {
     let (reference, run) = reference_and("signals-term");
-    let started = spawn(&[&["run", "--out", arg(&run)][..], &SETTINGS].concat());
-    stop(started, &run, libc::SIGTERM, "SIGTERM");
-    stop(spawn(&["resume", arg(&run)]), &run, libc::SIGTERM, "SIGTERM");
+    let (started, at) = spawn(&[&["run", "--out", arg(&run)][..], &SETTINGS].concat());
+    stop(started, at, &run, libc::SIGTERM, "SIGTERM");
+    let (resumed, at) = spawn(&["resume", arg(&run)]);
+    stop(resumed, at, &run, libc::SIGTERM, "SIGTERM");
     resume_to_the_end_equals(&reference, &run);
 }
 
@@ -114,8 +121,9 @@ fn sigterm_stops_run_and_resume_with_a_checkpoint() {
 #[test]
 fn sighup_stops_run_and_resume_with_a_checkpoint() {
     let (reference, run) = reference_and("signals-hup");
-    let started = spawn(&[&["run", "--out", arg(&run)][..], &SETTINGS].concat());
-    stop(started, &run, libc::SIGHUP, "SIGHUP");
-    stop(spawn(&["resume", arg(&run)]), &run, libc::SIGHUP, "SIGHUP");
+    let (started, at) = spawn(&[&["run", "--out", arg(&run)][..], &SETTINGS].concat());
+    stop(started, at, &run, libc::SIGHUP, "SIGHUP");
+    let (resumed, at) = spawn(&["resume", arg(&run)]);
+    stop(resumed, at, &run, libc::SIGHUP, "SIGHUP");
     resume_to_the_end_equals(&reference, &run);
 }

@@ -194,6 +194,36 @@ fn a_second_writer_is_refused_and_kill_9_leaves_nothing_stale() {
     assert_same_run(&reference, &run);
 }
 
+/// Readers follow a run in progress: `inspect` reads it (exit 0, the note, the time reached
+/// so far) while it is written, and after `kill -9` its run file is still a readable run
+/// file, not one that HDF5 marks as open for writing for good (as HDF5 1.10's file format
+/// would: it kept readers out of a run in progress and out of a killed run's file).
+#[test]
+fn readers_follow_a_run_in_progress_and_after_kill_9() {
+    let run = scratch("writers-readers").join("r.h5");
+    let mut writer = spawn(&[&["run", "--out", arg(&run)][..], &LONG].concat());
+    wait_for(&checkpoint_path(&run), &mut writer);
+    let read = (0..20)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            mfcl(&["inspect", arg(&run)])
+        })
+        .filter(|inspect| inspect.status.success())
+        .inspect(|inspect| assert!(stderr(inspect).starts_with("note: "), "{}", stderr(inspect)))
+        .count();
+    // A read may meet a write half done (refused as such, tested above); most do not.
+    assert!(
+        read >= 10,
+        "{read} of 20 reads of a run in progress succeeded"
+    );
+    writer.kill().unwrap();
+    writer.wait().unwrap();
+    let inspect = mfcl(&["inspect", arg(&run)]);
+    assert!(inspect.status.success(), "{}", stderr(&inspect));
+    assert!(stderr(&inspect).is_empty(), "{}", stderr(&inspect));
+    assert!(read_run(&run).is_ok_and(|contents| contents.trajectory.len() > 1));
+}
+
 /// A finished run is not replaced by `mfcl run` without `--force`: exit 2, the hint to
 /// extend it or to pass `--force`, every byte kept; with `--force` it is replaced.
 #[test]
