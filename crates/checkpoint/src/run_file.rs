@@ -11,8 +11,8 @@ use crate::checkpoint::{read_snapshot_file, snapshot_file, snapshot_owner, write
 use crate::durable::{replace, write_new};
 use crate::hdf::Ctx;
 use crate::layout::{
-    Header, Layout, RunContents, TrajectoryDatasets, read_snapshot_at, read_snapshots,
-    write_snapshot,
+    CHECKSUM_VERSION, Header, Layout, RunContents, TrajectoryDatasets, attributes_checksum,
+    read_snapshot_at, read_snapshots, write_snapshot,
 };
 use crate::ownership::{FileKind, claim_run, clear_previous, expect_kind};
 
@@ -21,6 +21,14 @@ pub(crate) const RUN_FORMAT: &str = "mfcl-run";
 
 /// The root attribute that marks a diverged run (see [`RunFile::record_divergence`]).
 const DIVERGED: &str = "diverged";
+
+/// The root attribute that checksums [`DIVERGED`]'s text (format 4 on).
+const DIVERGED_CHECKSUM: &str = "diverged_checksum";
+
+/// The checksum of a divergence's reason, as [`attributes_checksum`] makes the header's.
+fn divergence_checksum(reason: &str) -> u32 {
+    attributes_checksum(&[(DIVERGED, reason.as_bytes())])
+}
 
 /// An open run file.
 pub struct RunFile {
@@ -96,7 +104,12 @@ impl RunFile {
     /// Records in the file that the run diverged, and why (the root attribute `diverged`):
     /// the samples stop before the divergence, so without it a diverged run would read like
     /// one that was merely interrupted.
+    /// Its text lives in HDF5's unchecksummed global heap, like the header's: the root
+    /// attribute `diverged_checksum` guards it, written first, so that a crash between the
+    /// two leaves a checksum of nothing, which no reader looks at.
     pub fn record_divergence(&mut self, reason: &str) -> Result<()> {
+        self.ctx
+            .write_scalar(&self.file, DIVERGED_CHECKSUM, divergence_checksum(reason))?;
         self.ctx.write_str(&self.file, DIVERGED, reason)?;
         self.ctx.h5(self.file.flush())
     }
@@ -133,6 +146,13 @@ pub fn read_run(path: &Path) -> Result<RunContents> {
     let trajectory = TrajectoryDatasets::open(&ctx, &file)?.read(&ctx, layout, header.neurons)?;
     let snapshots = read_snapshots(&ctx, &file, layout)?;
     let diverged = ctx.read_optional_str(&file, DIVERGED)?;
+    if let Some(reason) = &diverged
+        && version >= CHECKSUM_VERSION
+        && ctx.read_optional_scalar::<u32>(&file, DIVERGED_CHECKSUM)?
+            != Some(divergence_checksum(reason))
+    {
+        return Err(ctx.damaged(format!("checksum mismatch in the attribute {DIVERGED}")));
+    }
     Ok(RunContents {
         header,
         format_version: version,

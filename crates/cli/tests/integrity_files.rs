@@ -111,3 +111,62 @@ fn inspect_shows_the_provenance_and_two_checkpoints_are_kept() {
         "{text}"
     );
 }
+
+/// The reason a diverged run records (the root attribute `diverged`, whose text HDF5 keeps
+/// without a checksum) is checksummed like the header: changed by hand, the run file is
+/// reported as damaged, not read with a reason it never had.
+#[test]
+fn a_changed_divergence_reason_is_damage() {
+    let run = scratch("integrity-diverged").join("d.h5");
+    let mut args = vec!["run", "--out", arg(&run)];
+    args.extend(SMALL);
+    // Linear and unregularised, the weights grow without bound.
+    args.extend([
+        "--set",
+        "model.activation=\"linear\"",
+        "--set",
+        "train.regularizer=\"none\"",
+        "--unset",
+        "train.strength",
+        "--set",
+        "run.t_end=10",
+    ]);
+    let diverged = mfcl(&args);
+    assert_eq!(diverged.status.code(), Some(1), "{}", stderr(&diverged));
+    let inspect = mfcl(&["inspect", arg(&run)]);
+    assert!(inspect.status.success(), "{}", stderr(&inspect));
+    {
+        let file = hdf5::File::open_rw(&run).unwrap();
+        let reason = file
+            .attr("diverged")
+            .unwrap()
+            .read_scalar::<hdf5::types::VarLenUnicode>()
+            .unwrap();
+        assert!(reason.as_str().contains("diverged"), "{}", reason.as_str());
+        file.delete_attr("diverged").unwrap();
+        file.new_attr::<hdf5::types::VarLenUnicode>()
+            .create("diverged")
+            .unwrap()
+            .write_scalar(
+                &"the run finished"
+                    .parse::<hdf5::types::VarLenUnicode>()
+                    .unwrap(),
+            )
+            .unwrap();
+    }
+    let figure = run.with_extension("png");
+    for command in ["inspect", "compare", "plot"] {
+        let mut args = vec![command, arg(&run)];
+        if command == "plot" {
+            args.extend(["--out", arg(&figure)]);
+        }
+        let output = mfcl(&args);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{command}: {err}");
+        assert!(
+            err.contains("is damaged: checksum mismatch in the attribute diverged"),
+            "{command}: {err}"
+        );
+    }
+    assert!(!figure.exists(), "no figure of a damaged run");
+}
