@@ -8,6 +8,7 @@
 //! the run costs the run time, not a pile of temporaries (two at most, the one the worker
 //! makes durable and the one the run has just written).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
@@ -118,7 +119,7 @@ impl Drop for Durable {
 /// uses at the same time.
 static TEMPORARIES: AtomicU64 = AtomicU64::new(0);
 
-/// How many taken names [`write_new`] skips before it gives up.
+/// How many taken names [`fresh_temporary`] skips before it gives up.
 const NAME_ATTEMPTS: usize = 100;
 
 /// `NAME.TAG-PID-N.tmp` beside `path`, fresh on every call. The tag says what the file is
@@ -128,6 +129,31 @@ pub(crate) fn temporary(path: &Path, tag: &str) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(format!(".{tag}-{}-{number}.tmp", std::process::id()));
     path.with_file_name(name)
+}
+
+/// Calls `create` on fresh temporary names for `path` (see [`temporary`]) until it takes
+/// one, `Ok(None)` saying that a name is taken; the name and what `create` made. `Ok(None)`
+/// when [`NAME_ATTEMPTS`] names were all taken (see [`all_names_taken`]).
+fn fresh_temporary<T, E>(
+    path: &Path,
+    tag: &str,
+    mut create: impl FnMut(&Path) -> std::result::Result<Option<T>, E>,
+) -> std::result::Result<Option<(PathBuf, T)>, E> {
+    for _ in 0..NAME_ATTEMPTS {
+        let temporary = temporary(path, tag);
+        if let Some(made) = create(&temporary)? {
+            return Ok(Some((temporary, made)));
+        }
+    }
+    Ok(None)
+}
+
+/// Why no temporary could be made: every name tried was taken.
+fn all_names_taken() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        format!("{NAME_ATTEMPTS} names for its temporary were all taken"),
+    )
 }
 
 /// Creates a fresh temporary for `path` with [`create_file`] (exclusively: a name that
@@ -141,29 +167,55 @@ pub(crate) fn write_new(
     tag: &str,
     write: impl FnOnce(hdf5::File) -> Result<()>,
 ) -> Result<PathBuf> {
-    for _ in 0..NAME_ATTEMPTS {
-        let temporary = temporary(path, tag);
+    let created = fresh_temporary(path, tag, |temporary| {
         // What HDF5 says of a name that is taken varies (a link to a file it has open is
         // "already open", not EEXIST): skip what is there before asking it.
-        if std::fs::symlink_metadata(&temporary).is_ok() {
-            continue;
+        if std::fs::symlink_metadata(temporary).is_ok() {
+            return Ok(None);
         }
-        let file = match create_file(&temporary) {
-            Ok(file) => file,
-            Err(error) if already_exists(&error) => continue,
+        match create_file(temporary) {
+            Ok(file) => Ok(Some(file)),
+            Err(error) if already_exists(&error) => Ok(None),
             // HDF5 may have created the file before it failed (and a name taken since the
             // look above is a link at most, which removing does not follow).
-            Err(error) => return remove_on_failure(&temporary, || ctx.h5(Err(error))),
-        };
-        return remove_on_failure(&temporary, || write(file)).map(|()| temporary);
+            Err(error) => remove_on_failure(temporary, || ctx.h5(Err(error))),
+        }
+    })?;
+    let (temporary, file) = created.ok_or_else(|| io_error(path)(all_names_taken()))?;
+    remove_on_failure(&temporary, || write(file)).map(|()| temporary)
+}
+
+/// Writes `bytes` to `path` whole or not at all, for the files that are not HDF5 (figures,
+/// exports): into a fresh temporary beside it, created exclusively (a name that something
+/// holds, a symbolic link someone placed there included, is skipped untouched), made
+/// durable, then renamed over `path`. A symbolic link at `path` is replaced by the file,
+/// and its target is left as it was. If anything fails, the temporary is removed and
+/// `path` stays as it was: no empty or partial file is left behind.
+pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let created = fresh_temporary(path, "new", |temporary| {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(temporary)
+        {
+            Ok(file) => Ok(Some(file)),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(None),
+            Err(error) => Err(error),
+        }
+    })?;
+    let (temporary, mut file) = created.ok_or_else(all_names_taken)?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
     }
-    Err(FileError::Io {
-        path: path.to_path_buf(),
-        error: std::io::Error::new(
-            std::io::ErrorKind::AlreadyExists,
-            format!("{NAME_ATTEMPTS} names for its temporary were all taken"),
-        ),
-    })
+    written?;
+    // The rename is durable once the folder is; a folder that cannot be opened for that
+    // (some file systems) still holds the file.
+    let _ = sync_folder(folder_of(path));
+    Ok(())
 }
 
 /// Runs `step` on the temporary `temporary`; if it fails, removes the temporary.
@@ -302,5 +354,63 @@ mod tests {
             );
         });
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let folder =
+            std::env::temp_dir().join(format!("mfcl-write-whole-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&folder);
+        std::fs::create_dir_all(&folder).unwrap();
+        folder
+    }
+
+    #[test]
+    fn a_link_at_the_path_is_replaced_and_its_target_kept() {
+        let folder = scratch("link");
+        let target = folder.join("notes.txt");
+        std::fs::write(&target, "notes").unwrap();
+        let path = folder.join("figure.png");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        write_whole(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"notes");
+        assert!(!path.symlink_metadata().unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        // Nothing else is left in the folder.
+        assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 2);
+        std::fs::remove_dir_all(folder).unwrap();
+    }
+
+    #[test]
+    fn a_link_at_a_temporary_name_is_skipped_untouched() {
+        let folder = scratch("temporary");
+        let target = folder.join("notes.txt");
+        std::fs::write(&target, "notes").unwrap();
+        let path = folder.join("out.csv");
+        // The next names this process would take (other tests may take some first).
+        let next = TEMPORARIES.load(Ordering::Relaxed);
+        let traps: Vec<PathBuf> = (next..next + 10)
+            .map(|n| folder.join(format!("out.csv.new-{}-{n}.tmp", std::process::id())))
+            .collect();
+        for trap in &traps {
+            std::os::unix::fs::symlink(&target, trap).unwrap();
+        }
+        write_whole(&path, b"data").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"notes");
+        assert_eq!(std::fs::read(&path).unwrap(), b"data");
+        for trap in &traps {
+            assert!(trap.symlink_metadata().unwrap().file_type().is_symlink());
+        }
+        std::fs::remove_dir_all(folder).unwrap();
+    }
+
+    #[test]
+    fn a_failed_write_leaves_nothing() {
+        let folder = scratch("failed");
+        // A folder at the path: the rename fails.
+        let path = folder.join("figure.png");
+        std::fs::create_dir(&path).unwrap();
+        assert!(write_whole(&path, b"data").is_err());
+        assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 1);
+        std::fs::remove_dir_all(folder).unwrap();
     }
 }

@@ -46,6 +46,7 @@ pub use checkpoint::{
     load_checkpoint, lock_path, previous_checkpoint_path, recover_checkpoint, run_of_checkpoint,
     save_checkpoint, snapshots_dir,
 };
+pub use durable::write_whole;
 pub use layout::{Header, RunContents};
 pub use lock::{LockHolder, RunLock, writer_of};
 pub use ownership::{FileKind, claim_run, identify};

@@ -15,7 +15,6 @@ mod figures;
 mod limits;
 mod output;
 mod progress;
-mod replace;
 mod run_file;
 mod signals;
 mod threads;

@@ -7,12 +7,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
-use mfcl_checkpoint::{FileKind, Header, identify};
+use mfcl_checkpoint::{FileKind, Header, identify, write_whole};
 use mfcl_model::Trajectory;
 use mfcl_solver::Snapshot;
 
 use crate::failure::Failure;
-use crate::replace::write_whole;
 use crate::run_file::{Run, read_run_file};
 
 /// Arguments of `mfcl export`.

@@ -12,14 +12,12 @@ use std::ops::Range;
 use std::path::Path;
 
 use anyhow::{Context, anyhow, bail};
-use mfcl_checkpoint::{FileKind, identify};
+use mfcl_checkpoint::{FileKind, identify, write_whole};
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
-
-use crate::replace::write_whole;
 
 /// DejaVu Sans cut down to Latin, Greek, sub- and superscripts and a few symbols (see
 /// `assets/README.md`): text needs no system fonts, hence no fontconfig or freetype.
