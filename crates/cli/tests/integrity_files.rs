@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{json, mfcl, scratch, stderr};
+use common::{DIVERGING, json, mfcl, scratch, stderr};
 
 const SMALL: [&str; 6] = [
     "--set",
@@ -120,17 +120,8 @@ fn a_changed_divergence_reason_is_damage() {
     let run = scratch("integrity-diverged").join("d.h5");
     let mut args = vec!["run", "--out", arg(&run)];
     args.extend(SMALL);
-    // Linear and unregularised, the weights grow without bound.
-    args.extend([
-        "--set",
-        "model.activation=\"linear\"",
-        "--set",
-        "train.regularizer=\"none\"",
-        "--unset",
-        "train.strength",
-        "--set",
-        "run.t_end=10",
-    ]);
+    args.extend(DIVERGING);
+    args.extend(["--set", "run.t_end=10"]);
     let diverged = mfcl(&args);
     assert_eq!(diverged.status.code(), Some(1), "{}", stderr(&diverged));
     let inspect = mfcl(&["inspect", arg(&run)]);

@@ -14,22 +14,10 @@ use mfcl_checkpoint::{checkpoint_path, load_checkpoint, read_run, snapshots_dir}
 use serde_json::Value;
 
 mod common;
-use common::{json, mfcl, scratch, stderr};
+use common::{DIVERGING, json, mfcl, scratch, stderr};
 
 /// 2000 particles up to t = 0.2: 20 steps, 3 samples, a checkpoint at the end.
 const SMALL: [&str; 4] = ["--set", "run.particles=2000", "--set", "run.t_end=0.2"];
-
-/// A linear activation without a regularizer: the norm grows exponentially and crosses the
-/// solver's bound of R = 1e8 near t = 1.1 (the ODE too). `--unset` removes the quickstart's
-/// strength, which `regularizer = "none"` refuses.
-const DIVERGING: [&str; 6] = [
-    "--set",
-    "model.activation=\"linear\"",
-    "--set",
-    "train.regularizer=\"none\"",
-    "--unset",
-    "train.strength",
-];
 
 /// Switches the quickstart to no regularizer, which needs its strength removed.
 const NO_REGULARIZER: [&str; 4] = [

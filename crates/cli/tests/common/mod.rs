@@ -120,3 +120,15 @@ pub fn copy_fixture(folder: &str, name: &str, dir: &Path) -> PathBuf {
     }
     dir.join(format!("{name}.h5"))
 }
+
+/// A linear activation without a regularizer: the norm grows exponentially and crosses the
+/// solver's bound of R = 1e8 near t = 1.1 (the ODE too). `--unset` removes the quickstart's
+/// strength, which `regularizer = "none"` refuses.
+pub const DIVERGING: [&str; 6] = [
+    "--set",
+    "model.activation=\"linear\"",
+    "--set",
+    "train.regularizer=\"none\"",
+    "--unset",
+    "train.strength",
+];
