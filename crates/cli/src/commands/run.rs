@@ -128,7 +128,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     }
     // Refused before any work: what is at the output paths must be mfcl's own. Before the
     // lock, so that no lock file is left beside a file that is no run.
-    claim_run(&path, false).map_err(|error| busy_or(&path, error))?;
+    claim_run(&path, false).map_err(|error| busy_or(&path, Failure::input(error)))?;
     let _lock = lock_run(&path, "mfcl run")?;
     if !args.force {
         refuse_existing_run(&path)?;
@@ -196,12 +196,12 @@ fn busy(run: &Path, writer: LockHolder) -> Failure {
     })
 }
 
-/// `error` of a check made before the lock, unless a writer holds the run: then that is what
-/// to say (the check may have seen a file in the middle of its writes).
-fn busy_or(run: &Path, error: FileError) -> Failure {
+/// The `refusal` of a check made before the lock, unless a writer holds the run: then that
+/// is what to say (the check may have seen a file in the middle of its writes).
+fn busy_or(run: &Path, refusal: Failure) -> Failure {
     match writer_of(run) {
         Some(writer) => busy(run, writer),
-        None => Failure::input(error),
+        None => refusal,
     }
 }
 
@@ -242,10 +242,7 @@ pub fn resume(args: &ResumeArgs) -> Result<(), Failure> {
     signals::install();
     let name = args.run.display();
     let checkpoint_file = checkpoint_path(&args.run);
-    refuse_what_is_no_run(args).map_err(|refusal| match writer_of(&args.run) {
-        Some(writer) => busy(&args.run, writer),
-        None => refusal,
-    })?;
+    refuse_what_is_no_run(args).map_err(|refusal| busy_or(&args.run, refusal))?;
     let _lock = lock_run(&args.run, "mfcl resume")?;
     if let Some(finished) = finished(args)? {
         report_finished(&finished, args.json);
